@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { limitSchema } from '../validation.js';
+
+export const requestPromotionSchema = z.strictObject({
+  image: z.string().min(1, 'is required').max(512),
+  target: z.string().min(1, 'is required').max(64),
+  reason: z.string().max(4000).default(''),
+});
+
+export const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .optional();
+
+export const decisionSchema = z.strictObject({
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string().max(4000).default(''),
+});
+
+export const reviewSchema = z.strictObject({
+  kind: z.string().min(1).max(64),
+  verdict: z.enum(['approve', 'reject']),
+  notes: z.string().max(10000).default(''),
+});
+
+export const cancelSchema = z.strictObject({ reason: z.string().max(4000).default('') });
+
+export const listPromotionsSchema = z.strictObject({
+  status: z.string().min(1).optional(),
+  target: z.string().min(1).optional(),
+  image: z.string().min(1).optional(),
+  cursor: z.string().min(1).max(64).optional(),
+  limit: limitSchema,
+});

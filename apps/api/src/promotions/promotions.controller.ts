@@ -1,0 +1,96 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
+import { ApprovalService, PromotionService } from '../../../../libs/workflow/index.js';
+import { parseInput, uuidParam, ZodPipe } from '../validation.js';
+import {
+  cancelSchema,
+  decisionSchema,
+  idempotencyKeySchema,
+  listPromotionsSchema,
+  requestPromotionSchema,
+  reviewSchema,
+} from './promotion.dto.js';
+
+const READERS = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
+
+@ApiTags('promotions')
+@ApiBearerAuth()
+@Controller('api/v1/promotions')
+export class PromotionsController {
+  constructor(
+    private readonly promotions: PromotionService,
+    private readonly approvals: ApprovalService,
+  ) {}
+
+  @Post()
+  @Roles('ci', 'release-manager')
+  @ApiBody({ schema: z.toJSONSchema(requestPromotionSchema, { io: 'input' }) as object })
+  async request(
+    @CurrentPrincipal() who: Principal,
+    @Body(new ZodPipe(requestPromotionSchema)) body: z.output<typeof requestPromotionSchema>,
+    @Headers('idempotency-key') key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const idempotencyKey = parseInput(idempotencyKeySchema, key, 'Idempotency-Key header') ?? null;
+    const outcome = await this.promotions.request(who, body, idempotencyKey);
+    reply.status(outcome.created ? 202 : 200);
+    return outcome.promotion;
+  }
+
+  @Get()
+  @Roles(...READERS)
+  list(@Query(new ZodPipe(listPromotionsSchema, 'query')) query: z.output<typeof listPromotionsSchema>) {
+    return this.promotions.list(query);
+  }
+
+  @Get(':id')
+  @Roles(...READERS)
+  get(@Param('id', uuidParam) id: string) {
+    return this.promotions.get(id);
+  }
+
+  @Post(':id/approvals')
+  @HttpCode(201)
+  @Roles('release-manager')
+  @ApiBody({ schema: z.toJSONSchema(decisionSchema, { io: 'input' }) as object })
+  decide(
+    @CurrentPrincipal() who: Principal,
+    @Param('id', uuidParam) id: string,
+    @Body(new ZodPipe(decisionSchema)) body: z.output<typeof decisionSchema>,
+  ) {
+    return this.approvals.decide(who, id, body, 'api');
+  }
+
+  @Post(':id/reviews')
+  @HttpCode(201)
+  @Roles('security-reviewer')
+  @ApiBody({ schema: z.toJSONSchema(reviewSchema, { io: 'input' }) as object })
+  review(
+    @CurrentPrincipal() who: Principal,
+    @Param('id', uuidParam) id: string,
+    @Body(new ZodPipe(reviewSchema)) body: z.output<typeof reviewSchema>,
+  ) {
+    return this.approvals.review(who, id, body, 'api');
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @Roles('ci', 'release-manager')
+  cancel(
+    @CurrentPrincipal() who: Principal,
+    @Param('id', uuidParam) id: string,
+    @Body(new ZodPipe(cancelSchema)) body: z.output<typeof cancelSchema>,
+  ) {
+    return this.promotions.cancel(who, id, body.reason);
+  }
+
+  @Post(':id/reevaluate')
+  @HttpCode(202)
+  @Roles('release-manager', 'security-reviewer')
+  reevaluate(@CurrentPrincipal() who: Principal, @Param('id', uuidParam) id: string) {
+    return this.promotions.reevaluate(who, id);
+  }
+}

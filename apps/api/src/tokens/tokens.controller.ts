@@ -1,0 +1,37 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { CurrentPrincipal, Roles, TokenService, type Principal } from '../../../../libs/auth/index.js';
+import { ROLES } from '../../../../libs/domain/index.js';
+import { AuditService } from '../../../../libs/workflow/index.js';
+import { ZodPipe } from '../validation.js';
+
+const createTokenSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits and . _ - (at most 64)'),
+  roles: z.array(z.enum(ROLES)).min(1, 'name at least one role'),
+});
+
+@ApiTags('tokens')
+@ApiBearerAuth()
+@Controller('api/v1/tokens')
+export class TokensController {
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** The token is in this answer only; the database keeps its hash. */
+  @Post()
+  @HttpCode(201)
+  @Roles('admin')
+  @ApiBody({ schema: z.toJSONSchema(createTokenSchema) as object })
+  create(@CurrentPrincipal() who: Principal, @Body(new ZodPipe(createTokenSchema)) body: z.output<typeof createTokenSchema>) {
+    return this.tokens.create(who, body.name, body.roles, (manager, actor, row) =>
+      this.audit.append(manager, actor, {
+        action: 'token.created',
+        subject: `token:${row.id}`,
+        data: { name: row.name, roles: row.roles },
+      }),
+    );
+  }
+}

@@ -1,0 +1,31 @@
+import type { PipeTransform } from '@nestjs/common';
+import { z } from 'zod';
+import { ServiceError } from '../../../libs/domain/index.js';
+
+function fieldOf(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.') || '(body)';
+}
+
+/** Parses with a Zod schema; a failure is a 400 naming each field and what is wrong with it. */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, what = 'body'): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({
+    field: fieldOf(i.path),
+    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
+  }));
+  throw new ServiceError('bad_request', issues.map((i) => `${i.field}: ${i.message}`).join('; '), { in: what, issues });
+}
+
+export class ZodPipe<T extends z.ZodType> implements PipeTransform<unknown, z.output<T>> {
+  constructor(
+    private readonly schema: T,
+    private readonly what = 'body',
+  ) {}
+  transform(value: unknown): z.output<T> {
+    return parseInput(this.schema, value, this.what);
+  }
+}
+
+export const uuidParam = new ZodPipe(z.uuid({ error: 'must be a promotion id (a UUID)' }), 'path');
+export const limitSchema = z.coerce.number().int().min(1).max(500).default(50);

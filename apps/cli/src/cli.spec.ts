@@ -1,0 +1,414 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from './cli.js';
+import type { Promotion, PromotionStatus } from './types.js';
+
+const TOKEN = 'secret-token';
+
+interface Recorded {
+  method: string;
+  path: string;
+  auth: string | undefined;
+  idempotencyKey: string | undefined;
+  body: unknown;
+}
+
+const requests: Recorded[] = [];
+const promotions = new Map<string, Promotion>();
+const scripts = new Map<string, PromotionStatus[]>();
+const idempotency = new Map<string, string>();
+let auditBroken = false;
+let nextId = 1;
+let server: Server;
+let baseUrl: string;
+
+function makePromotion(id: string, image: string, target: string, status: PromotionStatus): Promotion {
+  const now = new Date(0).toISOString();
+  return {
+    id,
+    image,
+    digest: 'sha256:abc123',
+    source: 'staging',
+    target,
+    status,
+    reason: null,
+    requestedBy: { id: 'u-ci', name: 'ci-bot' },
+    createdAt: now,
+    updatedAt: now,
+    gates: [],
+    approvals: [],
+    reviews: [],
+    approval: { required: 2, approvers: ['release-manager'], needed: 2, missingReviews: ['security'] },
+  };
+}
+
+function seed(): void {
+  promotions.clear();
+  scripts.clear();
+  idempotency.clear();
+  requests.length = 0;
+  auditBroken = false;
+  nextId = 1;
+  const blocked = makePromotion('p-blocked', 'registry/app:9.9.9', 'production', 'blocked');
+  blocked.gates = [
+    { gate: 'vulnerability-scan', status: 'failed', summary: '3 critical CVEs', updatedAt: blocked.createdAt },
+    { gate: 'signature', status: 'passed', summary: 'cosign signature valid', updatedAt: blocked.createdAt },
+  ];
+  blocked.approvals = [
+    { approver: { id: 'u-ann', name: 'ann' }, decision: 'approve', comment: 'ship it', at: blocked.createdAt, counts: true },
+    { approver: { id: 'u-ci', name: 'ci-bot' }, decision: 'approve', comment: null, at: blocked.createdAt, counts: false },
+  ];
+  blocked.approval = { required: 2, approvers: ['release-manager'], needed: 1, missingReviews: ['security'] };
+  promotions.set(blocked.id, blocked);
+  const waiting = makePromotion('p-waiting', 'registry/app:1.0.0', 'production', 'awaiting_approval');
+  waiting.gates = [{ gate: 'signature', status: 'passed', summary: 'ok', updatedAt: waiting.createdAt }];
+  promotions.set(waiting.id, waiting);
+  promotions.set('p-done', makePromotion('p-done', 'registry/app:0.9.0', 'production', 'promoted'));
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function fail(res: ServerResponse, statusCode: number, error: string, message: string, details: unknown = null): void {
+  send(res, statusCode, { statusCode, error, message, details });
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  const path = req.url ?? '';
+  const idem = req.headers['idempotency-key'];
+  requests.push({
+    method: req.method ?? '',
+    path,
+    auth: req.headers.authorization,
+    idempotencyKey: typeof idem === 'string' ? idem : undefined,
+    body,
+  });
+  if (req.headers.authorization !== `Bearer ${TOKEN}`) return fail(res, 401, 'Unauthorized', 'invalid or missing token');
+
+  if (req.method === 'POST' && path === '/api/v1/tokens') {
+    const { name, roles } = body as { name: string; roles: string[] };
+    return send(res, 201, { id: 'tok-1', name, roles, token: 'ptk_live_0123456789', createdAt: new Date(0).toISOString() });
+  }
+  if (req.method === 'POST' && path === '/api/v1/promotions') {
+    const { image, target } = body as { image: string; target: string };
+    if (target === 'nowhere') {
+      return fail(res, 400, 'Bad Request', 'validation failed', ['target: unknown environment nowhere']);
+    }
+    const key = typeof idem === 'string' ? idem : undefined;
+    const existing = key ? idempotency.get(key) : undefined;
+    if (existing) return send(res, 200, promotions.get(existing));
+    const id = `p-${nextId++}`;
+    const p = makePromotion(id, image, target, 'pending');
+    promotions.set(id, p);
+    if (key) idempotency.set(key, id);
+    if (image.endsWith(':good')) scripts.set(id, ['evaluating', 'evaluating', 'awaiting_approval', 'promoting', 'promoted']);
+    if (image.endsWith(':bad')) scripts.set(id, ['evaluating', 'rejected']);
+    return send(res, 202, p);
+  }
+  const one = /^\/api\/v1\/promotions\/([^/]+)(\/approvals)?$/.exec(path);
+  if (one) {
+    const p = promotions.get(decodeURIComponent(one[1]!));
+    if (!p) return fail(res, 404, 'Not Found', `promotion ${one[1]} not found`);
+    if (req.method === 'GET' && !one[2]) {
+      const next = scripts.get(p.id)?.shift();
+      if (next) p.status = next;
+      return send(res, 200, p);
+    }
+    if (req.method === 'POST' && one[2]) {
+      const { decision, comment } = body as { decision: 'approve' | 'reject'; comment?: string };
+      p.approvals.push({ approver: { id: 'u-rm', name: 'rita' }, decision, comment: comment ?? null, at: p.createdAt, counts: true });
+      if (decision === 'reject') {
+        p.status = 'rejected';
+      } else {
+        p.approval.needed = Math.max(0, p.approval.needed - 1);
+      }
+      return send(res, 201, p);
+    }
+  }
+  if (req.method === 'GET' && path === '/api/v1/audit/verify') {
+    return send(
+      res,
+      200,
+      auditBroken
+        ? { ok: false, events: 12, head: 'f00d', brokenAt: { seq: 7, id: 'evt-7', reason: 'hash mismatch' } }
+        : { ok: true, events: 12, head: 'beefcafe', brokenAt: null },
+    );
+  }
+  return fail(res, 404, 'Not Found', `no route ${req.method} ${path}`);
+}
+
+async function run(args: string[], env: Record<string, string | undefined> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    env: { PROMOTER_URL: baseUrl, PROMOTER_TOKEN: TOKEN, ...env },
+  });
+  return { code, stdout, stderr };
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => fail(res, 500, 'Internal Server Error', String(err)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+beforeEach(seed);
+
+describe('token create', () => {
+  it('sends name and roles (repeated and comma-separated) and prints the token once', async () => {
+    const r = await run(['token', 'create', '--name', 'deployer', '--role', 'ci', '--role', 'release-manager,auditor']);
+    expect(r.code).toBe(0);
+    expect(requests).toEqual([
+      {
+        method: 'POST',
+        path: '/api/v1/tokens',
+        auth: `Bearer ${TOKEN}`,
+        idempotencyKey: undefined,
+        body: { name: 'deployer', roles: ['ci', 'release-manager', 'auditor'] },
+      },
+    ]);
+    expect(r.stdout).toMatch(/shown only once/);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('ptk_live_0123456789');
+    expect(r.stdout.split('ptk_live_0123456789')).toHaveLength(2);
+  });
+
+  it('rejects an unknown role as a usage error without calling the API', async () => {
+    const r = await run(['token', 'create', '--name', 'x', '--role', 'ci,wizard']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown role 'wizard'/);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('requires --role', async () => {
+    const r = await run(['token', 'create', '--name', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--role/);
+  });
+});
+
+describe('promote', () => {
+  it('requests a promotion and prints id, status, image and route', async () => {
+    const r = await run(['promote', '--image', 'registry/app:1.2.3', '--to', 'production', '--reason', 'release 1.2']);
+    expect(r.code).toBe(0);
+    expect(requests[0]).toEqual({
+      method: 'POST',
+      path: '/api/v1/promotions',
+      auth: `Bearer ${TOKEN}`,
+      idempotencyKey: undefined,
+      body: { image: 'registry/app:1.2.3', target: 'production', reason: 'release 1.2' },
+    });
+    expect(r.stdout).toContain('promotion p-1 requested');
+    expect(r.stdout).toContain('status: pending');
+    expect(r.stdout).toContain('registry/app:1.2.3');
+    expect(r.stdout).toContain('staging → production');
+  });
+
+  it('sends the Idempotency-Key and reports a replay', async () => {
+    const args = ['promote', '--image', 'registry/app:1.2.3', '--to', 'production', '--idempotency-key', 'k-42'];
+    const first = await run(args);
+    const second = await run(args);
+    expect(requests.map((q) => q.idempotencyKey)).toEqual(['k-42', 'k-42']);
+    expect(first.stdout).toContain('requested');
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/promotion p-\d+ already requested \(idempotent replay\)/);
+    expect(first.stdout.split('\n')[0]!.split(' ')[1]).toBe(second.stdout.split('\n')[0]!.split(' ')[1]);
+  });
+
+  it('prints the raw response with --json', async () => {
+    const r = await run(['promote', '--image', 'registry/app:2.0.0', '--to', 'production', '--json']);
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.stdout) as Promotion;
+    expect(body).toMatchObject({ image: 'registry/app:2.0.0', target: 'production', status: 'pending', source: 'staging' });
+    expect(r.stdout).toContain('\n  "id"');
+    expect(requests[0]!.body).toEqual({ image: 'registry/app:2.0.0', target: 'production' });
+  });
+
+  it('--wait follows status changes until promoted and exits 0', async () => {
+    const r = await run(['promote', '--image', 'registry/app:good', '--to', 'production', '--wait', '--interval', '20ms']);
+    expect(r.code).toBe(0);
+    const changes = r.stdout.split('\n').filter((l) => l.startsWith('['));
+    expect(changes.map((l) => l.replace(/^\[[^\]]+\] /, ''))).toEqual([
+      'evaluating',
+      'awaiting_approval',
+      'promoting',
+      'promoted',
+    ]);
+    expect(r.stdout).toMatch(/promoted registry\/app:good to production/);
+    const polls = requests.filter((q) => q.method === 'GET');
+    expect(polls.length).toBe(5);
+    expect(polls.every((q) => q.path === '/api/v1/promotions/p-1' && q.auth === `Bearer ${TOKEN}`)).toBe(true);
+  });
+
+  it('--wait exits 1 when the promotion is rejected', async () => {
+    const r = await run(['promote', '--image', 'registry/app:bad', '--to', 'production', '--wait', '--interval', '20ms']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/\] rejected\n/);
+    expect(r.stderr).toMatch(/ended rejected/);
+  });
+
+  it('--wait --json prints only the final promotion', async () => {
+    const r = await run(['promote', '--image', 'registry/app:bad', '--to', 'production', '--wait', '--interval', '20ms', '--json']);
+    expect(r.code).toBe(1);
+    expect((JSON.parse(r.stdout) as Promotion).status).toBe('rejected');
+  });
+
+  it('--wait times out with exit 1 and says so', async () => {
+    const started = Date.now();
+    const r = await run(['promote', '--image', 'registry/app:stuck', '--to', 'production', '--wait', '--interval', '20ms', '--timeout', '150ms']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/timed out after 150ms .*last status: pending/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(requests.filter((q) => q.method === 'GET').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('rejects a bad duration as a usage error', async () => {
+    const r = await run(['promote', '--image', 'x', '--to', 'production', '--wait', '--timeout', '5 minutes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--timeout .*'5 minutes' is not a duration/);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('reports API errors with details and exits 2', async () => {
+    const r = await run(['promote', '--image', 'x', '--to', 'nowhere']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: 400 Bad Request: validation failed');
+    expect(r.stderr).toContain('target: unknown environment nowhere');
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('status', () => {
+  it('summarises a blocked promotion and exits 1', async () => {
+    const r = await run(['status', 'p-blocked']);
+    expect(r.code).toBe(1);
+    expect(requests[0]).toMatchObject({ method: 'GET', path: '/api/v1/promotions/p-blocked', auth: `Bearer ${TOKEN}` });
+    expect(r.stdout).toContain('status:    blocked');
+    expect(r.stdout).toContain('staging → production');
+    expect(r.stdout).toContain('requester: ci-bot');
+    expect(r.stdout).toMatch(/vulnerability-scan\s+failed\s+3 critical CVEs/);
+    expect(r.stdout).toMatch(/ann\s+approve\s+counts\s+"ship it"/);
+    expect(r.stdout).toMatch(/ci-bot\s+approve\s+does not count/);
+    expect(r.stdout).toContain('still needed: 1 more approval from release-manager; security review');
+  });
+
+  it('exits 0 for a promotion still in progress and for a promoted one', async () => {
+    expect((await run(['status', 'p-waiting'])).code).toBe(0);
+    const done = await run(['status', 'p-done', '--json']);
+    expect(done.code).toBe(0);
+    expect((JSON.parse(done.stdout) as Promotion).status).toBe('promoted');
+  });
+
+  it('reports a 404 as an error with exit 2', async () => {
+    const r = await run(['status', 'p-missing']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: 404 Not Found: promotion p-missing not found\n');
+  });
+});
+
+describe('approve and reject', () => {
+  it('approve sends the decision and comment and prints what is still needed', async () => {
+    const r = await run(['approve', 'p-waiting', '--comment', 'looks good']);
+    expect(r.code).toBe(0);
+    expect(requests[0]).toEqual({
+      method: 'POST',
+      path: '/api/v1/promotions/p-waiting/approvals',
+      auth: `Bearer ${TOKEN}`,
+      idempotencyKey: undefined,
+      body: { decision: 'approve', comment: 'looks good' },
+    });
+    expect(r.stdout).toContain('status: awaiting_approval');
+    expect(r.stdout).toContain('still needed: 1 more approval from release-manager; security review');
+  });
+
+  it('reject sends a reject decision without a comment', async () => {
+    const r = await run(['reject', 'p-waiting']);
+    expect(r.code).toBe(0);
+    expect(requests[0]!.body).toEqual({ decision: 'reject' });
+    expect(r.stdout).toContain('rejected promotion p-waiting; status: rejected');
+    expect(r.stdout).toContain('still needed: nothing');
+  });
+});
+
+describe('audit verify', () => {
+  it('reports an intact chain with exit 0', async () => {
+    const r = await run(['audit', 'verify']);
+    expect(r.code).toBe(0);
+    expect(requests[0]).toMatchObject({ method: 'GET', path: '/api/v1/audit/verify' });
+    expect(r.stdout).toBe('audit chain intact: 12 events, head beefcafe\n');
+  });
+
+  it('names the first broken link with exit 1', async () => {
+    auditBroken = true;
+    const r = await run(['audit', 'verify']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('seq 7');
+    expect(r.stdout).toContain('evt-7');
+    expect(r.stdout).toContain('hash mismatch');
+  });
+});
+
+describe('global options and failures', () => {
+  it('missing token is a clear error with exit 2 and no request', async () => {
+    const r = await run(['status', 'p-waiting'], { PROMOTER_TOKEN: undefined });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/PROMOTER_TOKEN/);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('--token and --url override the environment', async () => {
+    const r = await run(['--token', TOKEN, 'status', 'p-waiting', '--url', baseUrl], {
+      PROMOTER_TOKEN: 'wrong',
+      PROMOTER_URL: 'http://127.0.0.1:9',
+    });
+    expect(r.code).toBe(0);
+    expect(requests[0]!.auth).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it('a rejected token surfaces the 401 with exit 2', async () => {
+    const r = await run(['audit', 'verify'], { PROMOTER_TOKEN: 'nope' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: 401 Unauthorized: invalid or missing token');
+  });
+
+  it('an unreachable URL names the URL and exits 2', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const r = await run(['status', 'p-1'], { PROMOTER_URL: url });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`cannot reach the promoter at ${url}: connection refused`);
+  });
+
+  it('usage errors exit 2 and --help exits 0 without exiting the process', async () => {
+    const unknown = await run(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
+    const missing = await run(['promote', '--image', 'x']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/required option '--to <env>' not specified/);
+    const help = await run(['promote', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--idempotency-key');
+    expect(help.stdout).toContain('--json');
+    expect(requests).toHaveLength(0);
+  });
+});

@@ -1,0 +1,74 @@
+import { Command, CommanderError } from 'commander';
+import { ApiError, ConnectionError } from './api-client.js';
+import { registerApprove } from './commands/approve.js';
+import { registerAuditVerify } from './commands/audit-verify.js';
+import { registerPromote } from './commands/promote.js';
+import { registerReject } from './commands/reject.js';
+import { registerStatus } from './commands/status.js';
+import { registerTokenCreate } from './commands/token-create.js';
+import { CliError, DEFAULT_URL, type CliIo, type CommandEnv } from './context.js';
+
+export type { CliIo } from './context.js';
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let exitCode = 0;
+  const env: CommandEnv = { io, done: (code) => (exitCode = code) };
+  const program = buildProgram(io);
+
+  registerPromote(program, env);
+  registerStatus(program, env);
+  registerApprove(program, env);
+  registerReject(program, env);
+  registerTokenCreate(program.command('token').description('manage API tokens'), env);
+  registerAuditVerify(program.command('audit').description('inspect the audit log'), env);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+function buildProgram(io: CliIo): Command {
+  return new Command('promoctl')
+    .description('command-line client for the image promoter')
+    .option('--json', 'print the raw JSON response instead of text')
+    .option('--url <url>', `promoter base URL (default: $PROMOTER_URL or ${DEFAULT_URL})`)
+    .option('--token <token>', 'API token (default: $PROMOTER_TOKEN)')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      outputError: (s, write) => write(s),
+    });
+}
+
+function reportError(err: unknown, io: CliIo): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  if (err instanceof CliError) {
+    io.stderr(`${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof ApiError) {
+    io.stderr(`error: ${err.message}\n`);
+    const details = (err.body as { details?: unknown } | null)?.details;
+    if (details !== undefined && details !== null) io.stderr(formatDetails(details));
+    return 2;
+  }
+  if (err instanceof ConnectionError) {
+    io.stderr(`error: ${err.message}\n`);
+    return 2;
+  }
+  io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 2;
+}
+
+function formatDetails(details: unknown): string {
+  if (Array.isArray(details)) {
+    return details.map((d) => `  - ${typeof d === 'string' ? d : JSON.stringify(d)}\n`).join('');
+  }
+  return `  details: ${typeof details === 'string' ? details : JSON.stringify(details)}\n`;
+}

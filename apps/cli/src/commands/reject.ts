@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import type { CommandEnv } from '../context.js';
+import { registerDecision } from './decision.js';
+
+export function registerReject(program: Command, env: CommandEnv): void {
+  registerDecision(program, env, 'reject');
+}

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { contextFor, type CommandEnv, type Ctx } from '../context.js';
+import { imageLine, isFailure, neededSummary, route, table } from '../format.js';
+import type { Promotion } from '../types.js';
+
+export function registerStatus(program: Command, env: CommandEnv): void {
+  program
+    .command('status')
+    .description('show a promotion: gates, approvals and what is still needed')
+    .argument('<id>', 'promotion id')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd, env.io);
+      const { body } = await ctx.client.get<Promotion>(`/promotions/${encodeURIComponent(id)}`);
+      if (ctx.json) ctx.printJson(body);
+      else printStatus(ctx, body);
+      env.done(isFailure(body.status) ? 1 : 0);
+    });
+}
+
+function printStatus(ctx: Ctx, p: Promotion): void {
+  ctx.out(`promotion ${p.id}`);
+  ctx.out(`  status:    ${p.status}`);
+  ctx.out(`  image:     ${imageLine(p)}`);
+  ctx.out(`  route:     ${route(p)}`);
+  ctx.out(`  requester: ${p.requestedBy.name} (${p.requestedBy.id}) at ${p.createdAt}`);
+  if (p.reason) ctx.out(`  reason:    ${p.reason}`);
+  ctx.out('gates:');
+  if (p.gates.length === 0) ctx.out('  (none yet)');
+  for (const line of table(p.gates.map((g) => [g.gate, g.status, g.summary ?? '']))) ctx.out(line);
+  ctx.out('approvals:');
+  if (p.approvals.length === 0) ctx.out('  (none)');
+  const approvalRows = p.approvals.map((a) => [
+    a.approver.name,
+    a.decision,
+    a.counts ? 'counts' : 'does not count',
+    a.comment ? `"${a.comment}"` : '',
+  ]);
+  for (const line of table(approvalRows)) ctx.out(line);
+  if (p.reviews?.length) {
+    ctx.out('reviews:');
+    const reviewRows = p.reviews.map((r) => [
+      r.reviewer.name,
+      r.kind,
+      r.verdict,
+      r.counts ? 'counts' : 'does not count',
+      r.notes ? `"${r.notes}"` : '',
+    ]);
+    for (const line of table(reviewRows)) ctx.out(line);
+  }
+  ctx.out(`still needed: ${neededSummary(p)}`);
+}

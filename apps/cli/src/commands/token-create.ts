@@ -1,0 +1,34 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { contextFor, type CommandEnv } from '../context.js';
+import type { CreatedToken } from '../types.js';
+
+export const ROLES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'];
+
+function collectRoles(value: string, previous: string[] | undefined): string[] {
+  const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
+  if (roles.length === 0) throw new InvalidArgumentError('expected a role');
+  for (const role of roles) {
+    if (!ROLES.includes(role)) throw new InvalidArgumentError(`unknown role '${role}' (one of: ${ROLES.join(', ')})`);
+  }
+  return [...new Set([...(previous ?? []), ...roles])];
+}
+
+export function registerTokenCreate(parent: Command, env: CommandEnv): void {
+  parent
+    .command('create')
+    .description('create an API token (the secret is shown only once)')
+    .requiredOption('--name <name>', 'token name')
+    .requiredOption('--role <role>', `role, repeatable or comma-separated (${ROLES.join(', ')})`, collectRoles)
+    .action(async (opts: { name: string; role: string[] }, cmd: Command) => {
+      const ctx = contextFor(cmd, env.io);
+      const { body } = await ctx.client.post<CreatedToken>('/tokens', { name: opts.name, roles: opts.role });
+      if (ctx.json) {
+        ctx.printJson(body);
+      } else {
+        ctx.out(`created token '${body.name}' (id ${body.id}, roles: ${body.roles.join(', ')})`);
+        ctx.out('this token is shown only once; store it now:');
+        ctx.out(body.token);
+      }
+      env.done(0);
+    });
+}

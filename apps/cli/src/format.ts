@@ -1,0 +1,43 @@
+import { TERMINAL_STATUSES, type Promotion } from './types.js';
+
+export function isTerminal(status: string): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export function isFailure(status: string): boolean {
+  return status === 'blocked' || (isTerminal(status) && status !== 'promoted');
+}
+
+export function route(p: Promotion): string {
+  return `${p.source} → ${p.target}`;
+}
+
+export function imageLine(p: Promotion): string {
+  return p.digest && !p.image.includes(p.digest) ? `${p.image} (${p.digest})` : p.image;
+}
+
+export function stillNeeded(p: Promotion): string[] {
+  const { approval } = p;
+  if (!approval) return [];
+  const lines: string[] = [];
+  if (approval.needed > 0) {
+    const from = approval.approvers.length > 0 ? ` from ${approval.approvers.join(', ')}` : '';
+    lines.push(`${approval.needed} more approval${approval.needed === 1 ? '' : 's'}${from}`);
+  }
+  for (const kind of approval.missingReviews ?? []) lines.push(`${kind} review`);
+  return lines;
+}
+
+export function neededSummary(p: Promotion): string {
+  if (isTerminal(p.status)) return 'nothing (promotion is finished)';
+  const needed = stillNeeded(p);
+  return needed.length > 0 ? needed.join('; ') : 'no approvals or reviews';
+}
+
+export function table(rows: string[][], indent = '  '): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    (indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).trimEnd(),
+  );
+}

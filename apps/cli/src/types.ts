@@ -1,0 +1,89 @@
+export type PromotionStatus =
+  | 'pending'
+  | 'evaluating'
+  | 'awaiting_approval'
+  | 'approved'
+  | 'promoting'
+  | 'promoted'
+  | 'rejected'
+  | 'blocked'
+  | 'failed'
+  | 'cancelled'
+  | 'expired';
+
+export const TERMINAL_STATUSES: readonly string[] = ['promoted', 'rejected', 'failed', 'cancelled', 'expired'];
+
+export interface Actor {
+  id: string;
+  name: string;
+}
+
+export interface GateResult {
+  gate: string;
+  status: string;
+  summary: string | null;
+  updatedAt: string;
+}
+
+export interface Approval {
+  approver: Actor;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  at: string;
+  counts: boolean;
+}
+
+export interface Review {
+  reviewer: Actor;
+  kind: string;
+  verdict: string;
+  notes: string | null;
+  at: string;
+  counts: boolean;
+}
+
+export interface ApprovalState {
+  required: number | boolean;
+  approvers: string[];
+  needed: number;
+  missingReviews: string[];
+}
+
+export interface Promotion {
+  id: string;
+  image: string;
+  digest: string | null;
+  source: string;
+  target: string;
+  status: PromotionStatus;
+  reason: string | null;
+  requestedBy: Actor;
+  createdAt: string;
+  updatedAt: string;
+  gates: GateResult[];
+  approvals: Approval[];
+  reviews: Review[];
+  approval: ApprovalState;
+}
+
+export interface CreatedToken {
+  id: string;
+  name: string;
+  roles: string[];
+  token: string;
+  createdAt: string;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  events: number;
+  head: string | null;
+  brokenAt: null | { seq: number; id: string; reason: string };
+}
+
+export interface ApiErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  details?: unknown;
+}

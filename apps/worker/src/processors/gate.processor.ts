@@ -1,0 +1,72 @@
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { z } from 'zod';
+import { GATE_TYPES, type GateType } from '../../../../libs/config/index.js';
+import { JOBS, QUEUES, type GateJobData } from '../../../../libs/queue/index.js';
+import { GateService } from '../../../../libs/workflow/index.js';
+
+const gateJobSchema = z.strictObject({
+  promotionId: z.uuid(),
+  gate: z.enum(GATE_TYPES),
+  round: z.number().int().min(1),
+});
+
+const CONCURRENCY = 4;
+
+/** One processor per gate queue; all share this: validate the job, evaluate, give up cleanly. */
+abstract class GateProcessor extends WorkerHost {
+  private readonly logger = new Logger(this.constructor.name);
+
+  constructor(
+    private readonly gates: GateService,
+    private readonly gate: GateType,
+  ) {
+    super();
+  }
+
+  async process(job: Job<unknown>): Promise<string> {
+    if (job.name !== JOBS.evaluateGate) throw new UnrecoverableError(`no handler for job '${job.name}' on the ${this.gate} queue`);
+    const parsed = gateJobSchema.safeParse(job.data);
+    if (!parsed.success || parsed.data.gate !== this.gate) {
+      throw new UnrecoverableError(`malformed ${this.gate} job ${job.id}: ${parsed.error?.message ?? 'wrong gate'}`);
+    }
+    return this.gates.evaluate(parsed.data);
+  }
+
+  /** Retrying cannot help any more: the gate reports an error instead of leaving the promotion waiting. */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job<GateJobData> | undefined, err: Error): Promise<void> {
+    if (!job || err instanceof UnrecoverableError) return;
+    if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    this.logger.warn(`${this.gate} gate of promotion ${job.data.promotionId} gave up: ${err.message}`);
+    await this.gates
+      .record(job.data, {
+        status: 'error',
+        summary: `the ${this.gate} gate gave up after ${job.attemptsMade} attempts: ${err.message}`,
+        evidence: { error: err.message, attempts: job.attemptsMade },
+      })
+      .catch((e: Error) => this.logger.error(`could not record the ${this.gate} gate's failure: ${e.message}`));
+  }
+}
+
+@Processor(QUEUES.verify, { concurrency: CONCURRENCY })
+export class VerifyProcessor extends GateProcessor {
+  constructor(gates: GateService) {
+    super(gates, 'signature');
+  }
+}
+
+@Processor(QUEUES.scan, { concurrency: CONCURRENCY })
+export class ScanProcessor extends GateProcessor {
+  constructor(gates: GateService) {
+    super(gates, 'scan');
+  }
+}
+
+@Processor(QUEUES.policy, { concurrency: CONCURRENCY })
+export class PolicyProcessor extends GateProcessor {
+  constructor(gates: GateService) {
+    super(gates, 'policy');
+  }
+}

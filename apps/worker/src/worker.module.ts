@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { GATE_HANDLERS, GateService, WorkflowModule, type GateHandlers } from '../../../libs/workflow/index.js';
+import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
+import { ReconcileProcessor } from './processors/reconcile.processor.js';
+
+/**
+ * The gates implemented in this build. A gate the pipeline demands that is missing here fails
+ * closed: its result is `error` and the promotion is blocked.
+ */
+const IMPLEMENTED_GATES: GateHandlers = {};
+
+/** BullMQ processors: the gates and the reconciler. Runs with no HTTP server. */
+@Module({
+  imports: [WorkflowModule],
+  providers: [
+    { provide: GATE_HANDLERS, useValue: IMPLEMENTED_GATES },
+    GateService,
+    VerifyProcessor,
+    ScanProcessor,
+    PolicyProcessor,
+    ReconcileProcessor,
+  ],
+  exports: [GateService],
+})
+export class WorkerModule {}

@@ -1,0 +1,16 @@
+import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import type { Role } from '../domain/index.js';
+import type { Principal } from './principal.js';
+
+export const PUBLIC_KEY = 'promoter:public';
+export const ROLES_KEY = 'promoter:roles';
+
+/** No token needed (health checks only). */
+export const Public = () => SetMetadata(PUBLIC_KEY, true);
+
+/** The roles that may call a route; `admin` may call every route. */
+export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
+
+export const CurrentPrincipal = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): Principal => ctx.switchToHttp().getRequest().principal,
+);

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './config-error.js';
+import { parsePipeline, type EnvironmentConfig, type PipelineConfig, type RegistryConfig } from './pipeline-config.js';
+import { loadProcessConfig, type ProcessConfig } from './process-config.js';
+
+/** Everything the service is configured with, validated once at boot and injected everywhere. */
+export class AppConfig {
+  private readonly envs: Map<string, EnvironmentConfig>;
+
+  constructor(
+    readonly process: ProcessConfig,
+    readonly pipeline: PipelineConfig,
+  ) {
+    this.envs = new Map(pipeline.environments.map((e) => [e.name, e]));
+  }
+
+  environment(name: string): EnvironmentConfig | undefined {
+    return this.envs.get(name);
+  }
+
+  registry(name: string): RegistryConfig | undefined {
+    return this.pipeline.registries.find((r) => r.name === name);
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const proc = loadProcessConfig(env);
+  let text: string;
+  try {
+    text = readFileSync(proc.configPath, 'utf8');
+  } catch (err) {
+    throw new ConfigError(proc.configPath, [
+      { path: '', message: `cannot read the pipeline file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set PROMOTER_CONFIG` },
+    ]);
+  }
+  return new AppConfig(proc, parsePipeline(text, proc.configPath));
+}

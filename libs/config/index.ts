@@ -1,0 +1,8 @@
+// Configuration: process settings from the environment and the pipeline file (promoter.yaml),
+// validated once at boot; nothing else reads process.env.
+export * from './app-config.js';
+export * from './config-error.js';
+export * from './duration.js';
+export * from './pipeline-config.js';
+export * from './process-config.js';
+export * from './config.module.js';

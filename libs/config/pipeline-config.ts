@@ -1,0 +1,234 @@
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './config-error.js';
+import { parseDuration } from './duration.js';
+import { formatPath, zodIssues } from './zod-issues.js';
+
+export type RegistryAuth =
+  | { type: 'none' }
+  | { type: 'basic'; usernameEnv: string; passwordEnv: string }
+  | { type: 'dockerConfig'; path: string };
+
+export interface RegistryConfig {
+  name: string;
+  url: string;
+  /** host[:port] as it appears in image references. */
+  host: string;
+  insecure: boolean;
+  auth: RegistryAuth;
+  rateLimit: number | null;
+}
+
+export const GATE_TYPES = ['signature', 'scan', 'policy'] as const;
+export type GateType = (typeof GATE_TYPES)[number];
+
+export interface ApprovalsConfig {
+  required: number;
+  roles: string[];
+  expiresAfterMs: number | null;
+  /** How long a promotion may wait for approval before it expires. */
+  timeoutMs: number;
+}
+
+export interface EnvironmentConfig {
+  name: string;
+  from: string | null;
+  /** The template as written: `<registry name>/<path with {app}>`. */
+  repository: string;
+  registry: string;
+  /** Path template inside the registry, e.g. `staging/{app}`. */
+  path: string;
+  /** Gate type → its options, in the order written. */
+  gates: Partial<Record<GateType, Record<string, unknown>>>;
+  approvals: ApprovalsConfig;
+  reviews: string[];
+}
+
+export interface SigningConfig {
+  key: { path: string; passwordEnv: string | null; passwordFile: string | null };
+}
+
+export interface PipelineConfig {
+  registries: RegistryConfig[];
+  environments: EnvironmentConfig[];
+  signing: SigningConfig | null;
+  /** Name of the environment images enter from CI (the one with no `from`). */
+  entry: string;
+}
+
+const ROLE_NAMES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'] as const;
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
+const duration = z.string().transform((text, ctx) => {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+const registrySchema = z.strictObject({
+  name,
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  auth: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('none') }),
+      z.strictObject({ type: z.literal('basic'), usernameEnv: envName, passwordEnv: envName }),
+      z.strictObject({ type: z.literal('dockerConfig'), path: z.string().min(1) }),
+    ])
+    .default({ type: 'none' }),
+  rateLimit: z.number().positive().optional(),
+});
+
+const gateOptions = z.record(z.string(), z.unknown()).nullable().transform((v) => v ?? {});
+const environmentSchema = z.strictObject({
+  name,
+  from: name.optional(),
+  repository: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9{}._\/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
+  gates: z
+    .strictObject({ signature: gateOptions.optional(), scan: gateOptions.optional(), policy: gateOptions.optional() })
+    .default({}),
+  approvals: z
+    .strictObject({
+      required: z.number().int().min(0).max(50),
+      roles: z.array(z.enum(ROLE_NAMES)).default(['release-manager']),
+      expiresAfter: duration.optional(),
+      timeout: duration.optional(),
+    })
+    .optional(),
+  reviews: z.array(name).default([]),
+});
+
+const pipelineSchema = z.strictObject({
+  registries: z.array(registrySchema).min(1, 'name at least one registry'),
+  environments: z.array(environmentSchema).min(1, 'name at least one environment'),
+  signing: z
+    .strictObject({
+      key: z.strictObject({
+        path: z.string().min(1),
+        passwordEnv: envName.optional(),
+        passwordFile: z.string().min(1).optional(),
+      }),
+    })
+    .optional(),
+});
+
+const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
+
+/** Parses and checks the pipeline file; every problem is reported with the key it concerns. */
+export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}` : '';
+    throw new ConfigError(source, [{ path: where, message: `not valid YAML: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+  const parsed = pipelineSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(source, zodIssues(parsed.error));
+  const doc = parsed.data;
+  const issues: ConfigIssue[] = [];
+
+  const registries: RegistryConfig[] = doc.registries.map((r) => {
+    const url = new URL(r.url);
+    return {
+      name: r.name,
+      url: url.origin,
+      host: url.host,
+      insecure: url.protocol === 'http:',
+      auth: r.auth,
+      rateLimit: r.rateLimit ?? null,
+    };
+  });
+  duplicates(registries.map((r) => r.name)).forEach((i) =>
+    issues.push({ path: formatPath(['registries', i, 'name']), message: `duplicate registry name '${registries[i]!.name}'` }),
+  );
+
+  const names = doc.environments.map((e) => e.name);
+  duplicates(names).forEach((i) =>
+    issues.push({ path: formatPath(['environments', i, 'name']), message: `duplicate environment name '${names[i]}'` }),
+  );
+  const environments: EnvironmentConfig[] = doc.environments.map((e, i) => {
+    const at = (key: string) => formatPath(['environments', i, key]);
+    const [registry, ...rest] = e.repository.split('/');
+    if (!registries.some((r) => r.name === registry)) {
+      issues.push({ path: at('repository'), message: `unknown registry '${registry}' (known: ${registries.map((r) => r.name).join(', ')})` });
+    }
+    if (e.from !== undefined && !names.includes(e.from)) {
+      issues.push({ path: at('from'), message: `unknown environment '${e.from}'` });
+    }
+    if (e.from === e.name) issues.push({ path: at('from'), message: 'an environment cannot be promoted from itself' });
+    const required = e.approvals?.required ?? 0;
+    if (required > 0 && (e.approvals?.roles.length ?? 0) === 0) {
+      issues.push({ path: at('approvals') + '.roles', message: 'name at least one role that may approve' });
+    }
+    if (e.from === undefined && (Object.keys(e.gates).length > 0 || required > 0 || e.reviews.length > 0)) {
+      issues.push({ path: at('from'), message: 'the entry environment receives images from CI and cannot have gates, approvals or reviews' });
+    }
+    return {
+      name: e.name,
+      from: e.from ?? null,
+      repository: e.repository,
+      registry: registry!,
+      path: rest.join('/'),
+      gates: e.gates,
+      approvals: {
+        required,
+        roles: e.approvals?.roles ?? ['release-manager'],
+        expiresAfterMs: e.approvals?.expiresAfter ?? null,
+        timeoutMs: e.approvals?.timeout ?? DEFAULT_TIMEOUT_MS,
+      },
+      reviews: e.reviews,
+    };
+  });
+
+  const entries = environments.filter((e) => e.from === null);
+  if (entries.length !== 1) {
+    issues.push({
+      path: 'environments',
+      message: `exactly one environment must have no 'from' (the entry); found ${entries.length === 0 ? 'none' : entries.map((e) => e.name).join(', ')}`,
+    });
+  }
+  issues.push(...cycles(environments));
+  if (issues.length > 0) throw new ConfigError(source, issues);
+
+  return {
+    registries,
+    environments,
+    entry: entries[0]!.name,
+    signing: doc.signing
+      ? {
+          key: {
+            path: doc.signing.key.path,
+            passwordEnv: doc.signing.key.passwordEnv ?? null,
+            passwordFile: doc.signing.key.passwordFile ?? null,
+          },
+        }
+      : null,
+  };
+}
+
+function duplicates(values: string[]): number[] {
+  return values.flatMap((v, i) => (values.indexOf(v) !== i ? [i] : []));
+}
+
+function cycles(environments: EnvironmentConfig[]): ConfigIssue[] {
+  const byName = new Map(environments.map((e) => [e.name, e]));
+  const issues: ConfigIssue[] = [];
+  environments.forEach((env, i) => {
+    const seen = new Set<string>();
+    let cur: EnvironmentConfig | undefined = env;
+    while (cur?.from) {
+      if (seen.has(cur.name)) {
+        issues.push({ path: formatPath(['environments', i, 'from']), message: `'from' forms a cycle through ${[...seen].join(' → ')}` });
+        return;
+      }
+      seen.add(cur.name);
+      cur = byName.get(cur.from);
+    }
+  });
+  return issues;
+}

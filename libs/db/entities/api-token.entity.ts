@@ -1,0 +1,12 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+@Entity({ name: 'api_tokens' })
+export class ApiTokenEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('text') name: string;
+  @Column({ type: 'text', array: true }) roles: string[];
+  /** sha256 of the token; the token itself is shown once and never stored. */
+  @Column({ type: 'text', name: 'token_hash' }) tokenHash: string;
+  @Column({ type: 'text', name: 'created_by' }) createdBy: string;
+  @Column({ type: 'timestamptz', name: 'created_at' }) createdAt: Date;
+}

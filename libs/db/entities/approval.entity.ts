@@ -1,0 +1,16 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+@Entity({ name: 'approvals' })
+export class ApprovalEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column({ type: 'uuid', name: 'promotion_id' }) promotionId: string;
+  @Column({ type: 'text', name: 'approver_id' }) approverId: string;
+  @Column({ type: 'text', name: 'approver_name' }) approverName: string;
+  @Column('text') decision: 'approve' | 'reject';
+  @Column('text') comment: string;
+  @Column('text') channel: string;
+  /** What the approval was given on: the image digest and the digest of the gate results then. */
+  @Column('text') digest: string;
+  @Column({ type: 'text', name: 'evidence_digest' }) evidenceDigest: string;
+  @Column({ type: 'timestamptz', name: 'created_at' }) createdAt: Date;
+}

@@ -1,0 +1,33 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type { GateType } from '../config/index.js';
+import { GATE_QUEUES, JOBS, QUEUES, gateJobId, type GateJobData } from './queues.js';
+
+/** The producer side: what the API and the reconciler put on the queues. */
+@Injectable()
+export class JobQueues {
+  private readonly byName: Map<string, Queue>;
+
+  constructor(
+    @InjectQueue(QUEUES.verify) verify: Queue,
+    @InjectQueue(QUEUES.scan) scan: Queue,
+    @InjectQueue(QUEUES.policy) policy: Queue,
+    @InjectQueue(QUEUES.reconcile) readonly reconcile: Queue,
+  ) {
+    this.byName = new Map([verify, scan, policy, reconcile].map((q) => [q.name, q]));
+  }
+
+  async enqueueGates(promotionId: string, round: number, gates: readonly GateType[]): Promise<void> {
+    await Promise.all(
+      gates.map((gate) => {
+        const data: GateJobData = { promotionId, gate, round };
+        return this.byName.get(GATE_QUEUES[gate])!.add(JOBS.evaluateGate, data, { jobId: gateJobId(data) });
+      }),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.reconcile.getJobCounts('wait');
+  }
+}

@@ -1,0 +1,37 @@
+import type { GateType } from '../config/index.js';
+
+/** One queue per kind of work. Gate queues are named after the gate they evaluate. */
+export const QUEUES = {
+  verify: 'verify',
+  scan: 'scan',
+  policy: 'policy',
+  promote: 'promote',
+  notify: 'notify',
+  reconcile: 'reconcile',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export const GATE_QUEUES: Record<GateType, QueueName> = {
+  signature: QUEUES.verify,
+  scan: QUEUES.scan,
+  policy: QUEUES.policy,
+};
+
+export const JOBS = {
+  evaluateGate: 'evaluate-gate',
+  reconcile: 'reconcile',
+} as const;
+
+export interface GateJobData {
+  promotionId: string;
+  gate: GateType;
+  /** Evaluation round: a job from an earlier round is ignored. */
+  round: number;
+}
+
+export type ReconcileJobData = Record<string, never>;
+
+/** Deterministic: enqueuing the same gate of the same round twice is a no-op. */
+export function gateJobId(data: GateJobData): string {
+  return `${data.gate}-${data.promotionId}-r${data.round}`;
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Principal } from '../auth/index.js';
+import { ApprovalEntity, ReviewEntity } from '../db/index.js';
+import { checkApprover, checkReviewer, PromotionError, type Decision } from '../domain/index.js';
+import { AuditService } from './audit.service.js';
+import { approvalRule, PromotionStateService } from './promotion-state.service.js';
+import { PromotionService } from './promotion.service.js';
+import type { PromotionView } from './promotion.view.js';
+
+export type Channel = 'api' | 'cli' | 'slack';
+
+export interface DecisionInput {
+  decision: Decision;
+  comment: string;
+}
+
+export interface ReviewInput {
+  kind: string;
+  verdict: Decision;
+  notes: string;
+}
+
+/**
+ * Approvals and reviews, from any channel, under one rule. The promotion row is locked for the
+ * whole decision, so concurrent approvals count each approver once and move the promotion once.
+ */
+@Injectable()
+export class ApprovalService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly state: PromotionStateService,
+    private readonly promotions: PromotionService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async decide(who: Principal, id: string, input: DecisionInput, channel: Channel): Promise<PromotionView> {
+    return this.dataSource.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      this.requireAwaiting(promotion.status);
+      const rule = approvalRule(this.state.environmentOf(promotion));
+      const existing = await manager.find(ApprovalEntity, { where: { promotionId: id } });
+      const bound = { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now: new Date() };
+      checkApprover(
+        rule,
+        promotion.requestedBy,
+        { id: who.id, roles: who.roles },
+        existing.map((a) => ({ approverId: a.approverId, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
+        bound,
+      );
+      const approval = Object.assign(new ApprovalEntity(), {
+        id: randomUUID(),
+        promotionId: id,
+        approverId: who.id,
+        approverName: who.name,
+        decision: input.decision,
+        comment: input.comment,
+        channel,
+        digest: promotion.digest,
+        evidenceDigest: bound.evidenceDigest,
+        createdAt: bound.now,
+      });
+      await manager.insert(ApprovalEntity, approval);
+      await this.audit.append(manager, who, {
+        action: `approval.${input.decision}`,
+        subject: `promotion:${id}`,
+        data: { approvalId: approval.id, comment: input.comment, channel, digest: approval.digest, evidenceDigest: approval.evidenceDigest },
+      });
+      await this.state.settle(manager, promotion, who);
+      return this.promotions.view(manager, promotion);
+    });
+  }
+
+  async review(who: Principal, id: string, input: ReviewInput, channel: Channel): Promise<PromotionView> {
+    return this.dataSource.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      this.requireAwaiting(promotion.status);
+      const rule = approvalRule(this.state.environmentOf(promotion));
+      const existing = await manager.find(ReviewEntity, { where: { promotionId: id } });
+      const bound = { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now: new Date() };
+      checkReviewer(
+        rule,
+        promotion.requestedBy,
+        { id: who.id, roles: who.roles },
+        input.kind,
+        existing.map((r) => ({ reviewerId: r.reviewerId, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
+        bound,
+      );
+      const review = Object.assign(new ReviewEntity(), {
+        id: randomUUID(),
+        promotionId: id,
+        reviewerId: who.id,
+        reviewerName: who.name,
+        kind: input.kind,
+        verdict: input.verdict,
+        notes: input.notes,
+        channel,
+        digest: promotion.digest,
+        evidenceDigest: bound.evidenceDigest,
+        createdAt: bound.now,
+      });
+      await manager.insert(ReviewEntity, review);
+      await this.audit.append(manager, who, {
+        action: `review.${input.verdict}`,
+        subject: `promotion:${id}`,
+        data: { reviewId: review.id, kind: input.kind, notes: input.notes, channel, digest: review.digest, evidenceDigest: review.evidenceDigest },
+      });
+      await this.state.settle(manager, promotion, who);
+      return this.promotions.view(manager, promotion);
+    });
+  }
+
+  private requireAwaiting(status: string): void {
+    if (status !== 'awaiting_approval') {
+      throw new PromotionError('not_awaiting_approval', `the promotion is ${status}; decisions are taken only while it awaits approval`, { status });
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditEventEntity } from '../db/index.js';
+import { decodeCursor, encodeCursor, type Page } from './cursor.js';
+
+export interface AuditFilter {
+  subject?: string;
+  actor?: string;
+  from?: Date;
+  to?: Date;
+  cursor?: string;
+  limit: number;
+}
+
+export function auditEventView(e: AuditEventEntity) {
+  return {
+    seq: Number(e.seq),
+    id: e.id,
+    at: e.at.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    subject: e.subject,
+    data: e.data,
+    prevHash: e.prevHash,
+    hash: e.hash,
+  };
+}
+export type AuditEventView = ReturnType<typeof auditEventView>;
+
+/** Reads the audit log oldest first; the cursor continues after the last event returned. */
+@Injectable()
+export class AuditQueryService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async list(filter: AuditFilter): Promise<Page<AuditEventView>> {
+    const qb = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e');
+    if (filter.subject !== undefined) qb.andWhere('e.subject = :subject', { subject: filter.subject });
+    if (filter.actor !== undefined) qb.andWhere('e.actor = :actor', { actor: filter.actor });
+    if (filter.from !== undefined) qb.andWhere('e.at >= :from', { from: filter.from });
+    if (filter.to !== undefined) qb.andWhere('e.at < :to', { to: filter.to });
+    if (filter.cursor !== undefined) qb.andWhere('e.seq > :seq', { seq: decodeCursor(filter.cursor) });
+    const rows = await qb.orderBy('e.seq', 'ASC').limit(filter.limit + 1).getMany();
+    const items = rows.slice(0, filter.limit);
+    return {
+      items: items.map(auditEventView),
+      nextCursor: rows.length > filter.limit ? encodeCursor(items.at(-1)!.seq) : null,
+    };
+  }
+
+  async forSubjects(subjects: string[]): Promise<AuditEventView[]> {
+    if (subjects.length === 0) return [];
+    const rows = await this.dataSource
+      .getRepository(AuditEventEntity)
+      .createQueryBuilder('e')
+      .where('e.subject IN (:...subjects)', { subjects })
+      .orderBy('e.seq', 'ASC')
+      .getMany();
+    return rows.map(auditEventView);
+  }
+}

@@ -1,0 +1,95 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { EnvironmentConfig, GateType } from '../config/index.js';
+import { GateResultEntity, PromotionEntity } from '../db/index.js';
+import { canonicalJson, sha256Hex, type GateStatus } from '../domain/index.js';
+import type { GateJobData } from '../queue/index.js';
+import { AuditService } from './audit.service.js';
+import { gateDuration, gateResults } from './metrics.js';
+import { PromotionStateService } from './promotion-state.service.js';
+
+export interface GateContext {
+  promotion: Readonly<PromotionEntity>;
+  environment: EnvironmentConfig;
+  options: Record<string, unknown>;
+}
+
+export interface GateVerdict {
+  status: Exclude<GateStatus, 'pending'>;
+  summary: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any JSON
+  evidence: Record<string, any>;
+}
+
+/** One gate type's evaluation. Throwing means "try again later"; a verdict is final for the round. */
+export type GateHandler = (context: GateContext) => Promise<GateVerdict>;
+
+/** Gate implementations, by type. A gate the pipeline demands with no handler here fails closed. */
+export const GATE_HANDLERS = Symbol('GATE_HANDLERS');
+export type GateHandlers = Partial<Record<GateType, GateHandler>>;
+
+const WORKER = 'system:worker';
+
+@Injectable()
+export class GateService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly state: PromotionStateService,
+    private readonly audit: AuditService,
+    @Optional() @Inject(GATE_HANDLERS) private readonly handlers: GateHandlers = {},
+  ) {}
+
+  /** Evaluates one gate of one round; a job for a stale round or a decided gate does nothing. */
+  async evaluate(job: GateJobData): Promise<'recorded' | 'skipped'> {
+    const claimed = await this.dataSource.transaction(async (manager) => {
+      const promotion = await manager.findOne(PromotionEntity, { where: { id: job.promotionId }, lock: { mode: 'pessimistic_write' } });
+      if (!promotion || !(await this.owed(manager, promotion, job))) return null;
+      if (promotion.status === 'pending') await this.state.move(manager, promotion, 'start_evaluation', WORKER);
+      return promotion;
+    });
+    if (!claimed) return 'skipped';
+
+    const environment = this.state.environmentOf(claimed);
+    const handler = this.handlers[job.gate] ?? notImplemented(job.gate);
+    const timer = gateDuration.startTimer({ gate: job.gate });
+    const verdict = await handler({ promotion: claimed, environment, options: environment.gates[job.gate] ?? {} });
+    timer();
+    return (await this.record(job, verdict)) ? 'recorded' : 'skipped';
+  }
+
+  /** Writes a gate's verdict for its round and moves the promotion on if that settles it. */
+  async record(job: GateJobData, verdict: GateVerdict): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, job.promotionId);
+      if (!(await this.owed(manager, promotion, job))) return false;
+      const evidenceDigest = 'sha256:' + sha256Hex(canonicalJson(verdict.evidence));
+      await manager.update(
+        GateResultEntity,
+        { promotionId: job.promotionId, gate: job.gate },
+        { status: verdict.status, summary: verdict.summary, evidence: verdict.evidence, evidenceDigest, updatedAt: new Date() },
+      );
+      await this.audit.append(manager, WORKER, {
+        action: `gate.${verdict.status}`,
+        subject: `promotion:${job.promotionId}`,
+        data: { gate: job.gate, round: job.round, summary: verdict.summary, evidenceDigest },
+      });
+      gateResults.inc({ gate: job.gate, status: verdict.status });
+      await this.state.settle(manager, promotion, WORKER);
+      return true;
+    });
+  }
+
+  private async owed(manager: EntityManager, promotion: PromotionEntity, job: GateJobData): Promise<boolean> {
+    if (promotion.round !== job.round || (promotion.status !== 'pending' && promotion.status !== 'evaluating')) return false;
+    const gate = await manager.findOneBy(GateResultEntity, { promotionId: promotion.id, gate: job.gate });
+    return gate !== null && gate.round === job.round && gate.status === 'pending';
+  }
+}
+
+function notImplemented(gate: GateType): GateHandler {
+  return async () => ({
+    status: 'error',
+    summary: `the ${gate} gate is not implemented in this version of the promoter; failing closed`,
+    evidence: { implemented: false, gate },
+  });
+}

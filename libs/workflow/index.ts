@@ -1,0 +1,16 @@
+// Nest services over the domain rules, the database and the queues: promotions, approvals,
+// gates, the reconciler and the audit log.
+export * from './approval.service.js';
+export * from './audit-query.service.js';
+export * from './audit.service.js';
+export * from './cursor.js';
+export * from './environment-resolver.js';
+export * from './environment.service.js';
+export * from './gate.service.js';
+export * from './promotion-state.service.js';
+export * from './promotion.service.js';
+export * from './promotion.view.js';
+export * from './provenance.service.js';
+export * from './reconciler.service.js';
+export * from './workflow.module.js';
+export * from './core.module.js';

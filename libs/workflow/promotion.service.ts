@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { Principal } from '../auth/index.js';
+import { AppConfig, GATE_TYPES, type GateType } from '../config/index.js';
+import { GateResultEntity, PromotionEntity, uniqueViolation } from '../db/index.js';
+import { canonicalJson, isPromotionStatus, ServiceError, sha256Hex, type PromotionStatus } from '../domain/index.js';
+import { JobQueues } from '../queue/index.js';
+import { InvalidReferenceError, isDigest, parseReference } from '../registry/index.js';
+import { AuditService } from './audit.service.js';
+import { decodeCursor, encodeCursor, type Page } from './cursor.js';
+import { EnvironmentResolver } from './environment-resolver.js';
+import { approvalRule, PromotionStateService } from './promotion-state.service.js';
+import { promotionSummary, promotionView, type PromotionView } from './promotion.view.js';
+
+export interface PromotionRequest {
+  image: string;
+  target: string;
+  reason: string;
+}
+
+export interface RequestOutcome {
+  created: boolean;
+  promotion: PromotionView;
+}
+
+export interface PromotionFilter {
+  status?: string;
+  target?: string;
+  image?: string;
+  cursor?: string;
+  limit: number;
+}
+
+@Injectable()
+export class PromotionService {
+  private readonly logger = new Logger(PromotionService.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly resolver: EnvironmentResolver,
+    private readonly state: PromotionStateService,
+    private readonly queues: JobQueues,
+    private readonly audit: AuditService,
+  ) {}
+
+  async request(who: Principal, body: PromotionRequest, idempotencyKey: string | null): Promise<RequestOutcome> {
+    const requestHash = sha256Hex(canonicalJson(body));
+    if (idempotencyKey !== null) {
+      const replay = await this.replay(who, idempotencyKey, requestHash);
+      if (replay) return replay;
+    }
+
+    const ref = parseImage(body.image);
+    const target = this.config.environment(body.target);
+    if (!target) {
+      throw new ServiceError('unprocessable', `unknown environment '${body.target}'`, {
+        field: 'target',
+        environments: this.config.pipeline.environments.map((e) => e.name),
+      });
+    }
+    const { environment: source, app } = this.resolver.locate(ref);
+    if (target.from !== source.name) {
+      throw new ServiceError(
+        'unprocessable',
+        target.from === null
+          ? `'${target.name}' is the pipeline's entry: images arrive there from CI, not by promotion`
+          : `'${target.name}' is promoted from '${target.from}', and this image is in '${source.name}'`,
+        { field: 'target', source: source.name, from: target.from },
+      );
+    }
+
+    const gates = GATE_TYPES.filter((g) => target.gates[g] !== undefined);
+    const now = new Date();
+    const promotion = Object.assign(new PromotionEntity(), {
+      id: randomUUID(),
+      image: `${ref.registry}/${ref.repository}@${ref.digest}`,
+      repository: `${ref.registry}/${ref.repository}`,
+      digest: ref.digest!,
+      app,
+      source: source.name,
+      target: target.name,
+      targetRepository: this.resolver.repositoryOf(target, app),
+      targetTag: ref.tag,
+      status: 'pending',
+      reason: body.reason,
+      requestedBy: who.id,
+      requestedByName: who.name,
+      idempotencyKey,
+      requestHash,
+      round: 1,
+      evidenceDigest: null,
+      expiresAt: null,
+      createdAt: now,
+      updatedAt: now,
+    } satisfies Omit<PromotionEntity, 'seq'>);
+
+    let view: PromotionView;
+    try {
+      view = await this.dataSource.transaction(async (manager) => {
+        if (source.from !== null) await this.requirePromotedInto(manager, promotion.digest, source.name);
+        await manager.insert(PromotionEntity, promotion);
+        await this.resetGates(manager, promotion, gates);
+        await this.audit.append(manager, who, {
+          action: 'promotion.requested',
+          subject: `promotion:${promotion.id}`,
+          data: { image: promotion.image, digest: promotion.digest, source: source.name, target: target.name, reason: body.reason, gates },
+        });
+        if (gates.length === 0) await this.state.settle(manager, promotion, who);
+        return this.view(manager, promotion);
+      });
+    } catch (err) {
+      const constraint = uniqueViolation(err);
+      if (constraint === 'promotions_idempotency' && idempotencyKey !== null) {
+        const replay = await this.replay(who, idempotencyKey, requestHash);
+        if (replay) return replay;
+      }
+      if (constraint === 'promotions_one_live') throw await this.alreadyLive(promotion.digest, target.name);
+      throw err;
+    }
+    await this.enqueue(promotion.id, 1, gates);
+    return { created: true, promotion: view };
+  }
+
+  async get(id: string): Promise<PromotionView> {
+    return this.dataSource.transaction(async (manager) => {
+      const promotion = await manager.findOneBy(PromotionEntity, { id });
+      if (!promotion) throw new ServiceError('not_found', `no promotion ${id}`);
+      return this.view(manager, promotion);
+    });
+  }
+
+  async list(filter: PromotionFilter): Promise<Page<ReturnType<typeof promotionSummary>>> {
+    const qb = this.dataSource.getRepository(PromotionEntity).createQueryBuilder('p');
+    if (filter.status !== undefined) {
+      const statuses = filter.status.split(',');
+      const bad = statuses.find((s) => !isPromotionStatus(s));
+      if (bad !== undefined) throw new ServiceError('bad_request', `status: '${bad}' is not a promotion status`, { field: 'status' });
+      qb.andWhere('p.status IN (:...statuses)', { statuses });
+    }
+    if (filter.target !== undefined) qb.andWhere('p.target = :target', { target: filter.target });
+    if (filter.image !== undefined) {
+      if (isDigest(filter.image)) qb.andWhere('p.digest = :digest', { digest: filter.image });
+      else {
+        const ref = parseImage(filter.image, 'image');
+        qb.andWhere('p.digest = :digest AND p.repository = :repo', { digest: ref.digest, repo: `${ref.registry}/${ref.repository}` });
+      }
+    }
+    if (filter.cursor !== undefined) qb.andWhere('p.seq < :seq', { seq: decodeCursor(filter.cursor) });
+    const rows = await qb.orderBy('p.seq', 'DESC').limit(filter.limit + 1).getMany();
+    const items = rows.slice(0, filter.limit);
+    const more = rows.length > filter.limit;
+    return { items: items.map(promotionSummary), nextCursor: more ? encodeCursor(items.at(-1)!.seq) : null };
+  }
+
+  async cancel(who: Principal, id: string, reason: string): Promise<PromotionView> {
+    return this.dataSource.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      const mayCancelAny = who.roles.includes('admin') || who.roles.includes('release-manager');
+      if (!mayCancelAny && promotion.requestedBy !== who.id) {
+        throw new ServiceError('forbidden', 'only the requester, a release manager or an admin may cancel a promotion');
+      }
+      await this.state.move(manager, promotion, 'cancel', who, { reason });
+      return this.view(manager, promotion);
+    });
+  }
+
+  /** Runs the gates again (a new round); approvals survive only if the evidence comes out the same. */
+  async reevaluate(who: Principal, id: string): Promise<PromotionView> {
+    let gates: GateType[] = [];
+    let round = 0;
+    const view = await this.dataSource.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      const env = this.state.environmentOf(promotion);
+      gates = GATE_TYPES.filter((g) => env.gates[g] !== undefined);
+      round = promotion.round + 1;
+      await this.state.move(manager, promotion, 'reevaluate', who, { round }, { round });
+      await this.resetGates(manager, promotion, gates);
+      if (gates.length === 0) await this.state.settle(manager, promotion, who);
+      return this.view(manager, promotion);
+    });
+    await this.enqueue(id, round, gates);
+    return view;
+  }
+
+  async view(manager: EntityManager, promotion: PromotionEntity): Promise<PromotionView> {
+    const record = await this.state.load(manager, promotion);
+    return promotionView(record, this.state.tally(record), approvalRule(this.state.environmentOf(promotion)));
+  }
+
+  /** Queued after commit; if Redis is away the reconciler queues it later from the database. */
+  private async enqueue(id: string, round: number, gates: GateType[]): Promise<void> {
+    if (gates.length === 0) return;
+    try {
+      await this.queues.enqueueGates(id, round, gates);
+    } catch (err) {
+      this.logger.warn(`could not queue gates of promotion ${id}; the reconciler will: ${(err as Error).message}`);
+    }
+  }
+
+  private async resetGates(manager: EntityManager, promotion: PromotionEntity, gates: GateType[]): Promise<void> {
+    if (gates.length === 0) return;
+    const now = new Date();
+    await manager.upsert(
+      GateResultEntity,
+      gates.map((gate) => ({ promotionId: promotion.id, gate, round: promotion.round, status: 'pending', summary: 'waiting to be evaluated', evidence: {}, evidenceDigest: null, updatedAt: now })),
+      ['promotionId', 'gate'],
+    );
+  }
+
+  private async requirePromotedInto(manager: EntityManager, digest: string, environment: string): Promise<void> {
+    const found = await manager.existsBy(PromotionEntity, { digest, target: environment, status: 'promoted' satisfies PromotionStatus });
+    if (!found) {
+      throw new ServiceError('unprocessable', `${digest} has not been promoted into '${environment}' yet; it must pass through '${environment}' first`, {
+        field: 'image',
+        environment,
+      });
+    }
+  }
+
+  private async replay(who: Principal, key: string, requestHash: string): Promise<RequestOutcome | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const existing = await manager.findOneBy(PromotionEntity, { requestedBy: who.id, idempotencyKey: key });
+      if (!existing) return null;
+      if (existing.requestHash !== requestHash) {
+        throw new ServiceError('conflict', `Idempotency-Key '${key}' was already used with a different request`, { promotionId: existing.id });
+      }
+      return { created: false, promotion: await this.view(manager, existing) };
+    });
+  }
+
+  private async alreadyLive(digest: string, target: string): Promise<ServiceError> {
+    const live = await this.dataSource.getRepository(PromotionEntity).findOne({
+      where: { digest, target },
+      order: { seq: 'DESC' },
+    });
+    const what = live?.status === 'promoted' ? 'has already been promoted into' : 'already has an open promotion into';
+    return new ServiceError('conflict', `${digest} ${what} '${target}'`, { promotionId: live?.id, status: live?.status });
+  }
+}
+
+function parseImage(text: string, field = 'image') {
+  let ref;
+  try {
+    ref = parseReference(text);
+  } catch (err) {
+    if (err instanceof InvalidReferenceError) throw new ServiceError('bad_request', `${field}: ${err.message}`, { field });
+    throw err;
+  }
+  if (ref.digest === null) {
+    throw new ServiceError(
+      'bad_request',
+      `${field}: '${text}' names a tag; tags are not resolved yet, so name the image by digest (registry/repository@sha256:…)`,
+      { field },
+    );
+  }
+  return ref;
+}

@@ -1,0 +1,78 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { GateType } from '../config/index.js';
+import { JobQueues } from '../queue/index.js';
+import { PromotionStateService } from './promotion-state.service.js';
+
+export interface ReconcileReport {
+  requeued: number;
+  settled: number;
+  expired: number;
+}
+
+const BATCH = 500;
+const RECONCILER = 'system:reconciler';
+
+/**
+ * PostgreSQL says what work is owed; Redis only carries requests for it. This puts back on the
+ * queues whatever the database says is owed (a flushed Redis loses nothing), and expires
+ * promotions that waited for approval too long. Safe to run any number of times.
+ */
+@Injectable()
+export class ReconcilerService {
+  private readonly logger = new Logger(ReconcilerService.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly queues: JobQueues,
+    private readonly state: PromotionStateService,
+  ) {}
+
+  async run(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { requeued: 0, settled: 0, expired: 0 };
+    const owed: { id: string; round: number; gates: GateType[] }[] = await this.dataSource.query(
+      `SELECT p.id, p.round, array_agg(g.gate ORDER BY g.gate) AS gates
+         FROM promotions p JOIN gate_results g ON g.promotion_id = p.id AND g.round = p.round AND g.status = 'pending'
+        WHERE p.status IN ('pending', 'evaluating')
+        GROUP BY p.id, p.round, p.seq ORDER BY p.seq LIMIT $1`,
+      [BATCH],
+    );
+    for (const row of owed) {
+      await this.queues.enqueueGates(row.id, row.round, row.gates);
+      report.requeued += row.gates.length;
+    }
+
+    // Decided gates whose promotion did not move on (a crash between the two cannot happen in one
+    // transaction, but a pipeline edit that dropped a gate can leave one waiting).
+    const unsettled: { id: string }[] = await this.dataSource.query(
+      `SELECT p.id FROM promotions p
+        WHERE p.status IN ('pending', 'evaluating')
+          AND NOT EXISTS (SELECT 1 FROM gate_results g WHERE g.promotion_id = p.id AND g.status = 'pending')
+        ORDER BY p.seq LIMIT $1`,
+      [BATCH],
+    );
+    for (const { id } of unsettled) {
+      await this.dataSource.transaction(async (manager) => {
+        const promotion = await this.state.lock(manager, id);
+        if (promotion.status !== 'pending' && promotion.status !== 'evaluating') return;
+        await this.state.settle(manager, promotion, RECONCILER);
+        report.settled += 1;
+      });
+    }
+
+    const overdue: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM promotions WHERE status = 'awaiting_approval' AND expires_at < now() ORDER BY seq LIMIT $1`,
+      [BATCH],
+    );
+    for (const { id } of overdue) {
+      await this.dataSource.transaction(async (manager) => {
+        const promotion = await this.state.lock(manager, id);
+        if (promotion.status !== 'awaiting_approval' || !promotion.expiresAt || promotion.expiresAt > new Date()) return;
+        await this.state.move(manager, promotion, 'expire', RECONCILER, { expiresAt: promotion.expiresAt.toISOString() });
+        report.expired += 1;
+      });
+    }
+    if (report.requeued + report.settled + report.expired > 0) this.logger.log(`reconciled: ${JSON.stringify(report)}`);
+    return report;
+  }
+}
