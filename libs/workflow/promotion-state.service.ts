@@ -60,11 +60,10 @@ export class PromotionStateService {
 
   async load(manager: EntityManager, promotion: PromotionEntity): Promise<PromotionRecord> {
     const where = { promotionId: promotion.id };
-    const [gates, approvals, reviews] = await Promise.all([
-      manager.find(GateResultEntity, { where, order: { gate: 'ASC' } }),
-      manager.find(ApprovalEntity, { where, order: { createdAt: 'ASC' } }),
-      manager.find(ReviewEntity, { where, order: { createdAt: 'ASC' } }),
-    ]);
+    // One connection carries the transaction, so these run one after another.
+    const gates = await manager.find(GateResultEntity, { where, order: { gate: 'ASC' } });
+    const approvals = await manager.find(ApprovalEntity, { where, order: { createdAt: 'ASC' } });
+    const reviews = await manager.find(ReviewEntity, { where, order: { createdAt: 'ASC' } });
     return { promotion, gates, approvals, reviews };
   }
 

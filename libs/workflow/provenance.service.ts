@@ -19,7 +19,9 @@ export class ProvenanceService {
     if (!isDigest(digest)) throw new ServiceError('bad_request', `digest: '${digest}' is not a sha256 digest (sha256:<64 hex>)`, { field: 'digest' });
     const promotions = await this.dataSource.transaction(async (manager) => {
       const rows = await manager.find(PromotionEntity, { where: { digest }, order: { seq: 'ASC' } });
-      return Promise.all(rows.map((p) => this.promotions.view(manager, p)));
+      const views = [];
+      for (const p of rows) views.push(await this.promotions.view(manager, p));
+      return views;
     });
     const events = await this.auditQuery.forSubjects(promotions.map((p) => `promotion:${p.id}`));
     return {

@@ -2,14 +2,13 @@ import { Module, type DynamicModule, type INestApplicationContext } from '@nestj
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../../libs/config/index.js';
-import { CoreModule } from '../../../libs/workflow/index.js';
+import { CoreModule, type GateHandlers } from '../../../libs/workflow/index.js';
 import { WorkerModule } from '../../worker/src/worker.module.js';
 import { ApiModule } from './api.module.js';
 import { ErrorFilter } from './error.filter.js';
-import { INTERNAL_ERROR, toErrorBody } from './error-shape.js';
 import { createPino, PinoLogger } from './logger.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -22,6 +21,8 @@ export interface AppParts {
   /** Run the queue processors in this process. */
   worker: boolean;
   pino?: Logger;
+  /** Gate implementations to run instead of the built-in set (tests plug theirs in here). */
+  gateHandlers?: GateHandlers;
 }
 
 @Module({})
@@ -32,7 +33,7 @@ class RootModule {
       imports: [
         CoreModule.forRoot(parts.config, parts.redisUrl),
         ...(parts.api ? [ApiModule] : []),
-        ...(parts.worker ? [WorkerModule] : []),
+        ...(parts.worker ? [WorkerModule.forRoot(parts.gateHandlers)] : []),
       ],
     };
   }
@@ -41,21 +42,17 @@ class RootModule {
 /** The HTTP application (with the worker inside it when parts.worker), not yet listening. */
 export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplication> {
   const pino = parts.pino ?? createPino(parts.config.process.logLevel);
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, loggerInstance: pino, disableRequestLogging: pino.level !== 'debug' && pino.level !== 'trace' });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT,
+    loggerInstance: pino,
+    // One line per request only when debugging: at hundreds of requests a second it is noise.
+    logController: new LogController({ disableRequestLogging: pino.level !== 'debug' && pino.level !== 'trace' }),
+  });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule.forRoot({ ...parts, api: true }), adapter, {
     logger: new PinoLogger(pino),
     bufferLogs: false,
   });
   app.useGlobalFilters(new ErrorFilter());
-  // Errors raised by Fastify before a route runs (body too large, malformed JSON) get the same shape.
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .setErrorHandler((err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
-      const shaped = toErrorBody(err);
-      if (!shaped) pino.error({ err }, 'unhandled error');
-      void reply.status((shaped ?? INTERNAL_ERROR).statusCode).send(shaped ?? INTERNAL_ERROR);
-    });
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -44,6 +44,8 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+const TOO_LARGE = 'the request body is larger than the 1 MiB limit';
+
 function body(statusCode: number, message: string, details: Record<string, unknown> | null): ErrorBody {
   return { statusCode, error: REASONS[statusCode] ?? 'Error', message, details };
 }
@@ -57,12 +59,13 @@ export function toErrorBody(err: unknown): ErrorBody | null {
     const status = err.getStatus();
     const res = err.getResponse();
     const message = typeof res === 'string' ? res : String((res as { message?: unknown }).message ?? err.message);
+    if (status === 413) return body(413, TOO_LARGE, null);
     return status >= 500 ? null : body(status, message, null);
   }
   // Fastify's own errors (body too large, malformed JSON, unsupported media type) carry a 4xx statusCode.
   const e = err as { statusCode?: unknown; message?: unknown; code?: unknown };
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    const message = e.statusCode === 413 ? 'the request body is larger than the 1 MiB limit' : String(e.message);
+    const message = e.statusCode === 413 ? TOO_LARGE : String(e.message);
     return body(e.statusCode, message, typeof e.code === 'string' ? { code: e.code } : null);
   }
   return null;

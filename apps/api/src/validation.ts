@@ -2,8 +2,8 @@ import type { PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
 import { ServiceError } from '../../../libs/domain/index.js';
 
-function fieldOf(path: readonly PropertyKey[]): string {
-  return path.map(String).join('.') || '(body)';
+function fieldOf(path: readonly PropertyKey[], what: string): string {
+  return path.map(String).join('.') || what;
 }
 
 /** Parses with a Zod schema; a failure is a 400 naming each field and what is wrong with it. */
@@ -11,7 +11,7 @@ export function parseInput<T extends z.ZodType>(schema: T, value: unknown, what 
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = result.error.issues.map((i) => ({
-    field: fieldOf(i.path),
+    field: fieldOf(i.path, what),
     message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
   }));
   throw new ServiceError('bad_request', issues.map((i) => `${i.field}: ${i.message}`).join('; '), { in: what, issues });

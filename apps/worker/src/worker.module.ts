@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { GATE_HANDLERS, GateService, WorkflowModule, type GateHandlers } from '../../../libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
@@ -10,16 +10,21 @@ import { ReconcileProcessor } from './processors/reconcile.processor.js';
 const IMPLEMENTED_GATES: GateHandlers = {};
 
 /** BullMQ processors: the gates and the reconciler. Runs with no HTTP server. */
-@Module({
-  imports: [WorkflowModule],
-  providers: [
-    { provide: GATE_HANDLERS, useValue: IMPLEMENTED_GATES },
-    GateService,
-    VerifyProcessor,
-    ScanProcessor,
-    PolicyProcessor,
-    ReconcileProcessor,
-  ],
-  exports: [GateService],
-})
-export class WorkerModule {}
+@Module({})
+export class WorkerModule {
+  static forRoot(handlers: GateHandlers = IMPLEMENTED_GATES): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [WorkflowModule],
+      providers: [
+        { provide: GATE_HANDLERS, useValue: handlers },
+        GateService,
+        VerifyProcessor,
+        ScanProcessor,
+        PolicyProcessor,
+        ReconcileProcessor,
+      ],
+      exports: [GateService],
+    };
+  }
+}

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReconcilerService } from '../../libs/workflow/index.js';
+import { devImage, eventually, startTestApp, type TestApp } from '../helpers/test-app.js';
+
+const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+describe('50 concurrent approvals', () => {
+  let t: TestApp;
+  let ci: string;
+  const managers: string[] = [];
+  beforeAll(async () => {
+    t = await startTestApp();
+    ci = await t.token('ci', ['ci']);
+    for (let i = 0; i < 50; i++) managers.push(await t.token(`manager-${i}`, ['release-manager']));
+  });
+  afterAll(() => t?.close());
+
+  it('from 50 managers: two count, the promotion moves to approved exactly once', async () => {
+    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('hot'), target: 'staging' });
+    const id = created.body.id;
+    const answers = await Promise.all(
+      managers.map((m) => t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(m)).send({ decision: 'approve' })),
+    );
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(2);
+    expect(answers.filter((a) => a.status === 409)).toHaveLength(48);
+    expect(answers.filter((a) => a.status === 409).every((a) => a.body.details.code === 'not_awaiting_approval')).toBe(true);
+    const { rows: approvals } = await t.db.query('SELECT approver_id FROM approvals WHERE promotion_id = $1', [id]);
+    expect(approvals).toHaveLength(2);
+    expect(new Set(approvals.map((r) => r.approver_id)).size).toBe(2);
+    const { rows: moves } = await t.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE subject = $1 AND action = 'promotion.approved'`, [
+      `promotion:${id}`,
+    ]);
+    expect(moves[0].n).toBe(1);
+    expect((await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci))).body.status).toBe('approved');
+  });
+
+  it('from one manager 50 times: counted once, the promotion keeps waiting', async () => {
+    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('same'), target: 'staging' });
+    const id = created.body.id;
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(managers[0]!)).send({ decision: 'approve' })),
+    );
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 409).every((a) => a.body.details.code === 'duplicate_decision')).toBe(true);
+    const fetched = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
+    expect(fetched.body).toMatchObject({ status: 'awaiting_approval', approval: { needed: 1 } });
+    expect(fetched.body.approvals).toHaveLength(1);
+  });
+});
+
+describe('expiry', () => {
+  let t: TestApp;
+  let ci: string;
+  let rm1: string;
+  let rm2: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    ci = await t.token('ci', ['ci']);
+    rm1 = await t.token('rm1', ['release-manager']);
+    rm2 = await t.token('rm2', ['release-manager']);
+  });
+  afterAll(() => t?.close());
+
+  it('stops counting an approval older than expiresAfter', async () => {
+    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('slow'), target: 'quick' });
+    expect(created.body.targetRepository).toBe('registry.example.com/quick/slow');
+    const id = created.body.id;
+    await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve' }).expect(201);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const second = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm2)).send({ decision: 'approve' });
+    expect(second.body).toMatchObject({ status: 'awaiting_approval', approval: { needed: 1, expired: 1 } });
+    expect(second.body.approvals.map((a: { counts: boolean }) => a.counts)).toEqual([false, true]);
+    // An expired approval may be given again.
+    const renewed = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve' });
+    expect(renewed.body.status).toBe('approved');
+  });
+
+  it('expires a promotion that waited for approval longer than the timeout', async () => {
+    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('stale'), target: 'quick' });
+    expect(created.body.expiresAt).not.toBeNull();
+    const reconciler = t.app.get(ReconcilerService);
+    expect((await reconciler.run()).expired).toBe(0);
+    await new Promise((r) => setTimeout(r, Date.parse(created.body.expiresAt) - Date.now() + 50));
+    expect((await reconciler.run()).expired).toBe(1);
+    const fetched = await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
+    expect(fetched.body.status).toBe('expired');
+    const late = await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm1)).send({ decision: 'approve' });
+    expect(late.status).toBe(409);
+  });
+});
+
+describe('a flushed Redis', () => {
+  it('loses no promotion: the reconciler queues the owed gate work again from PostgreSQL', async () => {
+    // An API with no worker takes the request; its gate jobs are then wiped from Redis.
+    const api = await startTestApp({ worker: false });
+    try {
+      const ci = await api.token('ci', ['ci']);
+      const created = await api.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('lost'), target: 'gated' });
+      expect(created.status).toBe(202);
+      const prefix = api.config.process.redisPrefix;
+      const wipe = async () => {
+        const keys = await api.redis.keys(`${prefix}:*`);
+        if (keys.length > 0) await api.redis.del(...keys);
+        expect(await api.redis.keys(`${prefix}:*`)).toEqual([]);
+      };
+      expect((await api.redis.keys(`${prefix}:scan:*`)).length).toBeGreaterThan(0);
+      await wipe();
+
+      const report = await api.app.get(ReconcilerService).run();
+      expect(report.requeued).toBe(2);
+      expect((await api.redis.keys(`${prefix}:scan:*`)).length).toBeGreaterThan(0);
+      expect((await api.redis.keys(`${prefix}:policy:*`)).length).toBeGreaterThan(0);
+      await wipe();
+
+      // A worker starting against the wiped Redis reconciles at once and does the owed work.
+      const worker = await startTestApp({ worker: true, shareWith: api });
+      try {
+        const blocked = await eventually(async () => {
+          const res = await api.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
+          return res.body.status === 'blocked' && res.body;
+        });
+        expect(blocked.gates.map((g: { status: string }) => g.status)).toEqual(['error', 'error']);
+        expect((await worker.app.get(ReconcilerService).run()).requeued).toBe(0);
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await api.close();
+    }
+  });
+});

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devImage, digest, startTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let ci: string;
+let rm: string;
+const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+async function counts() {
+  const { rows } = await t.db.query(
+    `SELECT (SELECT count(*) FROM promotions)::int AS promotions, (SELECT count(*) FROM gate_results)::int AS gates,
+            (SELECT count(*) FROM audit_events)::int AS events, (SELECT count(*) FROM approvals)::int AS approvals`,
+  );
+  return rows[0];
+}
+
+beforeAll(async () => {
+  t = await startTestApp();
+  ci = await t.token('ci', ['ci']);
+  rm = await t.token('rm', ['release-manager']);
+});
+afterAll(() => t?.close());
+
+describe('malformed requests for a promotion', () => {
+  const D = digest();
+  const cases: [string, unknown, number, string][] = [
+    ['missing image', { target: 'staging' }, 400, 'image'],
+    ['image not a string', { image: 42, target: 'staging' }, 400, 'image'],
+    ['unknown field', { image: devImage(), target: 'staging', force: true }, 400, 'unknown field(s): force'],
+    ['a tag instead of a digest', { image: '127.0.0.1:5000/dev/web:1.0', target: 'staging' }, 400, 'name the image by digest'],
+    ['a digest of the wrong length', { image: '127.0.0.1:5000/dev/web@sha256:abc', target: 'staging' }, 400, '64 lowercase hex'],
+    ['uppercase repository', { image: `127.0.0.1:5000/dev/Web@${D}`, target: 'staging' }, 400, 'lowercase'],
+    ['reason too long', { image: devImage(), target: 'staging', reason: 'x'.repeat(5000) }, 400, 'reason'],
+    ['unknown environment', { image: devImage(), target: 'qa' }, 422, "unknown environment 'qa'"],
+    ['a registry not in the pipeline', { image: `evil.example.com/dev/web@${D}`, target: 'staging' }, 422, 'not one of the registries'],
+    ['a repository of no environment', { image: `127.0.0.1:5000/tmp/web@${D}`, target: 'staging' }, 422, 'not the repository of any environment'],
+    ['an array body', [1, 2], 400, 'expected object'],
+  ];
+  it.each(cases)('%s', async (_name, body, status, message) => {
+    const before = await counts();
+    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send(body as object);
+    expect(res.status).toBe(status);
+    expect(res.body).toMatchObject({ statusCode: status });
+    expect(typeof res.body.error).toBe('string');
+    expect(res.body.message).toContain(message);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses malformed JSON with 400', async () => {
+    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Content-Type', 'application/json').send('{"image": ');
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+  });
+
+  it('refuses a body over 1 MiB with 413', async () => {
+    const before = await counts();
+    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: 'x'.repeat(1024 * 1024) });
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+    expect(res.body.message).toContain('1 MiB');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses a malformed Idempotency-Key', async () => {
+    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Idempotency-Key', 'x'.repeat(201)).send({ image: devImage(), target: 'staging' });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toContain('Idempotency-Key');
+  });
+});
+
+describe('malformed requests elsewhere', () => {
+  it('names the field for bad ids, filters, cursors and decisions', async () => {
+    const bad = async (res: { status: number; body: { message: string } }, status: number, text: string) => {
+      expect(res.status).toBe(status);
+      expect(res.body.message).toContain(text);
+    };
+    await bad(await t.api().get('/api/v1/promotions/not-a-uuid').set(auth(ci)), 400, 'promotion id');
+    await bad(await t.api().get('/api/v1/promotions/7f1d8f7e-4a3b-4c2d-9e1f-0a1b2c3d4e5f').set(auth(ci)), 404, 'no promotion');
+    await bad(await t.api().get('/api/v1/promotions?status=done').set(auth(ci)), 400, "'done' is not a promotion status");
+    await bad(await t.api().get('/api/v1/promotions?cursor=zzz').set(auth(ci)), 400, 'cursor');
+    await bad(await t.api().get('/api/v1/promotions?limit=0').set(auth(ci)), 400, 'limit');
+    await bad(await t.api().get('/api/v1/promotions?colour=red').set(auth(ci)), 400, 'colour');
+    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging' });
+    const before = await counts();
+    await bad(await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm)).send({ decision: 'maybe' }), 400, 'decision');
+    await bad(await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm)).send(), 400, 'expected object');
+    expect(await counts()).toEqual(before);
+    await bad(await t.api().get('/api/v1/images/sha256:xyz/provenance').set(auth(await t.token('aud', ['auditor']))), 400, 'digest');
+    await bad(await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'bad name!', roles: ['ci'] }), 400, 'name');
+    await bad(await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'ok', roles: ['root'] }), 400, 'roles');
+    await bad(await t.api().get('/api/v1/nothing-here').set(auth(ci)), 404, 'nothing-here');
+  });
+});

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplicationContext } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { pino } from 'pino';
+import request from 'supertest';
+import { inject } from 'vitest';
+import { createHttpApp, createWorkerContext } from '../../apps/api/src/app.js';
+import { loadConfig, type AppConfig } from '../../libs/config/index.js';
+import type { Role } from '../../libs/domain/index.js';
+import type { GateHandlers } from '../../libs/workflow/index.js';
+
+export const TEST_PIPELINE = `
+registries:
+  - name: local
+    url: http://127.0.0.1:5000
+  - name: other
+    url: https://registry.example.com
+environments:
+  - name: dev
+    repository: local/dev/{app}
+  - name: staging
+    from: dev
+    repository: local/staging/{app}
+    approvals: { required: 2, roles: [release-manager], expiresAfter: 24h }
+  - name: prod
+    from: staging
+    repository: local/prod/{app}
+    approvals: { required: 1, roles: [release-manager] }
+    reviews: [security]
+  - name: quick
+    from: dev
+    repository: other/quick/{app}
+    approvals: { required: 2, roles: [release-manager], expiresAfter: 1s, timeout: 3s }
+  - name: gated
+    from: dev
+    repository: local/gated/{app}
+    gates: { scan: { failOn: critical }, policy: { rules: [non-root] } }
+    approvals: { required: 2, roles: [release-manager] }
+  - name: open
+    from: dev
+    repository: local/open/{app}
+`;
+
+export interface TestAppOptions {
+  pipeline?: string;
+  worker?: boolean;
+  gateHandlers?: GateHandlers;
+  /** Reuse another app's database and Redis prefix (e.g. a worker joining an API). */
+  shareWith?: TestApp;
+}
+
+export interface TestApp {
+  app: NestFastifyApplication | INestApplicationContext;
+  http: NestFastifyApplication;
+  config: AppConfig;
+  db: pg.Pool;
+  redis: Redis;
+  databaseUrl: string;
+  bootstrapToken: string;
+  /** Creates an API token with these roles (through the API, as the bootstrap admin). */
+  token(name: string, roles: Role[]): Promise<string>;
+  api(): ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export function digest(): string {
+  return 'sha256:' + randomBytes(32).toString('hex');
+}
+
+export function devImage(app = 'web', d = digest()): string {
+  return `127.0.0.1:5000/dev/${app}@${d}`;
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const suffix = randomBytes(4).toString('hex');
+  const runId = inject('runId');
+  const owner = options.shareWith;
+  let databaseUrl: string;
+  let prefix: string;
+  let admin: pg.Client | null = null;
+  const dbName = `promoter_test_${runId}_${suffix}`;
+  if (owner) {
+    databaseUrl = owner.databaseUrl;
+    prefix = owner.config.process.redisPrefix;
+  } else {
+    admin = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    const url = new URL(inject('adminDatabaseUrl'));
+    url.pathname = `/${dbName}`;
+    databaseUrl = url.toString();
+    prefix = `test-${runId}-${suffix}`;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'promoter-test-'));
+  const configPath = join(dir, 'promoter.yaml');
+  writeFileSync(configPath, options.pipeline ?? TEST_PIPELINE);
+  const bootstrapToken = owner?.bootstrapToken ?? `bootstrap-${randomBytes(16).toString('hex')}`;
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: inject('redisUrl'),
+    REDIS_PREFIX: prefix,
+    PROMOTER_CONFIG: configPath,
+    PROMOTER_BOOTSTRAP_TOKEN: bootstrapToken,
+    LOG_LEVEL: 'silent',
+    PROMOTER_RECONCILE_INTERVAL: '1h',
+  });
+  const parts = {
+    config,
+    redisUrl: inject('redisUrl'),
+    api: true,
+    worker: options.worker ?? true,
+    gateHandlers: options.gateHandlers,
+    pino: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+  };
+  const app = options.worker === true && options.shareWith ? await createWorkerContext(parts) : await createHttpApp(parts);
+  const http = app as NestFastifyApplication;
+  if ('getHttpAdapter' in app) await http.getHttpAdapter().getInstance().ready();
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+
+  return {
+    app,
+    http,
+    config,
+    db,
+    redis,
+    databaseUrl,
+    bootstrapToken,
+    api: () => request(http.getHttpServer()),
+    async token(name, roles) {
+      const res = await request(http.getHttpServer())
+        .post('/api/v1/tokens')
+        .set('Authorization', `Bearer ${bootstrapToken}`)
+        .send({ name, roles });
+      if (res.status !== 201) throw new Error(`creating token ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.token as string;
+    },
+    async close() {
+      await app.close();
+      await db.end();
+      if (!owner) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) await redis.del(...keys);
+        } while (cursor !== '0');
+        await admin!.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await admin!.end();
+      }
+      redis.disconnect();
+    },
+  };
+}
+
+/** Polls until the check returns a value, or fails after the timeout. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
