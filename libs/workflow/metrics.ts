@@ -1,4 +1,7 @@
-import { Counter, Histogram } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
+
+// Process metrics (CPU, memory, event-loop lag) once per process, however many apps it builds.
+if (!register.getSingleMetric('process_cpu_seconds_total')) collectDefaultMetrics();
 
 export const promotionTransitions = new Counter({
   name: 'promoter_promotion_transitions_total',

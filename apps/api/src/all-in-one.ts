@@ -1,9 +1,9 @@
 // API and worker in one process, for small installs: `npm start`.
 import 'reflect-metadata';
 import { createHttpApp } from './app.js';
-import { boot } from './boot.js';
+import { boot, stopGracefully } from './boot.js';
 
 const { config, redis } = await boot(process.env);
 const app = await createHttpApp({ config, redisUrl: redis.url, api: true, worker: true });
-if (redis.stop) process.once('exit', redis.stop);
+stopGracefully(app, redis);
 await app.listen(config.process.port, config.process.host);

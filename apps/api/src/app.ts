@@ -9,6 +9,7 @@ import { CoreModule, type GateHandlers } from '../../../libs/workflow/index.js';
 import { WorkerModule } from '../../worker/src/worker.module.js';
 import { ApiModule } from './api.module.js';
 import { ErrorFilter } from './error.filter.js';
+import { recordHttpMetrics } from './http-metrics.js';
 import { createPino, PinoLogger } from './logger.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -53,6 +54,7 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
     bufferLogs: false,
   });
   app.useGlobalFilters(new ErrorFilter());
+  recordHttpMetrics(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -63,7 +65,6 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
-  app.enableShutdownHooks();
   await app.init();
   return app;
 }
@@ -74,7 +75,6 @@ export async function createWorkerContext(parts: AppParts): Promise<INestApplica
   const app = await NestFactory.createApplicationContext(RootModule.forRoot({ ...parts, api: false, worker: true }), {
     logger: new PinoLogger(pino),
   });
-  app.enableShutdownHooks();
   await app.init();
   return app;
 }

@@ -1,3 +1,4 @@
+import type { INestApplicationContext } from '@nestjs/common';
 import { ConfigError, loadConfig, type AppConfig } from '../../../libs/config/index.js';
 import { resolveRedis, type RedisTarget } from '../../../libs/queue/index.js';
 
@@ -17,4 +18,23 @@ export async function boot(env: Record<string, string | undefined>): Promise<Boo
     process.stderr.write(`image-promoter: ${message}\n`);
     process.exit(1);
   }
+}
+
+/** SIGTERM/SIGINT: finish in-flight work, close connections, exit 0 (what orchestrators expect). */
+export function stopGracefully(app: INestApplicationContext, redis: RedisTarget): void {
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    try {
+      await app.close();
+      redis.stop?.();
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`image-promoter: error while stopping on ${signal}: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }

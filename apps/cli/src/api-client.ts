@@ -53,6 +53,8 @@ export class ApiClient {
     const headers: Record<string, string> = {
       accept: 'application/json',
       authorization: `Bearer ${this.token}`,
+      // Lets the service record approvals given here as coming through the CLI.
+      'x-promoter-client': 'promoctl',
       ...options.headers,
     };
     if (options.body !== undefined) headers['content-type'] = 'application/json';

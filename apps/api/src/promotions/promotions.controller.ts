@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
-import { ApprovalService, PromotionService } from '../../../../libs/workflow/index.js';
+import { ApprovalService, PromotionService, type Channel } from '../../../../libs/workflow/index.js';
 import { parseInput, uuidParam, ZodPipe } from '../validation.js';
 import {
   cancelSchema,
@@ -13,6 +13,9 @@ import {
   requestPromotionSchema,
   reviewSchema,
 } from './promotion.dto.js';
+
+/** Which way a decision came in, for the record (not for authorisation). */
+const channelOf = (client: string | undefined): Channel => (client === 'promoctl' ? 'cli' : 'api');
 
 const READERS = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
 
@@ -60,8 +63,9 @@ export class PromotionsController {
     @CurrentPrincipal() who: Principal,
     @Param('id', uuidParam) id: string,
     @Body(new ZodPipe(decisionSchema)) body: z.output<typeof decisionSchema>,
+    @Headers('x-promoter-client') client: string | undefined,
   ) {
-    return this.approvals.decide(who, id, body, 'api');
+    return this.approvals.decide(who, id, body, channelOf(client));
   }
 
   @Post(':id/reviews')
@@ -72,8 +76,9 @@ export class PromotionsController {
     @CurrentPrincipal() who: Principal,
     @Param('id', uuidParam) id: string,
     @Body(new ZodPipe(reviewSchema)) body: z.output<typeof reviewSchema>,
+    @Headers('x-promoter-client') client: string | undefined,
   ) {
-    return this.approvals.review(who, id, body, 'api');
+    return this.approvals.review(who, id, body, channelOf(client));
   }
 
   @Post(':id/cancel')

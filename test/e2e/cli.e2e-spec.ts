@@ -1,0 +1,87 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../apps/cli/src/cli.js';
+import { devImage, startTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let url: string;
+
+async function promoctl(args: string[], token?: string) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    env: { PROMOTER_URL: url, PROMOTER_TOKEN: token },
+  });
+  return { code, stdout, stderr };
+}
+
+beforeAll(async () => {
+  t = await startTestApp();
+  await t.http.listen(0, '127.0.0.1');
+  url = `http://127.0.0.1:${(t.http.getHttpServer().address() as AddressInfo).port}`;
+});
+afterAll(() => t?.close());
+
+describe('promoctl against the running service', () => {
+  it('creates tokens, promotes, approves from the CLI, reports status and verifies the audit chain', async () => {
+    const created = await promoctl(['token', 'create', '--name', 'ci-main', '--role', 'ci', '--json'], t.bootstrapToken);
+    expect(created.code).toBe(0);
+    const ci = JSON.parse(created.stdout).token as string;
+    const rm1 = JSON.parse((await promoctl(['token', 'create', '--name', 'rm1', '--role', 'release-manager', '--json'], t.bootstrapToken)).stdout).token;
+    const rm2 = JSON.parse((await promoctl(['token', 'create', '--name', 'rm2', '--role', 'release-manager', '--json'], t.bootstrapToken)).stdout).token;
+    const auditor = JSON.parse((await promoctl(['token', 'create', '--name', 'aud', '--role', 'auditor', '--json'], t.bootstrapToken)).stdout).token;
+
+    const human = await promoctl(['token', 'create', '--name', 'ops', '--role', 'ci,auditor'], t.bootstrapToken);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/pmt_[A-Za-z0-9_-]{43}/);
+
+    const image = devImage('cliapp');
+    const promoted = await promoctl(['promote', '--image', image, '--to', 'staging', '--reason', 'from the cli', '--json'], ci);
+    expect(promoted.code).toBe(0);
+    const promotion = JSON.parse(promoted.stdout);
+    expect(promotion).toMatchObject({ image, target: 'staging', status: 'awaiting_approval', reason: 'from the cli' });
+
+    const first = await promoctl(['approve', promotion.id, '--comment', 'ok'], rm1);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('awaiting_approval');
+    expect((await promoctl(['approve', promotion.id], rm2)).code).toBe(0);
+
+    const status = await promoctl(['status', promotion.id, '--json'], ci);
+    expect(status.code).toBe(0);
+    const shown = JSON.parse(status.stdout);
+    expect(shown.status).toBe('approved');
+    expect(shown.approvals.map((a: { channel: string }) => a.channel)).toEqual(['cli', 'cli']);
+
+    const verify = await promoctl(['audit', 'verify'], auditor);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toMatch(/audit chain intact: \d+ events/);
+  });
+
+  it('waits for a promotion and exits non-zero when it ends anywhere but promoted', async () => {
+    const ci = JSON.parse((await promoctl(['token', 'create', '--name', 'ci-wait', '--role', 'ci', '--json'], t.bootstrapToken)).stdout).token;
+    const waited = await promoctl(['promote', '--image', devImage('waiter'), '--to', 'gated', '--wait', '--interval', '50ms', '--timeout', '20s'], ci);
+    expect(waited.code).toBe(1);
+    expect(waited.stdout).toContain('blocked');
+
+    const rejected = await promoctl(['promote', '--image', devImage('rej'), '--to', 'staging', '--json'], ci);
+    const id = JSON.parse(rejected.stdout).id;
+    const rm = JSON.parse((await promoctl(['token', 'create', '--name', 'rm-no', '--role', 'release-manager', '--json'], t.bootstrapToken)).stdout).token;
+    expect((await promoctl(['reject', id, '--comment', 'no'], rm)).code).toBe(0);
+    const status = await promoctl(['status', id], ci);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toContain('rejected');
+  });
+
+  it('reports API errors with the service message and exit code 2', async () => {
+    const ci = JSON.parse((await promoctl(['token', 'create', '--name', 'ci-err', '--role', 'ci', '--json'], t.bootstrapToken)).stdout).token;
+    const bad = await promoctl(['promote', '--image', '127.0.0.1:5000/dev/app:latest', '--to', 'staging'], ci);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('400');
+    expect(bad.stderr).toContain('name the image by digest');
+    const forbidden = await promoctl(['approve', '7f1d8f7e-4a3b-4c2d-9e1f-0a1b2c3d4e5f'], ci);
+    expect(forbidden.code).toBe(2);
+    expect(forbidden.stderr).toContain('403');
+  });
+});

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { devImage, TEST_PIPELINE } from '../helpers/test-app.js';
+import { freePort, run, waitReady, type Running } from '../helpers/process.js';
+
+// These start the built service (`npm test` builds first), as `npm start` and the images do.
+const ALL_IN_ONE = 'dist/apps/api/src/all-in-one.js';
+const API = 'dist/apps/api/src/main.js';
+const WORKER = 'dist/apps/worker/src/main.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'promoter-process-'));
+const pipelinePath = join(dir, 'promoter.yaml');
+writeFileSync(pipelinePath, TEST_PIPELINE);
+const bootstrap = `bootstrap-${randomBytes(12).toString('hex')}`;
+const started: Running[] = [];
+afterAll(async () => {
+  await Promise.all(started.map((r) => r.stop()));
+});
+
+function env(extra: Record<string, string>): Record<string, string> {
+  return {
+    PROMOTER_CONFIG: pipelinePath,
+    PROMOTER_BOOTSTRAP_TOKEN: bootstrap,
+    REDIS_URL: inject('redisUrl'),
+    REDIS_PREFIX: `proc-${inject('runId')}-${randomBytes(3).toString('hex')}`,
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+async function call(base: string, method: string, path: string, token: string, body?: unknown) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('starting the service', () => {
+  it('stops with a message naming the key when the pipeline file is wrong', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, TEST_PIPELINE.replace('from: dev\n    repository: local/staging', 'from: dve\n    repository: local/staging'));
+    const proc = run(ALL_IN_ONE, env({ PROMOTER_CONFIG: bad, PORT: String(await freePort()) }));
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain(`configuration error in ${bad}: environments[1].from: unknown environment 'dve'`);
+
+    const missing = run(ALL_IN_ONE, env({ PROMOTER_CONFIG: join(dir, 'nope.yaml') }));
+    expect(await missing.exited).toBe(1);
+    expect(missing.output()).toContain('cannot read the pipeline file (ENOENT)');
+
+    const badEnv = run(ALL_IN_ONE, env({ PORT: 'eighty' }));
+    expect(await badEnv.exited).toBe(1);
+    expect(badEnv.output()).toContain('configuration error in environment: PORT');
+  });
+
+  it('keeps its data in embedded PostgreSQL when DATABASE_URL is unset, across restarts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'promoter-data-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const e = env({ PORT: String(port), HOST: '127.0.0.1', PROMOTER_DATA_DIR: dataDir });
+    const first = run(ALL_IN_ONE, e);
+    started.push(first);
+    await waitReady(base, first, 60_000);
+    const token = await call(base, 'POST', '/api/v1/tokens', bootstrap, { name: 'ci', roles: ['ci'] });
+    expect(token.status).toBe(201);
+    const created = await call(base, 'POST', '/api/v1/promotions', token.body.token, { image: devImage('embedded'), target: 'staging' });
+    expect(created.status).toBe(202);
+    expect(await first.stop()).toBe(0);
+
+    const second = run(ALL_IN_ONE, e);
+    started.push(second);
+    await waitReady(base, second, 60_000);
+    const fetched = await call(base, 'GET', `/api/v1/promotions/${created.body.id}`, token.body.token);
+    expect(fetched.status).toBe(200);
+    expect(fetched.body.status).toBe('awaiting_approval');
+    expect(await second.stop()).toBe(0);
+  });
+
+  it('runs API and worker as separate processes against one database and Redis', async () => {
+    const admin = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
+    await admin.connect();
+    const name = `promoter_proc_${inject('runId')}_${randomBytes(3).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${name}`);
+    try {
+      const url = new URL(inject('adminDatabaseUrl'));
+      url.pathname = `/${name}`;
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const e = env({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: url.toString() });
+      const api = run(API, e);
+      const worker = run(WORKER, e);
+      started.push(api, worker);
+      await waitReady(base, api);
+      const token = await call(base, 'POST', '/api/v1/tokens', bootstrap, { name: 'ci', roles: ['ci'] });
+      const created = await call(base, 'POST', '/api/v1/promotions', token.body.token, { image: devImage('split'), target: 'gated' });
+      expect(created.status).toBe(202);
+      let status = created.body.status;
+      for (let i = 0; i < 100 && status !== 'blocked'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await call(base, 'GET', `/api/v1/promotions/${created.body.id}`, token.body.token)).body.status;
+      }
+      expect(status).toBe('blocked');
+      expect(await api.stop()).toBe(0);
+      expect(await worker.stop()).toBe(0);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+});
