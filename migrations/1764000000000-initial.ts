@@ -92,29 +92,69 @@ export class Initial1764000000000 implements MigrationInterface {
         created_at timestamptz NOT NULL DEFAULT now()
       )`);
 
+    // The audit log. An event is inserted with its canonical JSON `body`; when its transaction
+    // commits, a deferred trigger links it into the chain: it locks the head, takes the next
+    // position, sets prev_hash and hash = sha256(prev_hash ‖ body), and moves the head. The head
+    // is locked only while the commit completes, never across a round trip to the client, so
+    // appends are serialised (the chain never forks) without serialising whole requests.
     await q.query(`
       CREATE TABLE audit_events (
-        seq       bigint PRIMARY KEY,
-        id        uuid NOT NULL UNIQUE,
+        id        uuid PRIMARY KEY,
+        seq       bigint UNIQUE,
         at        timestamptz NOT NULL,
         actor     text NOT NULL,
         action    text NOT NULL,
         subject   text NOT NULL,
         data      jsonb NOT NULL,
-        prev_hash text NOT NULL,
-        hash      text NOT NULL
+        body      text,
+        prev_hash text,
+        hash      text
       )`);
     await q.query(`CREATE INDEX audit_events_subject ON audit_events (subject, seq)`);
     await q.query(`CREATE INDEX audit_events_actor ON audit_events (actor, seq)`);
     await q.query(`CREATE INDEX audit_events_at ON audit_events (at)`);
-    // The chain's head: appends lock this row, so the chain never forks, and deleting the newest
-    // events is detected because the head no longer matches.
     await q.query(`CREATE TABLE audit_head (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL)`);
     await q.query(`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '${'0'.repeat(64)}')`);
+    await q.query(`
+      CREATE FUNCTION audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        head_seq  bigint;
+        head_hash text;
+        new_hash  text;
+      BEGIN
+        SELECT seq, hash INTO head_seq, head_hash FROM audit_head WHERE id = 1 FOR UPDATE;
+        new_hash := encode(sha256(convert_to(head_hash || NEW.body, 'UTF8')), 'hex');
+        UPDATE audit_events SET seq = head_seq + 1, prev_hash = head_hash, hash = new_hash, body = NULL WHERE id = NEW.id;
+        UPDATE audit_head SET seq = head_seq + 1, hash = new_hash WHERE id = 1;
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE CONSTRAINT TRIGGER audit_chain AFTER INSERT ON audit_events
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION audit_chain()`);
+    // Append-only: a chained event cannot be changed or removed through ordinary SQL.
+    await q.query(`
+      CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'UPDATE' THEN
+          IF OLD.seq IS NULL THEN
+            RETURN NEW;
+          END IF;
+        END IF;
+        RAISE EXCEPTION 'audit_events is append-only (% refused)', TG_OP;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION audit_append_only()`);
+    await q.query(`
+      CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_events
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['audit_head', 'audit_events', 'api_tokens', 'reviews', 'approvals', 'gate_results', 'promotions']) {
+    await q.query('DROP TABLE IF EXISTS audit_events');
+    await q.query('DROP FUNCTION IF EXISTS audit_chain');
+    await q.query('DROP FUNCTION IF EXISTS audit_append_only');
+    for (const table of ['audit_head', 'api_tokens', 'reviews', 'approvals', 'gate_results', 'promotions']) {
       await q.query(`DROP TABLE IF EXISTS ${table}`);
     }
   }

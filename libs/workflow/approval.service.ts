@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { Principal } from '../auth/index.js';
-import { ApprovalEntity, ReviewEntity } from '../db/index.js';
-import { checkApprover, checkReviewer, PromotionError, type Decision } from '../domain/index.js';
+import { ApprovalEntity, PromotionEntity, ReviewEntity } from '../db/index.js';
+import { checkApprover, checkReviewer, PromotionError, type ApprovalRule, type Bound, type Decision } from '../domain/index.js';
 import { AuditService } from './audit.service.js';
 import { approvalRule, PromotionStateService } from './promotion-state.service.js';
 import { PromotionService } from './promotion.service.js';
@@ -22,6 +22,13 @@ export interface ReviewInput {
   notes: string;
 }
 
+interface Deciding {
+  manager: EntityManager;
+  promotion: PromotionEntity;
+  rule: ApprovalRule;
+  bound: Bound;
+}
+
 /**
  * Approvals and reviews, from any channel, under one rule. The promotion row is locked for the
  * whole decision, so concurrent approvals count each approver once and move the promotion once.
@@ -29,26 +36,16 @@ export interface ReviewInput {
 @Injectable()
 export class ApprovalService {
   constructor(
-    private readonly dataSource: DataSource,
     private readonly state: PromotionStateService,
     private readonly promotions: PromotionService,
     private readonly audit: AuditService,
   ) {}
 
-  async decide(who: Principal, id: string, input: DecisionInput, channel: Channel): Promise<PromotionView> {
-    return this.dataSource.transaction(async (manager) => {
-      const promotion = await this.state.lock(manager, id);
-      this.requireAwaiting(promotion.status);
-      const rule = approvalRule(this.state.environmentOf(promotion));
+  decide(who: Principal, id: string, input: DecisionInput, channel: Channel): Promise<PromotionView> {
+    return this.decideOn(who, id, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ApprovalEntity, { where: { promotionId: id } });
-      const bound = { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now: new Date() };
-      checkApprover(
-        rule,
-        promotion.requestedBy,
-        { id: who.id, roles: who.roles },
-        existing.map((a) => ({ approverId: a.approverId, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
-        bound,
-      );
+      const records = existing.map((a) => ({ approverId: a.approverId, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt }));
+      checkApprover(rule, promotion.requestedBy, who, records, bound);
       const approval = Object.assign(new ApprovalEntity(), {
         id: randomUUID(),
         promotionId: id,
@@ -57,7 +54,7 @@ export class ApprovalService {
         decision: input.decision,
         comment: input.comment,
         channel,
-        digest: promotion.digest,
+        digest: bound.digest,
         evidenceDigest: bound.evidenceDigest,
         createdAt: bound.now,
       });
@@ -65,28 +62,16 @@ export class ApprovalService {
       await this.audit.append(manager, who, {
         action: `approval.${input.decision}`,
         subject: `promotion:${id}`,
-        data: { approvalId: approval.id, comment: input.comment, channel, digest: approval.digest, evidenceDigest: approval.evidenceDigest },
+        data: { approvalId: approval.id, comment: input.comment, channel, digest: bound.digest, evidenceDigest: bound.evidenceDigest },
       });
-      await this.state.settle(manager, promotion, who);
-      return this.promotions.view(manager, promotion);
     });
   }
 
-  async review(who: Principal, id: string, input: ReviewInput, channel: Channel): Promise<PromotionView> {
-    return this.dataSource.transaction(async (manager) => {
-      const promotion = await this.state.lock(manager, id);
-      this.requireAwaiting(promotion.status);
-      const rule = approvalRule(this.state.environmentOf(promotion));
+  review(who: Principal, id: string, input: ReviewInput, channel: Channel): Promise<PromotionView> {
+    return this.decideOn(who, id, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ReviewEntity, { where: { promotionId: id } });
-      const bound = { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now: new Date() };
-      checkReviewer(
-        rule,
-        promotion.requestedBy,
-        { id: who.id, roles: who.roles },
-        input.kind,
-        existing.map((r) => ({ reviewerId: r.reviewerId, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
-        bound,
-      );
+      const records = existing.map((r) => ({ reviewerId: r.reviewerId, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }));
+      checkReviewer(rule, promotion.requestedBy, who, input.kind, records, bound);
       const review = Object.assign(new ReviewEntity(), {
         id: randomUUID(),
         promotionId: id,
@@ -96,7 +81,7 @@ export class ApprovalService {
         verdict: input.verdict,
         notes: input.notes,
         channel,
-        digest: promotion.digest,
+        digest: bound.digest,
         evidenceDigest: bound.evidenceDigest,
         createdAt: bound.now,
       });
@@ -104,16 +89,25 @@ export class ApprovalService {
       await this.audit.append(manager, who, {
         action: `review.${input.verdict}`,
         subject: `promotion:${id}`,
-        data: { reviewId: review.id, kind: input.kind, notes: input.notes, channel, digest: review.digest, evidenceDigest: review.evidenceDigest },
+        data: { reviewId: review.id, kind: input.kind, notes: input.notes, channel, digest: bound.digest, evidenceDigest: bound.evidenceDigest },
       });
-      await this.state.settle(manager, promotion, who);
-      return this.promotions.view(manager, promotion);
     });
   }
 
-  private requireAwaiting(status: string): void {
-    if (status !== 'awaiting_approval') {
-      throw new PromotionError('not_awaiting_approval', `the promotion is ${status}; decisions are taken only while it awaits approval`, { status });
-    }
+  /** Locks the promotion, checks it awaits approval, records the decision, and settles. */
+  private decideOn(who: Principal, id: string, record: (deciding: Deciding) => Promise<void>): Promise<PromotionView> {
+    return this.audit.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      if (promotion.status !== 'awaiting_approval') {
+        throw new PromotionError('not_awaiting_approval', `the promotion is ${promotion.status}; decisions are taken only while it awaits approval`, {
+          status: promotion.status,
+        });
+      }
+      const rule = approvalRule(this.state.environmentOf(promotion));
+      const bound = { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now: new Date() };
+      await record({ manager, promotion, rule, bound });
+      await this.state.settle(manager, promotion, who);
+      return this.promotions.view(manager, promotion);
+    });
   }
 }

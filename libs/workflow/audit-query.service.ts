@@ -33,7 +33,7 @@ export class AuditQueryService {
   constructor(private readonly dataSource: DataSource) {}
 
   async list(filter: AuditFilter): Promise<Page<AuditEventView>> {
-    const qb = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e');
+    const qb = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e').where('e.seq IS NOT NULL');
     if (filter.subject !== undefined) qb.andWhere('e.subject = :subject', { subject: filter.subject });
     if (filter.actor !== undefined) qb.andWhere('e.actor = :actor', { actor: filter.actor });
     if (filter.from !== undefined) qb.andWhere('e.at >= :from', { from: filter.from });
@@ -43,7 +43,7 @@ export class AuditQueryService {
     const items = rows.slice(0, filter.limit);
     return {
       items: items.map(auditEventView),
-      nextCursor: rows.length > filter.limit ? encodeCursor(items.at(-1)!.seq) : null,
+      nextCursor: rows.length > filter.limit ? encodeCursor(items.at(-1)!.seq!) : null,
     };
   }
 
@@ -52,7 +52,7 @@ export class AuditQueryService {
     const rows = await this.dataSource
       .getRepository(AuditEventEntity)
       .createQueryBuilder('e')
-      .where('e.subject IN (:...subjects)', { subjects })
+      .where('e.subject IN (:...subjects) AND e.seq IS NOT NULL', { subjects })
       .orderBy('e.seq', 'ASC')
       .getMany();
     return rows.map(auditEventView);

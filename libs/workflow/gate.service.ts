@@ -41,7 +41,7 @@ export class GateService {
 
   /** Evaluates one gate of one round; a job for a stale round or a decided gate does nothing. */
   async evaluate(job: GateJobData): Promise<'recorded' | 'skipped'> {
-    const claimed = await this.dataSource.transaction(async (manager) => {
+    const claimed = await this.audit.transaction(async (manager) => {
       const promotion = await manager.findOne(PromotionEntity, { where: { id: job.promotionId }, lock: { mode: 'pessimistic_write' } });
       if (!promotion || !(await this.owed(manager, promotion, job))) return null;
       if (promotion.status === 'pending') await this.state.move(manager, promotion, 'start_evaluation', WORKER);
@@ -59,7 +59,7 @@ export class GateService {
 
   /** Writes a gate's verdict for its round and moves the promotion on if that settles it. */
   async record(job: GateJobData, verdict: GateVerdict): Promise<boolean> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, job.promotionId);
       if (!(await this.owed(manager, promotion, job))) return false;
       const evidenceDigest = 'sha256:' + sha256Hex(canonicalJson(verdict.evidence));

@@ -15,7 +15,7 @@ import {
   type PromotionEvent,
   type PromotionStatus,
 } from '../domain/index.js';
-import { AuditService } from './audit.service.js';
+import { AuditService, type AuditInput } from './audit.service.js';
 import { promotionTransitions } from './metrics.js';
 
 export function approvalRule(env: EnvironmentConfig): ApprovalRule {
@@ -75,19 +75,34 @@ export class PromotionStateService {
     data: Record<string, unknown> = {},
     changes: Partial<PromotionEntity> = {},
   ): Promise<PromotionStatus> {
+    const written = this.transit(promotion, event, data, changes);
+    await this.persist(manager, promotion, written, actor);
+    return promotion.status as PromotionStatus;
+  }
+
+  /** One move, in memory: the domain decides it; the audit event it owes is returned, not written. */
+  private transit(promotion: PromotionEntity, event: PromotionEvent, data: Record<string, unknown>, changes: Partial<PromotionEntity>): Transit {
     const from = promotion.status as PromotionStatus;
     const env = this.config.environment(promotion.target);
     const approvalRequired = env ? env.approvals.required > 0 || env.reviews.length > 0 : true;
     const to = nextStatus(from, event, { approvalRequired });
     Object.assign(promotion, changes, { status: to, updatedAt: new Date() });
-    await manager.update(PromotionEntity, { id: promotion.id }, { ...changes, status: to, updatedAt: promotion.updatedAt });
-    await this.audit.append(manager, actor, {
-      action: `promotion.${to}`,
-      subject: `promotion:${promotion.id}`,
-      data: { from, to, event, digest: promotion.digest, ...data },
-    });
     promotionTransitions.inc({ to });
-    return to;
+    return {
+      changes: Object.keys(changes),
+      audit: { action: `promotion.${to}`, subject: `promotion:${promotion.id}`, data: { from, to, event, digest: promotion.digest, ...data } },
+    };
+  }
+
+  /** Writes a run of moves: one UPDATE with the promotion's final state, and their audit events. */
+  private async persist(manager: EntityManager, promotion: PromotionEntity, moves: Transit | Transit[], actor: Principal | string): Promise<void> {
+    const list = Array.isArray(moves) ? moves : [moves];
+    if (list.length === 0) return;
+    const changed = new Set(list.flatMap((m) => m.changes));
+    const update: Partial<PromotionEntity> = { status: promotion.status, updatedAt: promotion.updatedAt };
+    for (const key of changed) Object.assign(update, { [key]: promotion[key as keyof PromotionEntity] });
+    await manager.update(PromotionEntity, { id: promotion.id }, update);
+    await this.audit.append(manager, actor, list.map((m) => m.audit));
   }
 
   tally(record: PromotionRecord, now = new Date()): ApprovalTally {
@@ -103,29 +118,39 @@ export class PromotionStateService {
   /**
    * Moves a promotion as far as its gate results and approvals allow: into evaluation, then to
    * blocked, or to awaiting approval (with its evidence digest fixed), then to approved or rejected.
+   * `known` spares the queries when the caller already holds the promotion's records.
    */
-  async settle(manager: EntityManager, promotion: PromotionEntity, actor: Principal | string): Promise<void> {
-    if (promotion.status === 'pending') await this.move(manager, promotion, 'start_evaluation', actor);
+  async settle(manager: EntityManager, promotion: PromotionEntity, actor: Principal | string, known?: Omit<PromotionRecord, 'promotion'>): Promise<void> {
+    const moves: Transit[] = [];
+    if (promotion.status === 'pending') moves.push(this.transit(promotion, 'start_evaluation', {}, {}));
     if (promotion.status === 'evaluating') {
-      const gates = await manager.find(GateResultEntity, { where: { promotionId: promotion.id } });
+      const gates = known?.gates ?? (await manager.find(GateResultEntity, { where: { promotionId: promotion.id } }));
       const outcomes = gates.map((g) => ({ gate: g.gate, status: g.status as GateStatus, evidenceDigest: g.evidenceDigest }));
       const verdict = gatesVerdict(outcomes);
-      if (verdict === 'pending') return;
       if (verdict === 'failed') {
         const failing = gates.filter((g) => g.status === 'failed' || g.status === 'error').map((g) => g.gate);
-        await this.move(manager, promotion, 'gates_failed', actor, { gates: failing });
-        return;
+        moves.push(this.transit(promotion, 'gates_failed', { gates: failing }, {}));
+      } else if (verdict === 'passed') {
+        const env = this.environmentOf(promotion);
+        moves.push(
+          this.transit(promotion, 'gates_passed', {}, {
+            evidenceDigest: evidenceDigest(outcomes),
+            expiresAt: new Date(Date.now() + env.approvals.timeoutMs),
+          }),
+        );
       }
-      const env = this.environmentOf(promotion);
-      await this.move(manager, promotion, 'gates_passed', actor, {}, {
-        evidenceDigest: evidenceDigest(outcomes),
-        expiresAt: new Date(Date.now() + env.approvals.timeoutMs),
-      });
     }
     if (promotion.status === 'awaiting_approval') {
-      const tally = this.tally(await this.load(manager, promotion));
-      if (tally.decision === 'approved') await this.move(manager, promotion, 'approved', actor, { approvers: tally.approvers });
-      else if (tally.decision === 'rejected') await this.move(manager, promotion, 'rejected', actor, { rejectedBy: tally.rejectedBy });
+      const record = known ? { promotion, ...known } : await this.load(manager, promotion);
+      const tally = this.tally(record);
+      if (tally.decision === 'approved') moves.push(this.transit(promotion, 'approved', { approvers: tally.approvers }, {}));
+      else if (tally.decision === 'rejected') moves.push(this.transit(promotion, 'rejected', { rejectedBy: tally.rejectedBy }, {}));
     }
+    await this.persist(manager, promotion, moves, actor);
   }
+}
+
+interface Transit {
+  changes: string[];
+  audit: AuditInput;
 }

@@ -98,17 +98,19 @@ export class PromotionService {
 
     let view: PromotionView;
     try {
-      view = await this.dataSource.transaction(async (manager) => {
+      view = await this.audit.transaction(async (manager) => {
         if (source.from !== null) await this.requirePromotedInto(manager, promotion.digest, source.name);
         await manager.insert(PromotionEntity, promotion);
-        await this.resetGates(manager, promotion, gates);
+        const gateRows = await this.resetGates(manager, promotion, gates);
         await this.audit.append(manager, who, {
           action: 'promotion.requested',
           subject: `promotion:${promotion.id}`,
           data: { image: promotion.image, digest: promotion.digest, source: source.name, target: target.name, reason: body.reason, gates },
         });
-        if (gates.length === 0) await this.state.settle(manager, promotion, who);
-        return this.view(manager, promotion);
+        // A new promotion has no decisions yet: settle and answer from what is in hand.
+        const record = { promotion, gates: gateRows, approvals: [], reviews: [] };
+        if (gates.length === 0) await this.state.settle(manager, promotion, who, record);
+        return promotionView(record, this.state.tally(record), approvalRule(target));
       });
     } catch (err) {
       const constraint = uniqueViolation(err);
@@ -124,11 +126,10 @@ export class PromotionService {
   }
 
   async get(id: string): Promise<PromotionView> {
-    return this.dataSource.transaction(async (manager) => {
-      const promotion = await manager.findOneBy(PromotionEntity, { id });
-      if (!promotion) throw new ServiceError('not_found', `no promotion ${id}`);
-      return this.view(manager, promotion);
-    });
+    const manager = this.dataSource.manager;
+    const promotion = await manager.findOneBy(PromotionEntity, { id });
+    if (!promotion) throw new ServiceError('not_found', `no promotion ${id}`);
+    return this.view(manager, promotion);
   }
 
   async list(filter: PromotionFilter): Promise<Page<ReturnType<typeof promotionSummary>>> {
@@ -155,7 +156,7 @@ export class PromotionService {
   }
 
   async cancel(who: Principal, id: string, reason: string): Promise<PromotionView> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       const mayCancelAny = who.roles.includes('admin') || who.roles.includes('release-manager');
       if (!mayCancelAny && promotion.requestedBy !== who.id) {
@@ -170,7 +171,7 @@ export class PromotionService {
   async reevaluate(who: Principal, id: string): Promise<PromotionView> {
     let gates: GateType[] = [];
     let round = 0;
-    const view = await this.dataSource.transaction(async (manager) => {
+    const view = await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       const env = this.state.environmentOf(promotion);
       gates = GATE_TYPES.filter((g) => env.gates[g] !== undefined);
@@ -199,14 +200,14 @@ export class PromotionService {
     }
   }
 
-  private async resetGates(manager: EntityManager, promotion: PromotionEntity, gates: GateType[]): Promise<void> {
-    if (gates.length === 0) return;
+  private async resetGates(manager: EntityManager, promotion: PromotionEntity, gates: GateType[]): Promise<GateResultEntity[]> {
+    if (gates.length === 0) return [];
     const now = new Date();
-    await manager.upsert(
-      GateResultEntity,
-      gates.map((gate) => ({ promotionId: promotion.id, gate, round: promotion.round, status: 'pending', summary: 'waiting to be evaluated', evidence: {}, evidenceDigest: null, updatedAt: now })),
-      ['promotionId', 'gate'],
+    const rows = gates.map((gate) =>
+      Object.assign(new GateResultEntity(), { promotionId: promotion.id, gate, round: promotion.round, status: 'pending', summary: 'waiting to be evaluated', evidence: {}, evidenceDigest: null, updatedAt: now }),
     );
+    await manager.upsert(GateResultEntity, rows, ['promotionId', 'gate']);
+    return rows;
   }
 
   private async requirePromotedInto(manager: EntityManager, digest: string, environment: string): Promise<void> {
@@ -220,14 +221,13 @@ export class PromotionService {
   }
 
   private async replay(who: Principal, key: string, requestHash: string): Promise<RequestOutcome | null> {
-    return this.dataSource.transaction(async (manager) => {
-      const existing = await manager.findOneBy(PromotionEntity, { requestedBy: who.id, idempotencyKey: key });
-      if (!existing) return null;
-      if (existing.requestHash !== requestHash) {
-        throw new ServiceError('conflict', `Idempotency-Key '${key}' was already used with a different request`, { promotionId: existing.id });
-      }
-      return { created: false, promotion: await this.view(manager, existing) };
-    });
+    const manager = this.dataSource.manager;
+    const existing = await manager.findOneBy(PromotionEntity, { requestedBy: who.id, idempotencyKey: key });
+    if (!existing) return null;
+    if (existing.requestHash !== requestHash) {
+      throw new ServiceError('conflict', `Idempotency-Key '${key}' was already used with a different request`, { promotionId: existing.id });
+    }
+    return { created: false, promotion: await this.view(manager, existing) };
   }
 
   private async alreadyLive(digest: string, target: string): Promise<ServiceError> {

@@ -32,7 +32,7 @@ export function promotionView(record: PromotionRecord, tally: ApprovalTally, rul
     countsNow({ digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }, rule, bound);
   return {
     ...promotionSummary(promotion),
-    gates: record.gates.map((g) => ({
+    gates: [...record.gates].sort((a, b) => (a.gate < b.gate ? -1 : 1)).map((g) => ({
       gate: g.gate,
       status: g.status,
       summary: g.summary,

@@ -17,12 +17,10 @@ export class ProvenanceService {
 
   async forDigest(digest: string) {
     if (!isDigest(digest)) throw new ServiceError('bad_request', `digest: '${digest}' is not a sha256 digest (sha256:<64 hex>)`, { field: 'digest' });
-    const promotions = await this.dataSource.transaction(async (manager) => {
-      const rows = await manager.find(PromotionEntity, { where: { digest }, order: { seq: 'ASC' } });
-      const views = [];
-      for (const p of rows) views.push(await this.promotions.view(manager, p));
-      return views;
-    });
+    const manager = this.dataSource.manager;
+    const rows = await manager.find(PromotionEntity, { where: { digest }, order: { seq: 'ASC' } });
+    const promotions = [];
+    for (const p of rows) promotions.push(await this.promotions.view(manager, p));
     const events = await this.auditQuery.forSubjects(promotions.map((p) => `promotion:${p.id}`));
     return {
       digest,

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { GateType } from '../config/index.js';
 import { JobQueues } from '../queue/index.js';
+import { AuditService } from './audit.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
 
 export interface ReconcileReport {
@@ -26,6 +27,7 @@ export class ReconcilerService {
     private readonly dataSource: DataSource,
     private readonly queues: JobQueues,
     private readonly state: PromotionStateService,
+    private readonly audit: AuditService,
   ) {}
 
   async run(): Promise<ReconcileReport> {
@@ -52,7 +54,7 @@ export class ReconcilerService {
       [BATCH],
     );
     for (const { id } of unsettled) {
-      await this.dataSource.transaction(async (manager) => {
+      await this.audit.transaction(async (manager) => {
         const promotion = await this.state.lock(manager, id);
         if (promotion.status !== 'pending' && promotion.status !== 'evaluating') return;
         await this.state.settle(manager, promotion, RECONCILER);
@@ -65,7 +67,7 @@ export class ReconcilerService {
       [BATCH],
     );
     for (const { id } of overdue) {
-      await this.dataSource.transaction(async (manager) => {
+      await this.audit.transaction(async (manager) => {
         const promotion = await this.state.lock(manager, id);
         if (promotion.status !== 'awaiting_approval' || !promotion.expiresAt || promotion.expiresAt > new Date()) return;
         await this.state.move(manager, promotion, 'expire', RECONCILER, { expiresAt: promotion.expiresAt.toISOString() });

@@ -25,6 +25,21 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
+/**
+ * Runs SQL the way someone with superuser access to the database could: with triggers off, so
+ * that the append-only guard does not stand in the way. Only the hash chain can catch this.
+ */
+async function tamper(sql: string, params: unknown[] = []) {
+  const client = await t.db.connect();
+  try {
+    await client.query('SET session_replication_role = replica');
+    await client.query(sql, params);
+  } finally {
+    await client.query('SET session_replication_role = origin');
+    client.release();
+  }
+}
+
 describe('the audit chain', () => {
   let snapshot: Record<string, unknown>[];
   beforeEach(async () => {
@@ -32,14 +47,21 @@ describe('the audit chain', () => {
   });
 
   async function restore() {
-    await t.db.query('DELETE FROM audit_events');
+    await tamper('DELETE FROM audit_events');
     for (const r of snapshot) {
-      await t.db.query('INSERT INTO audit_events (seq, id, at, actor, action, subject, data, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)', [
+      await tamper('INSERT INTO audit_events (seq, id, at, actor, action, subject, data, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)', [
         r.seq, r.id, r.at, r.actor, r.action, r.subject, JSON.stringify(r.data), r.prev_hash, r.hash,
       ]);
     }
     expect((await verify()).ok).toBe(true);
   }
+
+  it('refuses ordinary updates, deletes and truncation', async () => {
+    await expect(t.db.query(`UPDATE audit_events SET actor = 'x' WHERE seq = 1`)).rejects.toThrow(/append-only/);
+    await expect(t.db.query('DELETE FROM audit_events WHERE seq = 1')).rejects.toThrow(/append-only/);
+    await expect(t.db.query('TRUNCATE audit_events')).rejects.toThrow(/append-only/);
+    expect((await verify()).ok).toBe(true);
+  });
 
   it('verifies intact, with every event linked to the one before', async () => {
     const result = await verify();
@@ -51,16 +73,16 @@ describe('the audit chain', () => {
   });
 
   it('detects an edited event and names it', async () => {
-    await t.db.query(`UPDATE audit_events SET data = jsonb_set(data, '{reason}', '"forged"') WHERE seq = 3`);
+    await tamper(`UPDATE audit_events SET data = jsonb_set(data, '{reason}', '"forged"') WHERE seq = 3`);
     expect(await verify()).toMatchObject({ ok: false, events: 2, brokenAt: { seq: 3, reason: 'hash does not match the event content' } });
     await restore();
-    await t.db.query(`UPDATE audit_events SET actor = 'token:someone-else' WHERE seq = 5`);
+    await tamper(`UPDATE audit_events SET actor = 'token:someone-else' WHERE seq = 5`);
     expect((await verify()).brokenAt.seq).toBe(5);
     await restore();
   });
 
   it('detects an edited event whose hash was recomputed, at the next link', async () => {
-    await t.db.query(`UPDATE audit_events SET hash = repeat('f', 64) WHERE seq = 4`);
+    await tamper(`UPDATE audit_events SET hash = repeat('f', 64) WHERE seq = 4`);
     const result = await verify();
     expect(result.ok).toBe(false);
     expect(result.brokenAt.seq).toBe(4);
@@ -68,18 +90,33 @@ describe('the audit chain', () => {
   });
 
   it('detects a deleted event in the middle', async () => {
-    await t.db.query('DELETE FROM audit_events WHERE seq = 6');
+    await tamper('DELETE FROM audit_events WHERE seq = 6');
     expect(await verify()).toMatchObject({ ok: false, brokenAt: { seq: 6, id: null } });
     await restore();
   });
 
   it('detects deleted events at the end', async () => {
     const last = snapshot.length;
-    await t.db.query('DELETE FROM audit_events WHERE seq >= $1', [last - 1]);
+    await tamper('DELETE FROM audit_events WHERE seq >= $1', [last - 1]);
     const result = await verify();
     expect(result.ok).toBe(false);
     expect(result.brokenAt.reason).toContain('removed from the end');
     await restore();
+  });
+
+  it('detects an event inserted around the chaining trigger', async () => {
+    await tamper(`INSERT INTO audit_events (id, at, actor, action, subject, data) VALUES (gen_random_uuid(), now(), 'token:x', 'promotion.approved', 'promotion:x', '{}')`);
+    const result = await verify();
+    expect(result.ok).toBe(false);
+    expect(result.brokenAt.reason).toContain('outside the chain');
+    await restore();
+  });
+
+  it('matches the hash the service computes with the one the database computed', async () => {
+    const { eventHash } = await import('../../libs/workflow/index.js');
+    const row = snapshot[2]!;
+    expect(eventHash(row.prev_hash as string, { id: row.id as string, at: row.at as Date, actor: row.actor as string, action: row.action as string, subject: row.subject as string, data: row.data as Record<string, unknown> })).toBe(row.hash);
+    expect(snapshot.every((r) => r.body === null)).toBe(true);
   });
 
   it('stays one chain under concurrent writes', async () => {

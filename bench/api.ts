@@ -1,0 +1,487 @@
+// Benchmark of the real service: builds nothing itself (run through `npm run bench`, which builds first),
+// starts dist/apps/api/src/all-in-one.js against a fresh PostgreSQL database and a unique Redis prefix,
+// then measures with autocannon:
+//   1. POST /api/v1/promotions    (ci token, a distinct digest and Idempotency-Key per request; expects 202)
+//   2. GET  /api/v1/promotions/:id (ids created by 1, in rotation; expects 200)
+// Prints a table and, as the last line of stdout, the same figures as JSON. Exits non-zero on any failure:
+// a response other than the expected status, a socket error or timeout, or the server not becoming ready.
+//
+// Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_CONNECTIONS (default 20),
+// BENCH_WARMUP (seconds of warm-up before each measured run, default 2; 0 skips it).
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SERVER = join(ROOT, 'dist/apps/api/src/all-in-one.js');
+const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_BASE_URL = 'postgres://postgres@127.0.0.1:5432';
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const HOST = '127.0.0.1';
+
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+const HTTP_TIMEOUT_MS = 10_000;
+/** Ids kept for the GET run; more only costs memory. */
+const MAX_IDS = 100_000;
+/** Bodies of unexpected answers kept to show what went wrong. */
+const MAX_SAMPLES = 5;
+
+const TARGETS = {
+  post: { rps: 1_000, p99Ms: 50 },
+  get: { rps: 5_000, p99Ms: 50 },
+} as const;
+
+function intFromEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${raw}'`);
+  return n;
+}
+
+const DURATION_S = intFromEnv('BENCH_DURATION', 10, 1);
+const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 20, 1);
+const WARMUP_S = intFromEnv('BENCH_WARMUP', 2, 0);
+
+const STAMP = Date.now();
+const RUN_ID = `${STAMP}-${randomBytes(4).toString('hex')}`;
+const DB_NAME = `promoter_bench_${STAMP}`;
+const REDIS_PREFIX = `bench-${STAMP}`;
+const BOOTSTRAP_TOKEN = `bench-bootstrap-${randomBytes(16).toString('hex')}`;
+const LOG_FILE = `/tmp/promoter-bench-${STAMP}.log`;
+
+/** Everything the run has to give back, in the order it must be given back. */
+const state: {
+  child: ChildProcess | null;
+  childExit: Promise<void> | null;
+  dbCreated: boolean;
+  tmpDir: string | null;
+  logFd: number | null;
+} = { child: null, childExit: null, dbCreated: false, tmpDir: null, logFd: null };
+
+// Whatever happens, the server does not outlive the benchmark.
+process.on('exit', () => {
+  if (state.child && state.child.exitCode === null && state.child.signalCode === null) state.child.kill('SIGKILL');
+});
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+function withTimeout<T>(promise: PromiseLike<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.resolve(promise),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        onTimeout?.();
+        reject(new Error(`${what}: no result in ${Math.round(ms / 1000)} s`));
+      }, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolvePort(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+const PIPELINE = `# Written by bench/api.ts. No gates, so requests never wait on the worker's gate processors.
+registries:
+  - name: local
+    url: http://127.0.0.1:5000
+    auth: { type: none }
+environments:
+  - name: dev
+    repository: local/dev/{app}
+  - name: staging
+    from: dev
+    repository: local/staging/{app}
+    approvals: { required: 1, roles: [release-manager] }
+`;
+
+function logTail(lines = 60): string {
+  try {
+    const text = readFileSync(LOG_FILE, 'utf8').trimEnd();
+    return text === '' ? '(empty)' : text.split('\n').slice(-lines).join('\n');
+  } catch (err) {
+    return `(could not read ${LOG_FILE}: ${(err as Error).message})`;
+  }
+}
+
+function childAlive(): boolean {
+  const c = state.child;
+  return c !== null && c.exitCode === null && c.signalCode === null;
+}
+
+async function startServer(port: number, configPath: string, dataDir: string): Promise<string> {
+  state.logFd = openSync(LOG_FILE, 'a');
+  const child = spawn(process.execPath, [SERVER], {
+    cwd: ROOT,
+    stdio: ['ignore', state.logFd, state.logFd],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST,
+      DATABASE_URL: `${PG_BASE_URL}/${DB_NAME}`,
+      REDIS_URL,
+      REDIS_PREFIX,
+      PROMOTER_CONFIG: configPath,
+      PROMOTER_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
+      PROMOTER_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
+  });
+  state.child = child;
+  state.childExit = new Promise((resolveExit) => {
+    child.once('exit', (code, signal) => {
+      log(`server exited (${signal ?? `code ${code}`})`);
+      resolveExit();
+    });
+    child.once('error', (err) => {
+      log(`server could not be started: ${err.message}`);
+      resolveExit();
+    });
+  });
+  log(`server pid ${child.pid} on port ${port}, log ${LOG_FILE}`);
+
+  const base = `http://${HOST}:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (!childAlive()) throw new Error(`server exited before becoming ready\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
+    try {
+      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      if (res.status === 200) return base;
+      last = `${res.status} ${await res.text()}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`server not ready in ${READY_TIMEOUT_MS / 1000} s (last: ${last})\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
+}
+
+async function stopServer(): Promise<void> {
+  const child = state.child;
+  if (!child || !state.childExit) return;
+  if (childAlive()) {
+    child.kill('SIGTERM');
+    try {
+      await withTimeout(state.childExit, STOP_TIMEOUT_MS, 'server stop after SIGTERM');
+    } catch {
+      log(`server still running ${STOP_TIMEOUT_MS / 1000} s after SIGTERM: SIGKILL`);
+      child.kill('SIGKILL');
+      await withTimeout(state.childExit, 5_000, 'server stop after SIGKILL').catch(() => undefined);
+    }
+  }
+  state.child = null;
+}
+
+async function createCiToken(base: string): Promise<string> {
+  const res = await fetch(`${base}/api/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${BOOTSTRAP_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench-ci', roles: ['ci'] }),
+    signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`POST /api/v1/tokens answered ${res.status}: ${text}`);
+  const token = (JSON.parse(text) as { token?: unknown }).token;
+  if (typeof token !== 'string' || token === '') throw new Error(`POST /api/v1/tokens answered without a token: ${text}`);
+  return token;
+}
+
+interface Figures {
+  scenario: string;
+  expectedStatus: number;
+  durationS: number;
+  connections: number;
+  rpsMean: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  latencyMaxMs: number;
+  totalRequests: number;
+  non2xx: number;
+  unexpectedStatus: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  samples: string[];
+}
+
+interface Scenario {
+  name: string;
+  expectedStatus: number;
+  request: autocannon.Request;
+  /** Where answers other than the expected one are kept, for the report. */
+  samples: string[];
+}
+
+async function run(base: string, scenario: Scenario, durationS: number): Promise<Figures> {
+  const instance = autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration: durationS,
+    timeout: 10,
+    requests: [scenario.request],
+  });
+  const result = await withTimeout(instance, (durationS + 30) * 1000, `autocannon ${scenario.name}`, () => instance.stop());
+  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, Number(s.count)]));
+  const unexpectedStatus = Object.entries(statusCodes)
+    .filter(([code]) => Number(code) !== scenario.expectedStatus)
+    .reduce((sum, [, n]) => sum + n, 0);
+  return {
+    scenario: scenario.name,
+    expectedStatus: scenario.expectedStatus,
+    durationS: result.duration,
+    connections: CONNECTIONS,
+    rpsMean: round(result.requests.average),
+    latencyP50Ms: round(result.latency.p50),
+    latencyP99Ms: round(result.latency.p99),
+    latencyMaxMs: round(result.latency.max),
+    totalRequests: result.requests.total,
+    non2xx: result.non2xx,
+    unexpectedStatus,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes,
+    samples: [...scenario.samples],
+  };
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+function failures(f: Figures): string[] {
+  const out: string[] = [];
+  if (f.non2xx > 0) out.push(`${f.non2xx} non-2xx responses`);
+  if (f.unexpectedStatus > f.non2xx) out.push(`${f.unexpectedStatus - f.non2xx} 2xx responses other than ${f.expectedStatus}`);
+  if (f.errors > 0) out.push(`${f.errors} socket errors`);
+  if (f.timeouts > 0) out.push(`${f.timeouts} timeouts`);
+  if (f.totalRequests === 0) out.push('no completed requests');
+  return out;
+}
+
+function table(rows: Figures[]): string {
+  const head = ['scenario', 'req/s (mean)', 'p50 (ms)', 'p99 (ms)', 'total requests', 'non-2xx'];
+  const body = rows.map((r) => [r.scenario, r.rpsMean.toFixed(1), r.latencyP50Ms.toFixed(2), r.latencyP99Ms.toFixed(2), String(r.totalRequests), String(r.non2xx)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
+  const rule = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  return [line(head), rule, ...body.map(line)].join('\n');
+}
+
+async function cleanup(): Promise<void> {
+  await stopServer().catch((err) => log(`stopping the server failed: ${(err as Error).message}`));
+  if (state.logFd !== null) {
+    closeSync(state.logFd);
+    state.logFd = null;
+  }
+  if (state.dbCreated) {
+    await withTimeout(adminQuery(`DROP DATABASE IF EXISTS "${DB_NAME}" WITH (FORCE)`), 30_000, 'drop database')
+      .then(() => {
+        state.dbCreated = false;
+        log(`dropped database ${DB_NAME}`);
+      })
+      .catch((err) => log(`could not drop database ${DB_NAME}: ${(err as Error).message}`));
+  }
+  await withTimeout(dropRedisKeys(), 30_000, 'redis cleanup').catch((err) => log(`could not remove Redis keys ${REDIS_PREFIX}:*: ${(err as Error).message}`));
+  if (state.tmpDir) {
+    await rm(state.tmpDir, { recursive: true, force: true }).catch(() => undefined);
+    state.tmpDir = null;
+  }
+}
+
+async function dropRedisKeys(): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${REDIS_PREFIX}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function main(): Promise<number> {
+  log(`run ${RUN_ID}: ${DURATION_S} s per run, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up; ${availableParallelism()} CPUs, Node ${process.version}`);
+  state.tmpDir = await mkdtemp(join(tmpdir(), 'promoter-bench-'));
+  const configPath = join(state.tmpDir, 'pipeline.yaml');
+  await writeFile(configPath, PIPELINE);
+
+  await withTimeout(adminQuery(`CREATE DATABASE "${DB_NAME}"`), 30_000, 'create database');
+  state.dbCreated = true;
+  log(`created database ${DB_NAME}`);
+
+  const base = await startServer(await freePort(), configPath, join(state.tmpDir, 'data'));
+  log(`server ready at ${base}`);
+  const ciToken = await createCiToken(base);
+
+  // 1. POST: every request its own digest and Idempotency-Key.
+  let counter = 0;
+  const ids: string[] = [];
+  const postSamples: string[] = [];
+  const post: Scenario = {
+    name: 'POST /api/v1/promotions',
+    expectedStatus: 202,
+    samples: postSamples,
+    request: {
+      method: 'POST',
+      path: '/api/v1/promotions',
+      setupRequest: (req) => {
+        const n = counter++;
+        const digest = createHash('sha256').update(`${RUN_ID}:${n}`).digest('hex');
+        return {
+          ...req,
+          method: 'POST',
+          path: '/api/v1/promotions',
+          headers: {
+            authorization: `Bearer ${ciToken}`,
+            'content-type': 'application/json',
+            'idempotency-key': `bench-${RUN_ID}-${n}`,
+          },
+          body: JSON.stringify({ image: `127.0.0.1:5000/dev/app${n % 100}@sha256:${digest}`, target: 'staging', reason: 'bench' }),
+        };
+      },
+      onResponse: (status, body) => {
+        if (status === 202) {
+          if (ids.length < MAX_IDS) ids.push((JSON.parse(body) as { id: string }).id);
+        } else if (postSamples.length < MAX_SAMPLES) {
+          postSamples.push(`${status} ${body.slice(0, 500)}`);
+        }
+      },
+    },
+  };
+
+  // 2. GET: the ids created above, in rotation.
+  let next = 0;
+  const getSamples: string[] = [];
+  const get: Scenario = {
+    name: 'GET /api/v1/promotions/:id',
+    expectedStatus: 200,
+    samples: getSamples,
+    request: {
+      method: 'GET',
+      setupRequest: (req) => {
+        const id = ids[next++ % ids.length];
+        return { ...req, method: 'GET', path: `/api/v1/promotions/${id}`, headers: { authorization: `Bearer ${ciToken}` } };
+      },
+      onResponse: (status, body) => {
+        if (status !== 200 && getSamples.length < MAX_SAMPLES) getSamples.push(`${status} ${body.slice(0, 500)}`);
+      },
+    },
+  };
+
+  const results: Figures[] = [];
+  const problems: string[] = [];
+  const measure = async (scenario: Scenario) => {
+    if (WARMUP_S > 0) {
+      log(`warm-up ${scenario.name} (${WARMUP_S} s)`);
+      const warm = await run(base, scenario, WARMUP_S);
+      for (const p of failures(warm)) problems.push(`${scenario.name} warm-up: ${p}`);
+      scenario.samples.length = 0;
+    }
+    log(`measuring ${scenario.name} (${DURATION_S} s)`);
+    const figures = await run(base, scenario, DURATION_S);
+    for (const p of failures(figures)) problems.push(`${scenario.name}: ${p}`);
+    results.push(figures);
+    if (!childAlive()) throw new Error(`server died during ${scenario.name}\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
+  };
+
+  await measure(post);
+  if (ids.length === 0) throw new Error(`no promotion was created, nothing to GET; problems: ${problems.join('; ') || 'none'}`);
+  await measure(get);
+
+  const [p, g] = results as [Figures, Figures];
+  const targets = {
+    post: { ...TARGETS.post, met: p.rpsMean >= TARGETS.post.rps && p.latencyP99Ms < TARGETS.post.p99Ms },
+    get: { ...TARGETS.get, met: g.rpsMean >= TARGETS.get.rps && g.latencyP99Ms < TARGETS.get.p99Ms },
+  };
+
+  process.stdout.write(`\n${table(results)}\n\n`);
+  process.stdout.write(
+    `targets (p99 < 50 ms): POST >= ${TARGETS.post.rps} req/s ${targets.post.met ? 'met' : 'NOT met'}; ` +
+      `GET >= ${TARGETS.get.rps} req/s ${targets.get.met ? 'met' : 'NOT met'}\n`,
+  );
+  for (const r of results) {
+    if (r.samples.length > 0) process.stdout.write(`unexpected answers to ${r.scenario}:\n  ${r.samples.join('\n  ')}\n`);
+  }
+  const ok = problems.length === 0;
+  if (!ok) {
+    process.stdout.write(`\nINVALID RUN:\n  ${problems.join('\n  ')}\n--- tail of ${LOG_FILE} ---\n${logTail()}\n`);
+  }
+  process.stdout.write(
+    JSON.stringify({
+      ok,
+      problems,
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: availableParallelism(),
+      durationS: DURATION_S,
+      connections: CONNECTIONS,
+      warmupS: WARMUP_S,
+      results,
+      targets,
+    }) + '\n',
+  );
+  return ok ? 0 : 1;
+}
+
+// Bounded in time as a whole: warm-ups, measured runs, boot and cleanup, with room to spare.
+const BUDGET_MS = (2 * (DURATION_S + WARMUP_S) + 60) * 1000 + READY_TIMEOUT_MS + 120_000;
+const watchdog = setTimeout(() => {
+  log(`benchmark exceeded its ${Math.round(BUDGET_MS / 1000)} s budget: killing the server`);
+  if (childAlive()) state.child!.kill('SIGKILL');
+  process.exit(1);
+}, BUDGET_MS);
+watchdog.unref();
+
+let exitCode = 1;
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: cleaning up`);
+    void withTimeout(cleanup(), 30_000, 'cleanup').finally(() => process.exit(130));
+  });
+}
+
+try {
+  exitCode = await main();
+} catch (err) {
+  log(`FAILED: ${(err as Error).message}`);
+  exitCode = 1;
+} finally {
+  await withTimeout(cleanup(), 60_000, 'cleanup').catch((err) => log((err as Error).message));
+}
+clearTimeout(watchdog);
+process.exit(exitCode);
