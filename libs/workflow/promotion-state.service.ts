@@ -16,6 +16,7 @@ import {
   type PromotionStatus,
 } from '../domain/index.js';
 import { AuditService, type AuditInput } from './audit.service.js';
+import { readPromotion } from './promotion-reader.js';
 import { promotionTransitions } from './metrics.js';
 
 export function approvalRule(env: EnvironmentConfig): ApprovalRule {
@@ -59,12 +60,8 @@ export class PromotionStateService {
   }
 
   async load(manager: EntityManager, promotion: PromotionEntity): Promise<PromotionRecord> {
-    const where = { promotionId: promotion.id };
-    // One connection carries the transaction, so these run one after another.
-    const gates = await manager.find(GateResultEntity, { where, order: { gate: 'ASC' } });
-    const approvals = await manager.find(ApprovalEntity, { where, order: { createdAt: 'ASC' } });
-    const reviews = await manager.find(ReviewEntity, { where, order: { createdAt: 'ASC' } });
-    return { promotion, gates, approvals, reviews };
+    const stored = await readPromotion(manager, promotion.id);
+    return { promotion, gates: stored?.gates ?? [], approvals: stored?.approvals ?? [], reviews: stored?.reviews ?? [] };
   }
 
   async move(
@@ -118,9 +115,16 @@ export class PromotionStateService {
   /**
    * Moves a promotion as far as its gate results and approvals allow: into evaluation, then to
    * blocked, or to awaiting approval (with its evidence digest fixed), then to approved or rejected.
-   * `known` spares the queries when the caller already holds the promotion's records.
+   * `known` spares the queries when the caller already holds the promotion's records; `unsaved`
+   * is for a promotion not yet inserted, which the caller then writes in its final state.
    */
-  async settle(manager: EntityManager, promotion: PromotionEntity, actor: Principal | string, known?: Omit<PromotionRecord, 'promotion'>): Promise<void> {
+  async settle(
+    manager: EntityManager,
+    promotion: PromotionEntity,
+    actor: Principal | string,
+    known?: Omit<PromotionRecord, 'promotion'>,
+    options: { unsaved?: boolean } = {},
+  ): Promise<void> {
     const moves: Transit[] = [];
     if (promotion.status === 'pending') moves.push(this.transit(promotion, 'start_evaluation', {}, {}));
     if (promotion.status === 'evaluating') {
@@ -146,7 +150,8 @@ export class PromotionStateService {
       if (tally.decision === 'approved') moves.push(this.transit(promotion, 'approved', { approvers: tally.approvers }, {}));
       else if (tally.decision === 'rejected') moves.push(this.transit(promotion, 'rejected', { rejectedBy: tally.rejectedBy }, {}));
     }
-    await this.persist(manager, promotion, moves, actor);
+    if (options.unsaved) await this.audit.append(manager, actor, moves.map((m) => m.audit));
+    else await this.persist(manager, promotion, moves, actor);
   }
 }
 

@@ -10,6 +10,7 @@ import { InvalidReferenceError, isDigest, parseReference } from '../registry/ind
 import { AuditService } from './audit.service.js';
 import { decodeCursor, encodeCursor, type Page } from './cursor.js';
 import { EnvironmentResolver } from './environment-resolver.js';
+import { readPromotion } from './promotion-reader.js';
 import { approvalRule, PromotionStateService } from './promotion-state.service.js';
 import { promotionSummary, promotionView, type PromotionView } from './promotion.view.js';
 
@@ -45,13 +46,24 @@ export class PromotionService {
     private readonly audit: AuditService,
   ) {}
 
+  /**
+   * Same Idempotency-Key and body: the promotion made the first time (200). Same key, other body: 409.
+   * The key is looked up only when the request cannot be made as new, so new requests cost no extra query.
+   */
   async request(who: Principal, body: PromotionRequest, idempotencyKey: string | null): Promise<RequestOutcome> {
     const requestHash = sha256Hex(canonicalJson(body));
-    if (idempotencyKey !== null) {
-      const replay = await this.replay(who, idempotencyKey, requestHash);
-      if (replay) return replay;
+    try {
+      return await this.create(who, body, idempotencyKey, requestHash);
+    } catch (err) {
+      if (idempotencyKey !== null && (err instanceof ServiceError || uniqueViolation(err) === 'promotions_idempotency')) {
+        const replay = await this.replay(who, idempotencyKey, requestHash);
+        if (replay) return replay;
+      }
+      throw err;
     }
+  }
 
+  private async create(who: Principal, body: PromotionRequest, idempotencyKey: string | null, requestHash: string): Promise<RequestOutcome> {
     const ref = parseImage(body.image);
     const target = this.config.environment(body.target);
     if (!target) {
@@ -100,25 +112,21 @@ export class PromotionService {
     try {
       view = await this.audit.transaction(async (manager) => {
         if (source.from !== null) await this.requirePromotedInto(manager, promotion.digest, source.name);
-        await manager.insert(PromotionEntity, promotion);
-        const gateRows = await this.resetGates(manager, promotion, gates);
         await this.audit.append(manager, who, {
           action: 'promotion.requested',
           subject: `promotion:${promotion.id}`,
           data: { image: promotion.image, digest: promotion.digest, source: source.name, target: target.name, reason: body.reason, gates },
         });
-        // A new promotion has no decisions yet: settle and answer from what is in hand.
+        // A new promotion has no decisions yet: settle it in hand, then write it once.
+        const gateRows = this.pendingGates(promotion, gates);
         const record = { promotion, gates: gateRows, approvals: [], reviews: [] };
-        if (gates.length === 0) await this.state.settle(manager, promotion, who, record);
+        if (gates.length === 0) await this.state.settle(manager, promotion, who, record, { unsaved: true });
+        await manager.insert(PromotionEntity, promotion);
+        if (gateRows.length > 0) await manager.insert(GateResultEntity, gateRows);
         return promotionView(record, this.state.tally(record), approvalRule(target));
       });
     } catch (err) {
-      const constraint = uniqueViolation(err);
-      if (constraint === 'promotions_idempotency' && idempotencyKey !== null) {
-        const replay = await this.replay(who, idempotencyKey, requestHash);
-        if (replay) return replay;
-      }
-      if (constraint === 'promotions_one_live') throw await this.alreadyLive(promotion.digest, target.name);
+      if (uniqueViolation(err) === 'promotions_one_live') throw await this.alreadyLive(promotion.digest, target.name);
       throw err;
     }
     await this.enqueue(promotion.id, 1, gates);
@@ -126,10 +134,9 @@ export class PromotionService {
   }
 
   async get(id: string): Promise<PromotionView> {
-    const manager = this.dataSource.manager;
-    const promotion = await manager.findOneBy(PromotionEntity, { id });
-    if (!promotion) throw new ServiceError('not_found', `no promotion ${id}`);
-    return this.view(manager, promotion);
+    const record = await readPromotion(this.dataSource.manager, id);
+    if (!record) throw new ServiceError('not_found', `no promotion ${id}`);
+    return promotionView(record, this.state.tally(record), approvalRule(this.state.environmentOf(record.promotion)));
   }
 
   async list(filter: PromotionFilter): Promise<Page<ReturnType<typeof promotionSummary>>> {
@@ -200,14 +207,15 @@ export class PromotionService {
     }
   }
 
-  private async resetGates(manager: EntityManager, promotion: PromotionEntity, gates: GateType[]): Promise<GateResultEntity[]> {
-    if (gates.length === 0) return [];
+  private pendingGates(promotion: PromotionEntity, gates: GateType[]): GateResultEntity[] {
     const now = new Date();
-    const rows = gates.map((gate) =>
+    return gates.map((gate) =>
       Object.assign(new GateResultEntity(), { promotionId: promotion.id, gate, round: promotion.round, status: 'pending', summary: 'waiting to be evaluated', evidence: {}, evidenceDigest: null, updatedAt: now }),
     );
-    await manager.upsert(GateResultEntity, rows, ['promotionId', 'gate']);
-    return rows;
+  }
+
+  private async resetGates(manager: EntityManager, promotion: PromotionEntity, gates: GateType[]): Promise<void> {
+    if (gates.length > 0) await manager.upsert(GateResultEntity, this.pendingGates(promotion, gates), ['promotionId', 'gate']);
   }
 
   private async requirePromotedInto(manager: EntityManager, digest: string, environment: string): Promise<void> {
