@@ -4,3 +4,4 @@ export * from './data-source.js';
 export * from './db.module.js';
 export * from './entities/index.js';
 export * from './errors.js';
+export * from './promotion-insert.js';

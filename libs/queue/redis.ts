@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 
 export interface RedisTarget {
@@ -14,20 +15,25 @@ const DEFAULT_PORT = 6379;
  * With REDIS_URL set, that is the Redis. Without it: 127.0.0.1:6379 if something answers there,
  * else a redis-server from PATH started for this process; else an error that says what to do.
  */
-export async function resolveRedis(redisUrl: string | null, dataDir: string): Promise<RedisTarget> {
+export async function resolveRedis(
+  redisUrl: string | null,
+  dataDir: string,
+  local: { host: string; port: number; env?: NodeJS.ProcessEnv } = { host: DEFAULT_HOST, port: DEFAULT_PORT },
+): Promise<RedisTarget> {
   if (redisUrl) return { url: redisUrl };
-  const url = `redis://${DEFAULT_HOST}:${DEFAULT_PORT}`;
-  if (await answers(DEFAULT_HOST, DEFAULT_PORT)) return { url };
+  const url = `redis://${local.host}:${local.port}`;
+  if (await answers(local.host, local.port)) return { url };
+  mkdirSync(dataDir, { recursive: true });
   const child = spawn(
     'redis-server',
-    ['--bind', DEFAULT_HOST, '--port', String(DEFAULT_PORT), '--save', '', '--appendonly', 'no', '--dir', dataDir],
-    { stdio: 'ignore' },
+    ['--bind', local.host, '--port', String(local.port), '--save', '', '--appendonly', 'no', '--dir', dataDir],
+    { stdio: 'ignore', env: local.env ?? process.env },
   );
   const started = await new Promise<boolean>((resolve) => {
     child.once('error', () => resolve(false));
     const deadline = Date.now() + 5_000;
     const poll = async () => {
-      if (await answers(DEFAULT_HOST, DEFAULT_PORT)) return resolve(true);
+      if (await answers(local.host, local.port)) return resolve(true);
       if (Date.now() > deadline || child.exitCode !== null) return resolve(false);
       setTimeout(poll, 100);
     };
@@ -36,7 +42,7 @@ export async function resolveRedis(redisUrl: string | null, dataDir: string): Pr
   if (!started) {
     child.kill();
     throw new Error(
-      'Redis is needed and none answers at 127.0.0.1:6379, and no redis-server could be started. ' +
+      `Redis is needed and none answers at ${local.host}:${local.port}, and no redis-server could be started. ` +
         'Set REDIS_URL=redis://host:port, or install Redis (Debian/Ubuntu: apt-get install redis-server).',
     );
   }

@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Principal } from '../auth/index.js';
 import { AppConfig, GATE_TYPES, type GateType } from '../config/index.js';
-import { GateResultEntity, PromotionEntity, uniqueViolation } from '../db/index.js';
+import { GateResultEntity, insertPromotion, PromotionEntity, uniqueViolation } from '../db/index.js';
 import { canonicalJson, isPromotionStatus, ServiceError, sha256Hex, type PromotionStatus } from '../domain/index.js';
 import { JobQueues } from '../queue/index.js';
 import { InvalidReferenceError, isDigest, parseReference } from '../registry/index.js';
@@ -121,7 +121,7 @@ export class PromotionService {
         const gateRows = this.pendingGates(promotion, gates);
         const record = { promotion, gates: gateRows, approvals: [], reviews: [] };
         if (gates.length === 0) await this.state.settle(manager, promotion, who, record, { unsaved: true });
-        await manager.insert(PromotionEntity, promotion);
+        await insertPromotion(manager, promotion);
         if (gateRows.length > 0) await manager.insert(GateResultEntity, gateRows);
         return promotionView(record, this.state.tally(record), approvalRule(target));
       });
