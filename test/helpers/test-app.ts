@@ -150,6 +150,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
           cursor = next;
           if (keys.length > 0) await redis.del(...keys);
         } while (cursor !== '0');
+        // Connections close asynchronously; wait for them rather than cut them off mid-goodbye.
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await admin!.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName]);
+          if (rows[0].n === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
         await admin!.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
         await admin!.end();
       }

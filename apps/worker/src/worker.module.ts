@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule } from '@nestjs/common';
 import { GATE_HANDLERS, GateService, WorkflowModule, type GateHandlers } from '../../../libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
@@ -10,6 +10,21 @@ import { ReconcileProcessor } from './processors/reconcile.processor.js';
 const IMPLEMENTED_GATES: GateHandlers = {};
 
 /** BullMQ processors: the gates and the reconciler. Runs with no HTTP server. */
+/** Lets jobs in flight finish before the database and Redis connections close (they close after). */
+@Injectable()
+class WorkerDrainer implements BeforeApplicationShutdown {
+  constructor(
+    private readonly verify: VerifyProcessor,
+    private readonly scan: ScanProcessor,
+    private readonly policy: PolicyProcessor,
+    private readonly reconcile: ReconcileProcessor,
+  ) {}
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all([this.verify, this.scan, this.policy, this.reconcile].map((p) => p.worker?.close()));
+  }
+}
+
 @Module({})
 export class WorkerModule {
   static forRoot(handlers: GateHandlers = IMPLEMENTED_GATES): DynamicModule {
@@ -23,6 +38,7 @@ export class WorkerModule {
         ScanProcessor,
         PolicyProcessor,
         ReconcileProcessor,
+        WorkerDrainer,
       ],
       exports: [GateService],
     };
