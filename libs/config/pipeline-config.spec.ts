@@ -62,6 +62,7 @@ describe('parsePipeline', () => {
     ['two entries', BASE.replace('    from: dev\n', ''), 'exactly one environment must have no'],
     ['a duplicate environment', BASE.replace('name: staging', 'name: dev'), "duplicate environment name 'dev'"],
     ['a bad duration', BASE + '    approvals: { required: 1, expiresAfter: soon }\n', 'environments[1].approvals.expiresAfter'],
+    ['a zero duration', BASE + '    approvals: { required: 1, timeout: 0s }\n', 'environments[1].approvals.timeout: must be longer than zero'],
     ['an unknown role', BASE + '    approvals: { required: 1, roles: [boss] }\n', 'environments[1].approvals.roles[0]'],
     ['a negative count', BASE + '    approvals: { required: -1 }\n', 'environments[1].approvals.required'],
     ['an unknown gate', BASE + '    gates: { lint: {} }\n', 'environments[1].gates'],

@@ -60,7 +60,9 @@ const ROLE_NAMES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'ad
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
 const duration = z.string().transform((text, ctx) => {
   try {
-    return parseDuration(text);
+    const ms = parseDuration(text);
+    if (ms <= 0) throw new Error('must be longer than zero');
+    return ms;
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message });
     return z.NEVER;

@@ -14,6 +14,9 @@ import { readPromotion } from './promotion-reader.js';
 import { approvalRule, PromotionStateService } from './promotion-state.service.js';
 import { promotionSummary, promotionView, type PromotionView } from './promotion.view.js';
 
+/** The request is committed before queuing; a slow Redis must not hold the answer. */
+const ENQUEUE_TIMEOUT_MS = 2_000;
+
 export interface PromotionRequest {
   image: string;
   target: string;
@@ -200,10 +203,18 @@ export class PromotionService {
   /** Queued after commit; if Redis is away the reconciler queues it later from the database. */
   private async enqueue(id: string, round: number, gates: GateType[]): Promise<void> {
     if (gates.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.queues.enqueueGates(id, round, gates);
+      await Promise.race([
+        this.queues.enqueueGates(id, round, gates),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Redis did not answer in ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+        }),
+      ]);
     } catch (err) {
       this.logger.warn(`could not queue gates of promotion ${id}; the reconciler will: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

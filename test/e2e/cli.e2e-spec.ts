@@ -80,8 +80,14 @@ describe('promoctl against the running service', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('400');
     expect(bad.stderr).toContain('name the image by digest');
-    const forbidden = await promoctl(['approve', '7f1d8f7e-4a3b-4c2d-9e1f-0a1b2c3d4e5f'], ci);
+    const missing = await promoctl(['approve', '7f1d8f7e-4a3b-4c2d-9e1f-0a1b2c3d4e5f'], ci);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('404');
+    const otherCi = JSON.parse((await promoctl(['token', 'create', '--name', 'ci-other', '--role', 'ci', '--json'], t.bootstrapToken)).stdout).token;
+    const created = JSON.parse((await promoctl(['promote', '--image', devImage('forbid'), '--to', 'staging', '--json'], otherCi)).stdout);
+    const forbidden = await promoctl(['approve', created.id], ci);
     expect(forbidden.code).toBe(2);
     expect(forbidden.stderr).toContain('403');
+    expect(forbidden.stderr).toContain('release-manager');
   });
 });

@@ -183,12 +183,12 @@ describe('cancel', () => {
   it('lets the requester cancel, refuses other CI principals, and refuses cancelling twice', async () => {
     const created = await request(ci, { image: devImage('cx'), target: 'staging' });
     const otherCi = await t.token('ci-other', ['ci']);
-    const foreign = await t.api().post(`/api/v1/promotions/${created.body.id}/cancel`).set(auth(otherCi)).send({});
+    const foreign = await t.api().post(`/api/v1/promotions/${created.body.id}/cancel`).set(auth(otherCi));
     expect(foreign.status).toBe(403);
     const cancelled = await t.api().post(`/api/v1/promotions/${created.body.id}/cancel`).set(auth(ci)).send({ reason: 'superseded' });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
-    const again = await t.api().post(`/api/v1/promotions/${created.body.id}/cancel`).set(auth(rm1)).send({});
+    const again = await t.api().post(`/api/v1/promotions/${created.body.id}/cancel`).set(auth(rm1));
     expect(again.status).toBe(409);
     expect(again.body.details.code).toBe('invalid_transition');
     // A cancelled promotion frees the digest for a new request.
@@ -203,8 +203,14 @@ describe('roles', () => {
     const asAuditor = await request(auditor, { image: devImage(), target: 'staging' });
     expect(asAuditor.status).toBe(403);
     expect(asAuditor.body).toMatchObject({ statusCode: 403, error: 'Forbidden' });
-    const created = await request(ci, { image: devImage('roles'), target: 'staging' });
-    expect((await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(ci)).send({ decision: 'approve' })).status).toBe(403);
+    const created = await request(ciManager, { image: devImage('roles'), target: 'staging' });
+    // Any role may ask; the environment's approvals.roles decide.
+    const byCi = await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(ci)).send({ decision: 'approve' });
+    expect(byCi.status).toBe(403);
+    expect(byCi.body.details.code).toBe('role_not_allowed');
+    const byAuditor = await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(auditor)).send({ decision: 'reject' });
+    expect(byAuditor.status).toBe(403);
+    expect((await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci))).body.status).toBe('awaiting_approval');
     expect((await t.api().post(`/api/v1/promotions/${created.body.id}/reviews`).set(auth(ci)).send({ kind: 'security', verdict: 'approve' })).status).toBe(403);
     expect((await t.api().get(`/api/v1/images/${created.body.digest}/provenance`).set(auth(ci))).status).toBe(403);
     expect((await t.api().get('/api/v1/audit/verify').set(auth(rm1))).status).toBe(403);

@@ -58,6 +58,11 @@ describe('starting the service', () => {
     const badEnv = run(ALL_IN_ONE, env({ PORT: 'eighty' }));
     expect(await badEnv.exited).toBe(1);
     expect(badEnv.output()).toContain('configuration error in environment: PORT');
+
+    // Separate processes cannot share the embedded database.
+    const apart = run(WORKER, env({}));
+    expect(await apart.exited).toBe(1);
+    expect(apart.output()).toContain('running the worker on its own needs DATABASE_URL');
   });
 
   it('keeps its data in embedded PostgreSQL when DATABASE_URL is unset, across restarts', async () => {

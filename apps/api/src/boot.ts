@@ -8,9 +8,13 @@ export interface Boot {
 }
 
 /** Validates the configuration and finds Redis; a problem stops the process with a message. */
-export async function boot(env: Record<string, string | undefined>): Promise<Boot> {
+export async function boot(env: Record<string, string | undefined>, mode: 'all-in-one' | 'api' | 'worker'): Promise<Boot> {
   try {
     const config = loadConfig(env);
+    if (mode !== 'all-in-one' && config.process.databaseUrl === null) {
+      // The embedded database belongs to one process; separate API and worker processes must share a server.
+      throw new Error(`running the ${mode} on its own needs DATABASE_URL (a PostgreSQL server shared with the other processes)`);
+    }
     const redis = await resolveRedis(config.process.redisUrl, config.process.dataDir);
     return { config, redis };
   } catch (err) {
@@ -20,12 +24,19 @@ export async function boot(env: Record<string, string | undefined>): Promise<Boo
   }
 }
 
+const STOP_TIMEOUT_MS = 15_000;
+
 /** SIGTERM/SIGINT: finish in-flight work, close connections, exit 0 (what orchestrators expect). */
 export function stopGracefully(app: INestApplicationContext, redis: RedisTarget): void {
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    // A connection that never closes (Redis gone, say) must not keep the process alive forever.
+    setTimeout(() => {
+      process.stderr.write(`image-promoter: did not stop within ${STOP_TIMEOUT_MS} ms of ${signal}; exiting\n`);
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
     try {
       await app.close();
       redis.stop?.();

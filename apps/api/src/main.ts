@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { createHttpApp } from './app.js';
 import { boot, stopGracefully } from './boot.js';
 
-const { config, redis } = await boot(process.env);
+const { config, redis } = await boot(process.env, 'api');
 const app = await createHttpApp({ config, redisUrl: redis.url, api: true, worker: false });
 stopGracefully(app, redis);
 await app.listen(config.process.port, config.process.host);

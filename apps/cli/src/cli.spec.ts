@@ -39,7 +39,7 @@ function makePromotion(id: string, image: string, target: string, status: Promot
     gates: [],
     approvals: [],
     reviews: [],
-    approval: { required: 2, approvers: ['release-manager'], needed: 2, missingReviews: ['security'] },
+    approval: { required: 2, roles: ['release-manager'], approvers: [], needed: 2, missingReviews: ['security'] },
   };
 }
 
@@ -59,7 +59,7 @@ function seed(): void {
     { approver: { id: 'u-ann', name: 'ann' }, decision: 'approve', comment: 'ship it', at: blocked.createdAt, counts: true },
     { approver: { id: 'u-ci', name: 'ci-bot' }, decision: 'approve', comment: null, at: blocked.createdAt, counts: false },
   ];
-  blocked.approval = { required: 2, approvers: ['release-manager'], needed: 1, missingReviews: ['security'] };
+  blocked.approval = { required: 2, roles: ['release-manager'], approvers: ['token:x'], needed: 1, missingReviews: ['security'] };
   promotions.set(blocked.id, blocked);
   const waiting = makePromotion('p-waiting', 'registry/app:1.0.0', 'production', 'awaiting_approval');
   waiting.gates = [{ gate: 'signature', status: 'passed', summary: 'ok', updatedAt: waiting.createdAt }];

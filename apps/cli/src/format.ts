@@ -21,7 +21,7 @@ export function stillNeeded(p: Promotion): string[] {
   if (!approval) return [];
   const lines: string[] = [];
   if (approval.needed > 0) {
-    const from = approval.approvers.length > 0 ? ` from ${approval.approvers.join(', ')}` : '';
+    const from = approval.roles && approval.roles.length > 0 ? ` from ${approval.roles.join(' or ')}` : '';
     lines.push(`${approval.needed} more approval${approval.needed === 1 ? '' : 's'}${from}`);
   }
   for (const kind of approval.missingReviews ?? []) lines.push(`${kind} review`);

@@ -45,6 +45,7 @@ export interface Review {
 export interface ApprovalState {
   required: number | boolean;
   approvers: string[];
+  roles?: string[];
   needed: number;
   missingReviews: string[];
 }

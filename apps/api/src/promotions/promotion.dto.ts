@@ -25,7 +25,7 @@ export const reviewSchema = z.strictObject({
   notes: z.string().max(10000).default(''),
 });
 
-export const cancelSchema = z.strictObject({ reason: z.string().max(4000).default('') });
+export const cancelSchema = z.strictObject({ reason: z.string().max(4000).default('') }).default({ reason: '' });
 
 export const listPromotionsSchema = z.strictObject({
   status: z.string().min(1).optional(),

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
@@ -18,6 +18,7 @@ import {
 const channelOf = (client: string | undefined): Channel => (client === 'promoctl' ? 'cli' : 'api');
 
 const READERS = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
+const APPROVER_CANDIDATES = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
 
 @ApiTags('promotions')
 @ApiBearerAuth()
@@ -30,6 +31,9 @@ export class PromotionsController {
 
   @Post()
   @Roles('ci', 'release-manager')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'same key and body: the same promotion (200); same key, other body: 409' })
+  @ApiResponse({ status: 202, description: 'the promotion was created' })
+  @ApiResponse({ status: 200, description: 'an idempotent replay: the promotion created earlier with this key' })
   @ApiBody({ schema: z.toJSONSchema(requestPromotionSchema, { io: 'input' }) as object })
   async request(
     @CurrentPrincipal() who: Principal,
@@ -45,6 +49,11 @@ export class PromotionsController {
 
   @Get()
   @Roles(...READERS)
+  @ApiQuery({ name: 'status', required: false, description: 'comma-separated statuses' })
+  @ApiQuery({ name: 'target', required: false })
+  @ApiQuery({ name: 'image', required: false, description: 'a digest, or registry/repository@digest' })
+  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
+  @ApiQuery({ name: 'limit', required: false, description: '1–500, default 50' })
   list(@Query(new ZodPipe(listPromotionsSchema, 'query')) query: z.output<typeof listPromotionsSchema>) {
     return this.promotions.list(query);
   }
@@ -55,9 +64,11 @@ export class PromotionsController {
     return this.promotions.get(id);
   }
 
+  /** Any role may try: the target environment's `approvals.roles` decide (403 role_not_allowed otherwise). */
   @Post(':id/approvals')
   @HttpCode(201)
-  @Roles('release-manager')
+  @Roles(...APPROVER_CANDIDATES)
+  @ApiResponse({ status: 201, description: 'the decision was recorded; the promotion as it now stands' })
   @ApiBody({ schema: z.toJSONSchema(decisionSchema, { io: 'input' }) as object })
   decide(
     @CurrentPrincipal() who: Principal,
@@ -94,6 +105,7 @@ export class PromotionsController {
 
   @Post(':id/reevaluate')
   @HttpCode(202)
+  @ApiResponse({ status: 202, description: 'a new evaluation round was queued' })
   @Roles('release-manager', 'security-reviewer')
   reevaluate(@CurrentPrincipal() who: Principal, @Param('id', uuidParam) id: string) {
     return this.promotions.reevaluate(who, id);

@@ -19,7 +19,7 @@ export function registerPromote(program: Command, env: CommandEnv): void {
   program
     .command('promote')
     .description('request the promotion of an image to an environment')
-    .requiredOption('--image <image>', 'image reference, e.g. registry/app:1.2.3')
+    .requiredOption('--image <image>', 'image reference by digest, e.g. registry/dev/app@sha256:…')
     .requiredOption('--to <env>', 'target environment')
     .option('--reason <text>', 'why this promotion is requested')
     .option('--idempotency-key <key>', 'replaying the same key returns the original promotion')

@@ -25,7 +25,7 @@ function printStatus(ctx: Ctx, p: Promotion): void {
   ctx.out(`  requester: ${p.requestedBy.name} (${p.requestedBy.id}) at ${p.createdAt}`);
   if (p.reason) ctx.out(`  reason:    ${p.reason}`);
   ctx.out('gates:');
-  if (p.gates.length === 0) ctx.out('  (none yet)');
+  if (p.gates.length === 0) ctx.out('  (none demanded by this environment)');
   for (const line of table(p.gates.map((g) => [g.gate, g.status, g.summary ?? '']))) ctx.out(line);
   ctx.out('approvals:');
   if (p.approvals.length === 0) ctx.out('  (none)');
