@@ -119,7 +119,10 @@ describe('health, readiness and metrics', () => {
     expect(metrics.text).toMatch(/promoter_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/environments",status="200"\} \d+/);
   });
 
-  it('serves the OpenAPI document', async () => {
+  it('serves the OpenAPI document and its UI', async () => {
+    const ui = await t.api().get('/docs').redirects(1);
+    expect(ui.status).toBe(200);
+    expect(ui.headers['content-type']).toContain('text/html');
     const res = await t.api().get('/docs-json');
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/api/v1/promotions', '/api/v1/promotions/{id}/approvals', '/api/v1/audit/verify']));
