@@ -10,6 +10,8 @@ export class AppConfig {
   constructor(
     readonly process: ProcessConfig,
     readonly pipeline: PipelineConfig,
+    /** The registry credentials named by the pipeline (`usernameEnv`, `passwordEnv`), read at boot. */
+    readonly registryEnv: Readonly<Record<string, string | undefined>> = {},
   ) {
     this.envs = new Map(pipeline.environments.map((e) => [e.name, e]));
   }
@@ -33,5 +35,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       { path: '', message: `cannot read the pipeline file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set PROMOTER_CONFIG` },
     ]);
   }
-  return new AppConfig(proc, parsePipeline(text, proc.configPath));
+  const pipeline = parsePipeline(text, proc.configPath);
+  const names = pipeline.registries.flatMap((r) => (r.auth.type === 'basic' ? [r.auth.usernameEnv, r.auth.passwordEnv] : []));
+  return new AppConfig(proc, pipeline, Object.fromEntries(names.map((n) => [n, env[n]])));
 }

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { PROMOTION_STATUSES, TERMINAL_STATUSES, isPromotionStatus, isTerminal } from './promotion-status.js';
 
 describe('isTerminal', () => {
-  it.each(['promoted', 'rejected', 'failed', 'cancelled', 'expired'] as const)('%s is terminal', (s) => {
+  it.each(['promoted', 'rejected', 'cancelled', 'expired'] as const)('%s is terminal', (s) => {
     expect(isTerminal(s)).toBe(true);
   });
 
-  it.each(['pending', 'evaluating', 'awaiting_approval', 'approved', 'promoting', 'blocked'] as const)(
+  it.each(['pending', 'evaluating', 'awaiting_approval', 'approved', 'promoting', 'blocked', 'failed'] as const)(
     '%s is not terminal',
     (s) => {
       expect(isTerminal(s)).toBe(false);

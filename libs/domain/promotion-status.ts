@@ -14,7 +14,8 @@ export const PROMOTION_STATUSES = [
 
 export type PromotionStatus = (typeof PROMOTION_STATUSES)[number];
 
-export const TERMINAL_STATUSES: readonly PromotionStatus[] = ['promoted', 'rejected', 'failed', 'cancelled', 'expired'];
+/** No way out. `blocked` (re-evaluation) and `failed` (a release manager's retry) are not terminal. */
+export const TERMINAL_STATUSES: readonly PromotionStatus[] = ['promoted', 'rejected', 'cancelled', 'expired'];
 
 export function isTerminal(s: PromotionStatus): boolean {
   return TERMINAL_STATUSES.includes(s);

@@ -8,6 +8,7 @@ export type ServiceErrorCode =
   | 'conflict'
   | 'unprocessable'
   | 'payload_too_large'
+  | 'bad_gateway'
   | 'unavailable';
 
 /** An error the service answers with; the HTTP layer maps its code to a status. */

@@ -15,6 +15,7 @@ const EVENTS: readonly PromotionEvent[] = [
   'cancel',
   'expire',
   'reevaluate',
+  'retry',
 ];
 
 const ALLOWED: readonly [PromotionStatus, PromotionEvent, PromotionStatus][] = [
@@ -36,6 +37,8 @@ const ALLOWED: readonly [PromotionStatus, PromotionEvent, PromotionStatus][] = [
   ['blocked', 'expire', 'expired'],
   ['blocked', 'reevaluate', 'pending'],
   ['awaiting_approval', 'reevaluate', 'pending'],
+  ['failed', 'retry', 'approved'],
+  ['failed', 'cancel', 'cancelled'],
 ];
 
 const isAllowed = (from: PromotionStatus, event: PromotionEvent) =>

@@ -12,7 +12,8 @@ export type PromotionEvent =
   | 'promote_failed'
   | 'cancel'
   | 'expire'
-  | 'reevaluate';
+  | 'reevaluate'
+  | 'retry';
 
 type Transitions = Partial<Record<PromotionEvent, PromotionStatus>>;
 
@@ -33,7 +34,8 @@ const TRANSITIONS: Record<PromotionStatus, Transitions> = {
   blocked: { cancel: 'cancelled', expire: 'expired', reevaluate: 'pending' },
   promoted: {},
   rejected: {},
-  failed: {},
+  // The copy gave up; a release manager may try it again. The approvals still stand.
+  failed: { retry: 'approved', cancel: 'cancelled' },
   cancelled: {},
   expired: {},
 };

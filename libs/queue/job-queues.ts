@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { GateType } from '../config/index.js';
-import { GATE_QUEUES, JOBS, QUEUES, gateJobId, type GateJobData } from './queues.js';
+import { GATE_QUEUES, JOBS, PROMOTE_ATTEMPTS, QUEUES, gateJobId, promoteJobId, type GateJobData, type PromoteJobData } from './queues.js';
 
 /** The producer side: what the API and the reconciler put on the queues. */
 @Injectable()
@@ -13,9 +13,21 @@ export class JobQueues {
     @InjectQueue(QUEUES.verify) verify: Queue,
     @InjectQueue(QUEUES.scan) scan: Queue,
     @InjectQueue(QUEUES.policy) policy: Queue,
+    @InjectQueue(QUEUES.promote) private readonly promote: Queue,
     @InjectQueue(QUEUES.reconcile) readonly reconcile: Queue,
   ) {
     this.byName = new Map([verify, scan, policy, reconcile].map((q) => [q.name, q]));
+  }
+
+  async enqueuePromote(promotionId: string): Promise<void> {
+    const data: PromoteJobData = { promotionId };
+    await this.promote.add(JOBS.promote, data, {
+      jobId: promoteJobId(promotionId),
+      attempts: PROMOTE_ATTEMPTS,
+      backoff: { type: 'exponential', delay: 1_000 },
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
   }
 
   async enqueueGates(promotionId: string, round: number, gates: readonly GateType[]): Promise<void> {

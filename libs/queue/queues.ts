@@ -19,6 +19,7 @@ export const GATE_QUEUES: Record<GateType, QueueName> = {
 
 export const JOBS = {
   evaluateGate: 'evaluate-gate',
+  promote: 'promote',
   reconcile: 'reconcile',
 } as const;
 
@@ -29,7 +30,19 @@ export interface GateJobData {
   round: number;
 }
 
+export interface PromoteJobData {
+  promotionId: string;
+}
+
 export type ReconcileJobData = Record<string, never>;
+
+/** One promote job per promotion at a time; it is removed when it ends, so a retry can queue it again. */
+export function promoteJobId(promotionId: string): string {
+  return `promote-${promotionId}`;
+}
+
+/** The copy retries inside the registry client too; these are whole-job attempts on top of that. */
+export const PROMOTE_ATTEMPTS = 3;
 
 /** Deterministic: enqueuing the same gate of the same round twice is a no-op. */
 export function gateJobId(data: GateJobData): string {

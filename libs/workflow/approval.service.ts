@@ -5,6 +5,7 @@ import type { Principal } from '../auth/index.js';
 import { ApprovalEntity, PromotionEntity, ReviewEntity } from '../db/index.js';
 import { checkApprover, checkReviewer, PromotionError, type ApprovalRule, type Bound, type Decision } from '../domain/index.js';
 import { AuditService } from './audit.service.js';
+import { FollowUpService } from './follow-up.service.js';
 import { approvalRule, PromotionStateService } from './promotion-state.service.js';
 import { PromotionService } from './promotion.service.js';
 import type { PromotionView } from './promotion.view.js';
@@ -39,6 +40,7 @@ export class ApprovalService {
     private readonly state: PromotionStateService,
     private readonly promotions: PromotionService,
     private readonly audit: AuditService,
+    private readonly followUp: FollowUpService,
   ) {}
 
   decide(who: Principal, id: string, input: DecisionInput, channel: Channel): Promise<PromotionView> {
@@ -95,8 +97,8 @@ export class ApprovalService {
   }
 
   /** Locks the promotion, checks it awaits approval, records the decision, and settles. */
-  private decideOn(who: Principal, id: string, record: (deciding: Deciding) => Promise<void>): Promise<PromotionView> {
-    return this.audit.transaction(async (manager) => {
+  private async decideOn(who: Principal, id: string, record: (deciding: Deciding) => Promise<void>): Promise<PromotionView> {
+    const view = await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status !== 'awaiting_approval') {
         throw new PromotionError('not_awaiting_approval', `the promotion is ${promotion.status}; decisions are taken only while it awaits approval`, {
@@ -109,5 +111,7 @@ export class ApprovalService {
       await this.state.settle(manager, promotion, who);
       return this.promotions.view(manager, promotion);
     });
+    await this.followUp.after(view);
+    return view;
   }
 }

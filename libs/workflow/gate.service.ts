@@ -5,6 +5,7 @@ import { GateResultEntity, PromotionEntity } from '../db/index.js';
 import { canonicalJson, sha256Hex, type GateStatus } from '../domain/index.js';
 import type { GateJobData } from '../queue/index.js';
 import { AuditService } from './audit.service.js';
+import { FollowUpService } from './follow-up.service.js';
 import { gateDuration, gateResults } from './metrics.js';
 import { PromotionStateService } from './promotion-state.service.js';
 
@@ -36,6 +37,7 @@ export class GateService {
     private readonly dataSource: DataSource,
     private readonly state: PromotionStateService,
     private readonly audit: AuditService,
+    private readonly followUp: FollowUpService,
     @Optional() @Inject(GATE_HANDLERS) private readonly handlers: GateHandlers = {},
   ) {}
 
@@ -59,9 +61,9 @@ export class GateService {
 
   /** Writes a gate's verdict for its round and moves the promotion on if that settles it. */
   async record(job: GateJobData, verdict: GateVerdict): Promise<boolean> {
-    return this.audit.transaction(async (manager) => {
+    const settled = await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, job.promotionId);
-      if (!(await this.owed(manager, promotion, job))) return false;
+      if (!(await this.owed(manager, promotion, job))) return null;
       const evidenceDigest = 'sha256:' + sha256Hex(canonicalJson(verdict.evidence));
       await manager.update(
         GateResultEntity,
@@ -75,8 +77,11 @@ export class GateService {
       });
       gateResults.inc({ gate: job.gate, status: verdict.status });
       await this.state.settle(manager, promotion, WORKER);
-      return true;
+      return promotion;
     });
+    if (!settled) return false;
+    await this.followUp.after(settled);
+    return true;
   }
 
   private async owed(manager: EntityManager, promotion: PromotionEntity, job: GateJobData): Promise<boolean> {

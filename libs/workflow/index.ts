@@ -6,6 +6,8 @@ export * from './audit.service.js';
 export * from './cursor.js';
 export * from './environment-resolver.js';
 export * from './environment.service.js';
+export * from './follow-up.service.js';
+export * from './promote.service.js';
 export * from './gate.service.js';
 export * from './promotion-state.service.js';
 export * from './promotion.service.js';

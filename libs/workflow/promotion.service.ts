@@ -1,21 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Principal } from '../auth/index.js';
 import { AppConfig, GATE_TYPES, type GateType } from '../config/index.js';
 import { GateResultEntity, insertPromotion, PromotionEntity, uniqueViolation } from '../db/index.js';
 import { canonicalJson, isPromotionStatus, ServiceError, sha256Hex, type PromotionStatus } from '../domain/index.js';
-import { JobQueues } from '../queue/index.js';
-import { InvalidReferenceError, isDigest, parseReference } from '../registry/index.js';
+import { InvalidReferenceError, isDigest, isRegistryError, parseReference, RegistryClient, type ImageReference } from '../registry/index.js';
 import { AuditService } from './audit.service.js';
 import { decodeCursor, encodeCursor, type Page } from './cursor.js';
 import { EnvironmentResolver } from './environment-resolver.js';
+import { FollowUpService } from './follow-up.service.js';
 import { readPromotion } from './promotion-reader.js';
 import { approvalRule, PromotionStateService } from './promotion-state.service.js';
 import { promotionSummary, promotionView, type PromotionView } from './promotion.view.js';
 
-/** The request is committed before queuing; a slow Redis must not hold the answer. */
-const ENQUEUE_TIMEOUT_MS = 2_000;
+/** A tag lookup is on the request path: bounded, so a slow registry cannot hold the request. */
+const RESOLVE_TIMEOUT_MS = 10_000;
 
 export interface PromotionRequest {
   image: string;
@@ -38,15 +38,14 @@ export interface PromotionFilter {
 
 @Injectable()
 export class PromotionService {
-  private readonly logger = new Logger(PromotionService.name);
-
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly resolver: EnvironmentResolver,
     private readonly state: PromotionStateService,
-    private readonly queues: JobQueues,
+    private readonly followUp: FollowUpService,
     private readonly audit: AuditService,
+    private readonly registry: RegistryClient,
   ) {}
 
   /**
@@ -67,7 +66,7 @@ export class PromotionService {
   }
 
   private async create(who: Principal, body: PromotionRequest, idempotencyKey: string | null, requestHash: string): Promise<RequestOutcome> {
-    const ref = parseImage(body.image);
+    const ref = await this.pinned(parseImage(body.image));
     const target = this.config.environment(body.target);
     if (!target) {
       throw new ServiceError('unprocessable', `unknown environment '${body.target}'`, {
@@ -132,8 +131,33 @@ export class PromotionService {
       if (uniqueViolation(err) === 'promotions_one_live') throw await this.alreadyLive(promotion.digest, target.name);
       throw err;
     }
-    await this.enqueue(promotion.id, 1, gates);
+    await this.followUp.after(promotion, gates);
     return { created: true, promotion: view };
+  }
+
+  /**
+   * A tag is resolved to a digest once, here; everything after works on the digest, so moving the
+   * tag later changes nothing. Only registries named in the pipeline are asked (no request otherwise).
+   */
+  private async pinned(ref: ImageReference): Promise<ImageReference & { digest: string }> {
+    if (ref.digest !== null) return { ...ref, digest: ref.digest };
+    const name = `${ref.registry}/${ref.repository}:${ref.tag}`;
+    if (!this.registry.knows(ref.registry)) {
+      throw new ServiceError('unprocessable', `registry '${ref.registry}' is not one of the registries named in the pipeline file`, { field: 'image' });
+    }
+    try {
+      const { digest } = await this.registry.resolve(ref, AbortSignal.timeout(RESOLVE_TIMEOUT_MS));
+      return { ...ref, digest };
+    } catch (err) {
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      if (timedOut) throw new ServiceError('unavailable', `image: could not resolve '${name}': the registry did not answer in time`, { field: 'image' });
+      if (!isRegistryError(err)) throw err;
+      if (err.code === 'not_found') throw new ServiceError('unprocessable', `image: '${name}' does not exist in the registry`, { field: 'image' });
+      if (err.code === 'unavailable') {
+        throw new ServiceError('unavailable', `image: could not resolve '${name}': the registry did not answer (${err.message})`, { field: 'image' });
+      }
+      throw new ServiceError('bad_gateway', `image: could not resolve '${name}': ${err.message}`, { field: 'image', code: err.code });
+    }
   }
 
   async get(id: string): Promise<PromotionView> {
@@ -155,6 +179,7 @@ export class PromotionService {
       if (isDigest(filter.image)) qb.andWhere('p.digest = :digest', { digest: filter.image });
       else {
         const ref = parseImage(filter.image, 'image');
+        if (ref.digest === null) throw new ServiceError('bad_request', 'image: filter by digest (sha256:…) or registry/repository@sha256:…', { field: 'image' });
         qb.andWhere('p.digest = :digest AND p.repository = :repo', { digest: ref.digest, repo: `${ref.registry}/${ref.repository}` });
       }
     }
@@ -180,42 +205,23 @@ export class PromotionService {
   /** Runs the gates again (a new round); approvals survive only if the evidence comes out the same. */
   async reevaluate(who: Principal, id: string): Promise<PromotionView> {
     let gates: GateType[] = [];
-    let round = 0;
     const view = await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       const env = this.state.environmentOf(promotion);
       gates = GATE_TYPES.filter((g) => env.gates[g] !== undefined);
-      round = promotion.round + 1;
+      const round = promotion.round + 1;
       await this.state.move(manager, promotion, 'reevaluate', who, { round }, { round });
       await this.resetGates(manager, promotion, gates);
       if (gates.length === 0) await this.state.settle(manager, promotion, who);
       return this.view(manager, promotion);
     });
-    await this.enqueue(id, round, gates);
+    await this.followUp.after(view, gates);
     return view;
   }
 
   async view(manager: EntityManager, promotion: PromotionEntity): Promise<PromotionView> {
     const record = await this.state.load(manager, promotion);
     return promotionView(record, this.state.tally(record), approvalRule(this.state.environmentOf(promotion)));
-  }
-
-  /** Queued after commit; if Redis is away the reconciler queues it later from the database. */
-  private async enqueue(id: string, round: number, gates: GateType[]): Promise<void> {
-    if (gates.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.queues.enqueueGates(id, round, gates),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`Redis did not answer in ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
-        }),
-      ]);
-    } catch (err) {
-      this.logger.warn(`could not queue gates of promotion ${id}; the reconciler will: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private pendingGates(promotion: PromotionEntity, gates: GateType[]): GateResultEntity[] {
@@ -266,13 +272,6 @@ function parseImage(text: string, field = 'image') {
   } catch (err) {
     if (err instanceof InvalidReferenceError) throw new ServiceError('bad_request', `${field}: ${err.message}`, { field });
     throw err;
-  }
-  if (ref.digest === null) {
-    throw new ServiceError(
-      'bad_request',
-      `${field}: '${text}' names a tag; tags are not resolved yet, so name the image by digest (registry/repository@sha256:…)`,
-      { field },
-    );
   }
   return ref;
 }

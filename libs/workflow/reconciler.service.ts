@@ -6,7 +6,10 @@ import { AuditService } from './audit.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
 
 export interface ReconcileReport {
+  /** Gate evaluations queued again. */
   requeued: number;
+  /** Copies of approved (or interrupted) promotions queued again. */
+  copies: number;
   settled: number;
   expired: number;
 }
@@ -31,7 +34,7 @@ export class ReconcilerService {
   ) {}
 
   async run(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { requeued: 0, settled: 0, expired: 0 };
+    const report: ReconcileReport = { requeued: 0, copies: 0, settled: 0, expired: 0 };
     const owed: { id: string; round: number; gates: GateType[] }[] = await this.dataSource.query(
       `SELECT p.id, p.round, array_agg(g.gate ORDER BY g.gate) AS gates
          FROM promotions p JOIN gate_results g ON g.promotion_id = p.id AND g.round = p.round AND g.status = 'pending'
@@ -43,6 +46,14 @@ export class ReconcilerService {
       await this.queues.enqueueGates(row.id, row.round, row.gates);
       report.requeued += row.gates.length;
     }
+
+    // Approved, or cut off half-way through the copy: the copy is idempotent, so queue it again.
+    const copies: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM promotions WHERE status IN ('approved', 'promoting') ORDER BY seq LIMIT $1`,
+      [BATCH],
+    );
+    for (const { id } of copies) await this.queues.enqueuePromote(id);
+    report.copies = copies.length;
 
     // Decided gates whose promotion did not move on (a crash between the two cannot happen in one
     // transaction, but a pipeline edit that dropped a gate can leave one waiting).
@@ -74,7 +85,7 @@ export class ReconcilerService {
         report.expired += 1;
       });
     }
-    if (report.requeued + report.settled + report.expired > 0) this.logger.log(`reconciled: ${JSON.stringify(report)}`);
+    if (report.requeued + report.copies + report.settled + report.expired > 0) this.logger.log(`reconciled: ${JSON.stringify(report)}`);
     return report;
   }
 }

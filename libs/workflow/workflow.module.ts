@@ -1,9 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/index.js';
+import { RegistryClient } from '../registry/index.js';
 import { ApprovalService } from './approval.service.js';
 import { AuditQueryService } from './audit-query.service.js';
 import { AuditService } from './audit.service.js';
 import { EnvironmentResolver } from './environment-resolver.js';
 import { EnvironmentService } from './environment.service.js';
+import { FollowUpService } from './follow-up.service.js';
+import { PromoteService } from './promote.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
 import { PromotionService } from './promotion.service.js';
 import { ProvenanceService } from './provenance.service.js';
@@ -15,6 +19,8 @@ const services = [
   AuditService,
   EnvironmentResolver,
   EnvironmentService,
+  FollowUpService,
+  PromoteService,
   PromotionStateService,
   PromotionService,
   ProvenanceService,
@@ -22,5 +28,12 @@ const services = [
 ];
 
 /** GateService is not here: the worker provides it together with the gate implementations. */
-@Module({ providers: services, exports: services })
+/** The only way to reach a registry: it talks to no host the pipeline file does not name. */
+const registryClient = {
+  provide: RegistryClient,
+  inject: [AppConfig],
+  useFactory: (config: AppConfig) => new RegistryClient(config.pipeline.registries, { env: config.registryEnv }),
+};
+
+@Module({ providers: [...services, registryClient], exports: [...services, RegistryClient] })
 export class WorkflowModule {}

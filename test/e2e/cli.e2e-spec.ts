@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
-import { devImage, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, startTestApp, type TestApp, registryHost } from '../helpers/test-app.js';
 
 let t: TestApp;
 let url: string;
@@ -76,10 +76,10 @@ describe('promoctl against the running service', () => {
 
   it('reports API errors with the service message and exit code 2', async () => {
     const ci = JSON.parse((await promoctl(['token', 'create', '--name', 'ci-err', '--role', 'ci', '--json'], t.bootstrapToken)).stdout).token;
-    const bad = await promoctl(['promote', '--image', '127.0.0.1:5000/dev/app:latest', '--to', 'staging'], ci);
+    const bad = await promoctl(['promote', '--image', `${registryHost()}/dev/app:latest`, '--to', 'staging'], ci);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('400');
-    expect(bad.stderr).toContain('name the image by digest');
+    expect(bad.stderr).toContain('422');
+    expect(bad.stderr).toContain('does not exist in the registry');
     const missing = await promoctl(['approve', '7f1d8f7e-4a3b-4c2d-9e1f-0a1b2c3d4e5f'], ci);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('404');

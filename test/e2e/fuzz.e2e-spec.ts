@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devImage, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, startTestApp, type TestApp, registryHost } from '../helpers/test-app.js';
 
 let t: TestApp;
 let ci: string;
@@ -15,7 +15,7 @@ function rand(n: number): number {
 }
 function value(depth = 0): unknown {
   const pick = rand(depth > 2 ? 7 : 10);
-  const strings = ['', ' ', 'staging', 'prod', 'dev', '\u0000', 'é😀', 'x'.repeat(600), '../../etc', devImage(), '127.0.0.1:5000/dev/app:latest', 'sha256:' + 'a'.repeat(64)];
+  const strings = ['', ' ', 'staging', 'prod', 'dev', '\u0000', 'é😀', 'x'.repeat(600), '../../etc', devImage(), `${registryHost()}/dev/app:latest`, 'sha256:' + 'a'.repeat(64)];
   switch (pick) {
     case 0: return null;
     case 1: return rand(2) === 0;
@@ -38,7 +38,7 @@ describe('no input produces a 500', () => {
   it('answers 2xx or a 4xx with the error shape for 300 generated promotion requests', async () => {
     const seen = new Set<number>();
     for (let i = 0; i < 300; i++) {
-      const images = [devImage(), devImage('web', 'sha256:' + 'b'.repeat(64)), '127.0.0.1:5000/staging/web@sha256:' + 'c'.repeat(64), 'evil.example/dev/x@sha256:' + 'd'.repeat(64), '127.0.0.1:5000/dev/app:1'];
+      const images = [devImage(), devImage('web', 'sha256:' + 'b'.repeat(64)), `${registryHost()}/staging/web@sha256:` + 'c'.repeat(64), 'evil.example/dev/x@sha256:' + 'd'.repeat(64), `${registryHost()}/dev/app:1`];
       const nearlyValid = { image: images[rand(images.length)], target: ['staging', 'prod', 'dev', 'qa', 'gated'][rand(5)], ...(rand(2) ? { reason: value() } : {}) };
       const body = rand(3) === 0 ? nearlyValid : rand(3) === 0 ? { image: value(), target: value(), reason: value() } : value();
       const req = t.api().post('/api/v1/promotions').set(auth(ci));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devImage, digest, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, digest, startTestApp, type TestApp, registryHost } from '../helpers/test-app.js';
 
 let t: TestApp;
 let ci: string;
@@ -27,13 +27,13 @@ describe('malformed requests for a promotion', () => {
     ['missing image', { target: 'staging' }, 400, 'image'],
     ['image not a string', { image: 42, target: 'staging' }, 400, 'image'],
     ['unknown field', { image: devImage(), target: 'staging', force: true }, 400, 'unknown field(s): force'],
-    ['a tag instead of a digest', { image: '127.0.0.1:5000/dev/web:1.0', target: 'staging' }, 400, 'name the image by digest'],
-    ['a digest of the wrong length', { image: '127.0.0.1:5000/dev/web@sha256:abc', target: 'staging' }, 400, '64 lowercase hex'],
-    ['uppercase repository', { image: `127.0.0.1:5000/dev/Web@${D}`, target: 'staging' }, 400, 'lowercase'],
+    ['a tag the registry does not have', { image: `${registryHost()}/dev/web:1.0`, target: 'staging' }, 422, 'does not exist in the registry'],
+    ['a digest of the wrong length', { image: `${registryHost()}/dev/web@sha256:abc`, target: 'staging' }, 400, '64 lowercase hex'],
+    ['uppercase repository', { image: `${registryHost()}/dev/Web@${D}`, target: 'staging' }, 400, 'lowercase'],
     ['reason too long', { image: devImage(), target: 'staging', reason: 'x'.repeat(5000) }, 400, 'reason'],
     ['unknown environment', { image: devImage(), target: 'qa' }, 422, "unknown environment 'qa'"],
     ['a registry not in the pipeline', { image: `evil.example.com/dev/web@${D}`, target: 'staging' }, 422, 'not one of the registries'],
-    ['a repository of no environment', { image: `127.0.0.1:5000/tmp/web@${D}`, target: 'staging' }, 422, 'not the repository of any environment'],
+    ['a repository of no environment', { image: `${registryHost()}/tmp/web@${D}`, target: 'staging' }, 422, 'not the repository of any environment'],
     ['an array body', [1, 2], 400, 'expected object'],
   ];
   it.each(cases)('%s', async (_name, body, status, message) => {

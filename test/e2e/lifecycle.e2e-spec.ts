@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devImage, digest, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { getManifest, pushImage } from '../helpers/images.js';
+import { devImage, digest, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let ci: string;
@@ -34,8 +35,9 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 describe('a promotion from request to approval', () => {
-  it('waits for two distinct release managers, then is approved, every step audited', async () => {
-    const image = devImage('web');
+  it('waits for two distinct release managers, is approved, then copied into staging; every step audited', async () => {
+    const pushed = await pushImage({ url: `http://${registryHost()}` }, 'dev/web', { tag: '1.2.0' });
+    const image = devImage('web', pushed.digest);
     const created = await request(ci, { image, target: 'staging', reason: 'release 1.2' });
     expect(created.status).toBe(202);
     expect(created.body).toMatchObject({
@@ -43,7 +45,7 @@ describe('a promotion from request to approval', () => {
       source: 'dev',
       target: 'staging',
       app: 'web',
-      targetRepository: '127.0.0.1:5000/staging/web',
+      targetRepository: `${registryHost()}/staging/web`,
       status: 'awaiting_approval',
       reason: 'release 1.2',
       requestedBy: { name: 'ci-main' },
@@ -66,9 +68,13 @@ describe('a promotion from request to approval', () => {
     expect(second.body.approvals).toHaveLength(2);
     expect(second.body.approvals.every((a: { counts: boolean; digest: string }) => a.counts && a.digest === created.body.digest)).toBe(true);
 
-    const fetched = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
-    expect(fetched.status).toBe(200);
-    expect(fetched.body.status).toBe('approved');
+    const promoted = await eventually(async () => {
+      const res = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
+      return res.body.status === 'promoted' && res.body;
+    });
+    expect(promoted.digest).toBe(pushed.digest);
+    const inStaging = await getManifest({ url: `http://${registryHost()}` }, 'staging/web', pushed.digest);
+    expect(inStaging.digest).toBe(pushed.digest);
 
     expect(await auditActions(id)).toEqual([
       'promotion.requested',
@@ -77,6 +83,8 @@ describe('a promotion from request to approval', () => {
       'approval.approve',
       'approval.approve',
       'promotion.approved',
+      'promotion.promoting',
+      'promotion.promoted',
     ]);
     const { rows } = await t.db.query(`SELECT actor FROM audit_events WHERE subject = $1 AND action = 'approval.approve' ORDER BY seq`, [`promotion:${id}`]);
     expect(rows.map((r) => r.actor)).toHaveLength(2);
@@ -110,7 +118,7 @@ describe('a promotion from request to approval', () => {
     const staging = await request(ci, { image: devImage('pay', d), target: 'staging' });
     // The copy into staging comes with the registry engine; stand in for it here.
     await t.db.query(`UPDATE promotions SET status = 'promoted' WHERE id = $1`, [staging.body.id]);
-    const created = await request(ci, { image: `127.0.0.1:5000/staging/pay@${d}`, target: 'prod' });
+    const created = await request(ci, { image: `${registryHost()}/staging/pay@${d}`, target: 'prod' });
     expect(created.status).toBe(202);
     const id = created.body.id;
     expect(created.body.approval.missingReviews).toEqual(['security']);
@@ -137,7 +145,7 @@ describe('the pipeline order', () => {
     const skip = await request(ci, { image: devImage('web', d), target: 'prod' });
     expect(skip.status).toBe(422);
     expect(skip.body.message).toContain("'prod' is promoted from 'staging'");
-    const notThere = await request(ci, { image: `127.0.0.1:5000/staging/web@${d}`, target: 'prod' });
+    const notThere = await request(ci, { image: `${registryHost()}/staging/web@${d}`, target: 'prod' });
     expect(notThere.status).toBe(422);
     expect(notThere.body.message).toContain("has not been promoted into 'staging'");
     const intoEntry = await request(ci, { image: devImage('web', d), target: 'dev' });

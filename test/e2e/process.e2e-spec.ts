@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { devImage, TEST_PIPELINE } from '../helpers/test-app.js';
+import { devImage, testPipeline } from '../helpers/test-app.js';
 import { freePort, run, waitReady, type Running } from '../helpers/process.js';
 
 // These start the built service (`npm test` builds first), as `npm start` and the images do.
@@ -15,7 +15,7 @@ const WORKER = 'dist/apps/worker/src/main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'promoter-process-'));
 const pipelinePath = join(dir, 'promoter.yaml');
-writeFileSync(pipelinePath, TEST_PIPELINE);
+writeFileSync(pipelinePath, testPipeline());
 const bootstrap = `bootstrap-${randomBytes(12).toString('hex')}`;
 const started: Running[] = [];
 afterAll(async () => {
@@ -46,7 +46,7 @@ async function call(base: string, method: string, path: string, token: string, b
 describe('starting the service', () => {
   it('stops with a message naming the key when the pipeline file is wrong', async () => {
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, TEST_PIPELINE.replace('from: dev\n    repository: local/staging', 'from: dve\n    repository: local/staging'));
+    writeFileSync(bad, testPipeline().replace('from: dev\n    repository: local/staging', 'from: dve\n    repository: local/staging'));
     const proc = run(ALL_IN_ONE, env({ PROMOTER_CONFIG: bad, PORT: String(await freePort()) }));
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toContain(`configuration error in ${bad}: environments[1].from: unknown environment 'dve'`);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devImage, digest, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { pushImage } from '../helpers/images.js';
+import { devImage, digest, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let ci: string;
@@ -30,7 +31,7 @@ describe('GET /environments', () => {
     expect(staging).toMatchObject({
       from: 'dev',
       approvals: { required: 2, roles: ['release-manager'], expiresAfterMs: 86_400_000 },
-      current: [{ app: 'shop', digest: d, repository: '127.0.0.1:5000/staging/shop', promotionId: p.body.id }],
+      current: [{ app: 'shop', digest: d, repository: `${registryHost()}/staging/shop`, promotionId: p.body.id }],
     });
     expect(prod).toMatchObject({ from: 'staging', reviews: ['security'], current: [] });
     expect(res.body[4].gates).toEqual({ scan: { failOn: 'critical' }, policy: { rules: ['non-root'] } });
@@ -69,10 +70,11 @@ describe('GET /promotions', () => {
 
 describe('GET /images/:digest/provenance', () => {
   it('tells every promotion of a digest with its gates, decisions and audit events, oldest first', async () => {
-    const d = digest();
+    const d = (await pushImage({ url: `http://${registryHost()}` }, 'dev/prov')).digest;
     const staging = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('prov', d), target: 'staging', reason: 'ship it' });
     await t.api().post(`/api/v1/promotions/${staging.body.id}/approvals`).set(auth(rm1)).send({ decision: 'approve', comment: 'ok' });
     await t.api().post(`/api/v1/promotions/${staging.body.id}/approvals`).set(auth(rm2)).send({ decision: 'approve' });
+    await eventually(async () => (await t.api().get(`/api/v1/promotions/${staging.body.id}`).set(auth(ci))).body.status === 'promoted');
     const quick = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('prov', d), target: 'quick' });
     await t.api().post(`/api/v1/promotions/${quick.body.id}/cancel`).set(auth(ci)).send({ reason: 'wrong target' });
 
@@ -80,9 +82,10 @@ describe('GET /images/:digest/provenance', () => {
     expect(res.status).toBe(200);
     expect(res.body.digest).toBe(d);
     expect(res.body.promotions.map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([
-      [staging.body.id, 'approved'],
+      [staging.body.id, 'promoted'],
       [quick.body.id, 'cancelled'],
     ]);
+    expect(res.body.environments).toEqual(['staging']);
     const first = res.body.promotions[0];
     expect(first.approvals.map((a: { approver: { name: string }; comment: string }) => [a.approver.name, a.comment])).toEqual([
       ['rm1', 'ok'],
@@ -95,7 +98,10 @@ describe('GET /images/:digest/provenance', () => {
       'approval.approve',
       'approval.approve',
       'promotion.approved',
+      'promotion.promoting',
+      'promotion.promoted',
     ]);
+    expect(first.auditEvents.at(-1).data).toMatchObject({ target: `${registryHost()}/staging/prov@${d}` });
     expect(first.auditEvents[0].data).toMatchObject({ reason: 'ship it', digest: d });
     expect(res.body.promotions[1].auditEvents.at(-1)).toMatchObject({ action: 'promotion.cancelled', data: { reason: 'wrong target' } });
 

@@ -14,7 +14,17 @@ import { loadConfig, type AppConfig } from '../../libs/config/index.js';
 import type { Role } from '../../libs/domain/index.js';
 import type { GateHandlers } from '../../libs/workflow/index.js';
 
-export const TEST_PIPELINE = `
+/** The e2e run's registry (a real docker-registry started by the global setup): host:port. */
+export function registryHost(): string {
+  return inject('registryHost');
+}
+
+/** The pipeline most tests run with; `local` is the run's real registry. */
+export function testPipeline(): string {
+  return TEST_PIPELINE.replaceAll('http://127.0.0.1:5000', `http://${registryHost()}`);
+}
+
+const TEST_PIPELINE = `
 registries:
   - name: local
     url: http://127.0.0.1:5000
@@ -73,7 +83,7 @@ export function digest(): string {
 }
 
 export function devImage(app = 'web', d = digest()): string {
-  return `127.0.0.1:5000/dev/${app}@${d}`;
+  return `${registryHost()}/dev/${app}@${d}`;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -98,7 +108,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   }
   const dir = mkdtempSync(join(tmpdir(), 'promoter-test-'));
   const configPath = join(dir, 'promoter.yaml');
-  writeFileSync(configPath, options.pipeline ?? TEST_PIPELINE);
+  writeFileSync(configPath, options.pipeline ?? testPipeline());
   const bootstrapToken = owner?.bootstrapToken ?? `bootstrap-${randomBytes(16).toString('hex')}`;
   const config = loadConfig({
     DATABASE_URL: databaseUrl,

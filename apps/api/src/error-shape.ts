@@ -16,6 +16,7 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   conflict: 409,
   payload_too_large: 413,
   unprocessable: 422,
+  bad_gateway: 502,
   unavailable: 503,
 };
 
@@ -41,6 +42,7 @@ const REASONS: Record<number, string> = {
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 

@@ -1,6 +1,7 @@
 import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule } from '@nestjs/common';
 import { GATE_HANDLERS, GateService, WorkflowModule, type GateHandlers } from '../../../libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
+import { PromoteProcessor } from './processors/promote.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
 
 /**
@@ -9,7 +10,7 @@ import { ReconcileProcessor } from './processors/reconcile.processor.js';
  */
 const IMPLEMENTED_GATES: GateHandlers = {};
 
-/** BullMQ processors: the gates and the reconciler. Runs with no HTTP server. */
+/** BullMQ processors: the gates, the promote step and the reconciler. Runs with no HTTP server. */
 /** Lets jobs in flight finish before the database and Redis connections close (they close after). */
 @Injectable()
 class WorkerDrainer implements BeforeApplicationShutdown {
@@ -17,11 +18,12 @@ class WorkerDrainer implements BeforeApplicationShutdown {
     private readonly verify: VerifyProcessor,
     private readonly scan: ScanProcessor,
     private readonly policy: PolicyProcessor,
+    private readonly promote: PromoteProcessor,
     private readonly reconcile: ReconcileProcessor,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.verify, this.scan, this.policy, this.reconcile].map((p) => p.worker?.close()));
+    await Promise.all([this.verify, this.scan, this.policy, this.promote, this.reconcile].map((p) => p.worker?.close()));
   }
 }
 
@@ -37,6 +39,7 @@ export class WorkerModule {
         VerifyProcessor,
         ScanProcessor,
         PolicyProcessor,
+        PromoteProcessor,
         ReconcileProcessor,
         WorkerDrainer,
       ],

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiHeader, ApiQuery, ApiResponse, ApiTags } fro
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
-import { ApprovalService, PromotionService, type Channel } from '../../../../libs/workflow/index.js';
+import { ApprovalService, PromoteService, PromotionService, type Channel } from '../../../../libs/workflow/index.js';
 import { parseInput, uuidParam, ZodPipe } from '../validation.js';
 import {
   cancelSchema,
@@ -27,6 +27,7 @@ export class PromotionsController {
   constructor(
     private readonly promotions: PromotionService,
     private readonly approvals: ApprovalService,
+    private readonly promote: PromoteService,
   ) {}
 
   @Post()
@@ -101,6 +102,15 @@ export class PromotionsController {
     @Body(new ZodPipe(cancelSchema)) body: z.output<typeof cancelSchema>,
   ) {
     return this.promotions.cancel(who, id, body.reason);
+  }
+
+  /** A failed copy, tried again; the approvals given still stand. */
+  @Post(':id/retry')
+  @HttpCode(202)
+  @Roles('release-manager')
+  @ApiResponse({ status: 202, description: 'the copy was queued again' })
+  retry(@CurrentPrincipal() who: Principal, @Param('id', uuidParam) id: string) {
+    return this.promote.retry(who, id);
   }
 
   @Post(':id/reevaluate')

@@ -1,0 +1,43 @@
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { z } from 'zod';
+import { JOBS, QUEUES } from '../../../../libs/queue/index.js';
+import { isRegistryError } from '../../../../libs/registry/index.js';
+import { PromoteService } from '../../../../libs/workflow/index.js';
+
+const promoteJobSchema = z.strictObject({ promotionId: z.uuid() });
+
+/** Copies run two at a time per worker: each already copies several blobs at once. */
+@Processor(QUEUES.promote, { concurrency: 2 })
+export class PromoteProcessor extends WorkerHost {
+  private readonly logger = new Logger(PromoteProcessor.name);
+
+  constructor(private readonly promote: PromoteService) {
+    super();
+  }
+
+  async process(job: Job<unknown>): Promise<string> {
+    if (job.name !== JOBS.promote) throw new UnrecoverableError(`no handler for job '${job.name}' on the promote queue`);
+    const parsed = promoteJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed promote job ${job.id}: ${parsed.error.message}`);
+    try {
+      return await this.promote.execute(parsed.data.promotionId);
+    } catch (err) {
+      // Refused credentials, a missing image, a digest mismatch: trying again cannot help.
+      if (isRegistryError(err) && !err.retryable) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+  }
+
+  /** Out of attempts, or nothing to retry: the promotion ends `failed` with the registry's error. */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job<unknown> | undefined, err: Error): Promise<void> {
+    const parsed = promoteJobSchema.safeParse(job?.data);
+    if (!job || !parsed.success) return;
+    const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!final) return;
+    this.logger.warn(`promotion ${parsed.data.promotionId} failed: ${err.message}`);
+    await this.promote.fail(parsed.data.promotionId, err.message).catch((e: Error) => this.logger.error(`could not record the failure: ${e.message}`));
+  }
+}

@@ -1,0 +1,113 @@
+import { RegistryError } from './registry-error.js';
+
+/** Aborts a request after `ms` without progress: uploads and downloads may be long but never idle. */
+export class IdleTimer {
+  private timer: NodeJS.Timeout | null = null;
+  fired = false;
+
+  constructor(
+    private readonly ms: number,
+    private readonly onIdle: () => void,
+  ) {
+    this.touch();
+  }
+
+  touch(): void {
+    if (this.timer) this.timer.refresh();
+    else if (!this.fired) {
+      this.timer = setTimeout(() => {
+        this.fired = true;
+        this.timer = null;
+        this.onIdle();
+      }, this.ms);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** A registry answer whose body is read at most once; reading or discarding it ends its timer. */
+export class RegistryResponse {
+  private consumed = false;
+  private finished = false;
+
+  constructor(
+    private readonly raw: Response,
+    private readonly timer: IdleTimer,
+    private readonly controller: AbortController,
+    private readonly describe: () => string,
+  ) {
+    if (raw.body === null) timer.stop();
+  }
+
+  get status(): number {
+    return this.raw.status;
+  }
+
+  get headers(): Headers {
+    return this.raw.headers;
+  }
+
+  header(name: string): string | null {
+    return this.raw.headers.get(name);
+  }
+
+  async *body(): AsyncGenerator<Uint8Array> {
+    if (this.consumed) throw new Error('response body already read');
+    this.consumed = true;
+    const stream = this.raw.body;
+    if (!stream) return;
+    try {
+      for await (const chunk of stream) {
+        this.timer.touch();
+        yield chunk as Uint8Array;
+      }
+      this.finished = true;
+    } catch (err) {
+      throw this.timer.fired
+        ? new RegistryError('unavailable', `${this.describe()}: timed out reading the response`, { cause: err })
+        : new RegistryError('unavailable', `${this.describe()}: connection failed while reading: ${causeText(err)}`, { cause: err });
+    } finally {
+      this.timer.stop();
+    }
+  }
+
+  /** The whole body, refused beyond `limit` bytes. */
+  async bytes(limit: number): Promise<Buffer> {
+    const length = Number(this.header('content-length') ?? NaN);
+    if (length > limit) {
+      await this.discard();
+      throw new RegistryError('protocol', `${this.describe()}: ${length} bytes is more than the ${limit} allowed`);
+    }
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for await (const chunk of this.body()) {
+      total += chunk.length;
+      if (total > limit) throw new RegistryError('protocol', `${this.describe()}: more than the ${limit} bytes allowed`);
+      parts.push(chunk);
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Releases the connection: cancels an unread body, aborts one being read elsewhere. */
+  async discard(): Promise<void> {
+    this.timer.stop();
+    if (this.raw.body === null || this.finished) return;
+    if (this.consumed) {
+      this.controller.abort();
+      return;
+    }
+    this.consumed = true;
+    await this.raw.body.cancel().catch(() => undefined);
+  }
+}
+
+export function causeText(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string; code?: string } };
+  const inner = e?.cause?.code ?? e?.cause?.message;
+  return inner ? `${e.message} (${inner})` : String(e?.message ?? err);
+}

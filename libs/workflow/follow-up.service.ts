@@ -1,0 +1,41 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { GateType } from '../config/index.js';
+import { JobQueues } from '../queue/index.js';
+
+/** Queuing is after the commit and best effort: if Redis is away, the reconciler queues it later. */
+const ENQUEUE_TIMEOUT_MS = 2_000;
+
+/**
+ * What a promotion needs next, put on the queues once the change that owes it has committed:
+ * gate evaluations for a new round, the copy for an approved promotion.
+ */
+@Injectable()
+export class FollowUpService {
+  private readonly logger = new Logger(FollowUpService.name);
+
+  constructor(private readonly queues: JobQueues) {}
+
+  async after(promotion: { id: string; status: string; round: number }, gates: readonly GateType[] = []): Promise<void> {
+    if (promotion.status === 'pending' && gates.length > 0) {
+      await this.bounded(promotion.id, 'gates', () => this.queues.enqueueGates(promotion.id, promotion.round, gates));
+    } else if (promotion.status === 'approved' || promotion.status === 'promoting') {
+      await this.bounded(promotion.id, 'promote', () => this.queues.enqueuePromote(promotion.id));
+    }
+  }
+
+  private async bounded(id: string, what: string, enqueue: () => Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        enqueue(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Redis did not answer in ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      this.logger.warn(`could not queue ${what} for promotion ${id}; the reconciler will: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

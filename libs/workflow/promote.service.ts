@@ -1,0 +1,91 @@
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../auth/index.js';
+import { uniqueViolation } from '../db/index.js';
+import { ServiceError } from '../domain/index.js';
+import { RegistryClient, type CopyResult } from '../registry/index.js';
+import { AuditService } from './audit.service.js';
+import { FollowUpService } from './follow-up.service.js';
+import { PromotionStateService } from './promotion-state.service.js';
+import { PromotionService } from './promotion.service.js';
+import type { PromotionView } from './promotion.view.js';
+
+const EXECUTOR = 'system:promoter';
+
+function location(hostAndPath: string): { registry: string; repository: string } {
+  const slash = hostAndPath.indexOf('/');
+  return { registry: hostAndPath.slice(0, slash), repository: hostAndPath.slice(slash + 1) };
+}
+
+/**
+ * Carries out an approved promotion: copies the digest into the target environment's repository
+ * (mounting blobs when the registry is the same), sets the target tag, and records what now stands
+ * there. Safe to run again at any point: the copy skips what the target already holds.
+ */
+@Injectable()
+export class PromoteService {
+  constructor(
+    private readonly state: PromotionStateService,
+    private readonly audit: AuditService,
+    private readonly registry: RegistryClient,
+    private readonly promotions: PromotionService,
+    private readonly followUp: FollowUpService,
+  ) {}
+
+  async execute(id: string): Promise<'promoted' | 'skipped'> {
+    const claimed = await this.audit.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      if (promotion.status === 'approved') await this.state.move(manager, promotion, 'begin_promote', EXECUTOR);
+      return promotion.status === 'promoting' ? promotion : null;
+    });
+    if (!claimed) return 'skipped';
+
+    const tags = claimed.targetTag ? [claimed.targetTag] : [];
+    const result: CopyResult = await this.registry.copy({ ...location(claimed.repository), digest: claimed.digest }, { ...location(claimed.targetRepository), tags });
+    if (result.digest !== claimed.digest) {
+      throw new ServiceError('bad_gateway', `the target registry holds ${result.digest} where ${claimed.digest} was copied`);
+    }
+    await this.audit.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      if (promotion.status !== 'promoting') return;
+      await this.state.move(manager, promotion, 'promote_succeeded', EXECUTOR, {
+        target: `${claimed.targetRepository}@${result.digest}`,
+        tags: result.tags.map((t) => t.tag),
+        mediaType: result.mediaType,
+        manifests: result.manifests.length,
+        blobsCopied: result.blobsCopied,
+        blobsMounted: result.blobsMounted,
+        blobsSkipped: result.blobsSkipped,
+        bytesCopied: result.bytesCopied,
+      });
+    });
+    return 'promoted';
+  }
+
+  /** The copy gave up: the promotion ends `failed`, with the registry's error in its record. */
+  async fail(id: string, error: string): Promise<void> {
+    await this.audit.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      if (promotion.status !== 'promoting') return;
+      await this.state.move(manager, promotion, 'promote_failed', EXECUTOR, { error });
+    });
+  }
+
+  /** A release manager tries a failed copy again; the approvals given still stand. */
+  async retry(who: Principal, id: string): Promise<PromotionView> {
+    let view: PromotionView;
+    try {
+      view = await this.audit.transaction(async (manager) => {
+        const promotion = await this.state.lock(manager, id);
+        await this.state.move(manager, promotion, 'retry', who);
+        return this.promotions.view(manager, promotion);
+      });
+    } catch (err) {
+      if (uniqueViolation(err) === 'promotions_one_live') {
+        throw new ServiceError('conflict', 'this digest has another live promotion into that environment now; retry that one instead');
+      }
+      throw err;
+    }
+    await this.followUp.after(view);
+    return view;
+  }
+}
