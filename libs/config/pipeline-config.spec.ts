@@ -45,6 +45,13 @@ describe('parsePipeline', () => {
     expect(pipeline.signing?.key).toEqual({ path: 'keys/promoter.key', passwordEnv: 'PROMOTER_KEY_PASSWORD', passwordFile: null });
   });
 
+  it('reads the tags an environment adds and whether it copies attachments', () => {
+    const pipeline = parsePipeline(BASE + '    tags: [stable, v1.2_x]\n    copyAttachments: true\n');
+    expect(pipeline.environments[1]).toMatchObject({ tags: ['stable', 'v1.2_x'], copyAttachments: true });
+    expect(pipeline.environments[0]).toMatchObject({ tags: [], copyAttachments: false });
+    expect(problems(BASE + '    tags: [-bad]\n').join()).toContain('environments[1].tags[0]: is not a valid tag');
+  });
+
   it('defaults approvals to none and auth to anonymous', () => {
     const pipeline = parsePipeline(BASE);
     expect(pipeline.environments[1]!.approvals.required).toBe(0);

@@ -42,6 +42,10 @@ export interface EnvironmentConfig {
   gates: Partial<Record<GateType, Record<string, unknown>>>;
   approvals: ApprovalsConfig;
   reviews: string[];
+  /** Tags set on every image promoted here, besides the tag it was requested by. */
+  tags: string[];
+  /** Copy the source's signatures, attestations and referrers along with the image. */
+  copyAttachments: boolean;
 }
 
 export interface SigningConfig {
@@ -102,6 +106,8 @@ const environmentSchema = z.strictObject({
     })
     .optional(),
   reviews: z.array(name).default([]),
+  tags: z.array(z.string().regex(/^[\w][\w.-]{0,127}$/, 'is not a valid tag')).default([]),
+  copyAttachments: z.boolean().default(false),
 });
 
 const pipelineSchema = z.strictObject({
@@ -184,6 +190,8 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
         timeoutMs: e.approvals?.timeout ?? DEFAULT_TIMEOUT_MS,
       },
       reviews: e.reviews,
+      tags: e.tags,
+      copyAttachments: e.copyAttachments,
     };
   });
 

@@ -39,11 +39,15 @@ export class PromoteService {
     });
     if (!claimed) return 'skipped';
 
-    const tags = claimed.targetTag ? [claimed.targetTag] : [];
-    const result: CopyResult = await this.registry.copy({ ...location(claimed.repository), digest: claimed.digest }, { ...location(claimed.targetRepository), tags });
+    const env = this.state.environmentOf(claimed);
+    const tags = [...new Set([...(claimed.targetTag ? [claimed.targetTag] : []), ...env.tags])];
+    const source = { ...location(claimed.repository), digest: claimed.digest };
+    const target = location(claimed.targetRepository);
+    const result: CopyResult = await this.registry.copy(source, { ...target, tags });
     if (result.digest !== claimed.digest) {
       throw new ServiceError('bad_gateway', `the target registry holds ${result.digest} where ${claimed.digest} was copied`);
     }
+    const attachments = env.copyAttachments ? await this.registry.copyAttachments(source, target) : null;
     await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status !== 'promoting') return;
@@ -56,6 +60,7 @@ export class PromoteService {
         blobsMounted: result.blobsMounted,
         blobsSkipped: result.blobsSkipped,
         bytesCopied: result.bytesCopied,
+        ...(attachments ? { attachments: attachments.attachments.map((a) => ({ kind: a.kind, tag: a.tag, digest: a.digest, status: a.status })) } : {}),
       });
     });
     return 'promoted';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReconcilerService } from '../../libs/workflow/index.js';
-import { getManifest, pushImage, pushIndex } from '../helpers/images.js';
+import { getManifest, pushCosignAttachment, pushImage, pushIndex } from '../helpers/images.js';
 import { faultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../helpers/registry.js';
 import { eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -48,6 +48,11 @@ environments:
   - name: edge
     from: dev
     repository: flaky/edge/{app}
+  - name: signed
+    from: dev
+    repository: remote/signed/{app}
+    tags: [stable, current]
+    copyAttachments: true
 `,
   });
   ci = await t.token('ci', ['ci']);
@@ -132,6 +137,30 @@ describe('the promote step', () => {
     const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [`promotion:${done.id}`]);
     expect(rows[0].n).toBe(2);
     expect((await getManifest(local(), 'staging/resume', image.digest)).bytes.equals(image.bytes)).toBe(true);
+  });
+
+  it('sets the environment\'s tags and carries signatures and attestations along when it asks for them', async () => {
+    const image = await pushImage(local(), 'dev/signed', { tag: 'v3' });
+    const sig = await pushCosignAttachment(local(), 'dev/signed', image.digest, 'sig');
+    const att = await pushCosignAttachment(local(), 'dev/signed', image.digest, 'att');
+    const done = await promote(`${registryHost()}/dev/signed:v3`, 'signed');
+    const event = await promotedEvent(done.id);
+    expect(event.tags.sort()).toEqual(['current', 'stable', 'v3']);
+    expect(event.attachments.map((a: { kind: string; tag: string }) => [a.kind, a.tag])).toEqual(
+      expect.arrayContaining([
+        ['signature', sig.tag],
+        ['attestation', att.tag],
+      ]),
+    );
+    const target = { url: remote.url };
+    for (const tag of ['v3', 'stable', 'current']) expect((await getManifest(target, 'signed/signed', tag)).digest).toBe(image.digest);
+    expect((await getManifest(target, 'signed/signed', sig.tag)).digest).toBe(sig.digest);
+    expect((await getManifest(target, 'signed/signed', att.tag)).digest).toBe(att.digest);
+    // Environments that do not ask get the image alone.
+    const plain = await pushImage(local(), 'dev/unsigned');
+    await pushCosignAttachment(local(), 'dev/unsigned', plain.digest, 'sig');
+    await promote(`${registryHost()}/dev/unsigned@${plain.digest}`, 'mirror');
+    expect((await getManifest(target, 'mirror/unsigned', `sha256-${plain.digest.slice(7)}.sig`)).status).toBe(404);
   });
 
   it('ends failed with the registry error when the copy keeps failing, and a release manager can retry it', async () => {
