@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../apps/cli/src/cli.js';
 import { ReconcilerService } from '../../libs/workflow/index.js';
 import { getManifest, pushCosignAttachment, pushImage, pushIndex } from '../helpers/images.js';
 import { faultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../helpers/registry.js';
@@ -172,9 +174,13 @@ describe('the promote step', () => {
 
     expect((await t.api().post(`/api/v1/promotions/${failed.id}/retry`).set(auth(ci))).status).toBe(403);
     broken = false;
-    const retried = await t.api().post(`/api/v1/promotions/${failed.id}/retry`).set(auth(rm));
-    expect(retried.status).toBe(202);
-    expect(retried.body.status).toBe('approved');
+    // Retried from the CLI, as a release manager would.
+    await t.http.listen(0, '127.0.0.1');
+    const { port } = t.http.getHttpServer().address() as AddressInfo;
+    let out = '';
+    const code = await runCli(['retry', failed.id, '--json'], { stdout: (s) => (out += s), stderr: (s) => (out += s), env: { PROMOTER_URL: `http://127.0.0.1:${port}`, PROMOTER_TOKEN: rm } });
+    expect(code).toBe(0);
+    expect(JSON.parse(out).status).toBe('approved');
     await eventually(async () => (await t.api().get(`/api/v1/promotions/${failed.id}`).set(auth(ci))).body.status === 'promoted', 20_000);
     expect((await getManifest({ url: remote.url }, 'edge/edge', image.digest)).status).toBe(200);
     const again = await t.api().post(`/api/v1/promotions/${failed.id}/retry`).set(auth(rm));

@@ -4,6 +4,7 @@ import { registerApprove } from './commands/approve.js';
 import { registerAuditVerify } from './commands/audit-verify.js';
 import { registerPromote } from './commands/promote.js';
 import { registerReject } from './commands/reject.js';
+import { registerRetry } from './commands/retry.js';
 import { registerStatus } from './commands/status.js';
 import { registerTokenCreate } from './commands/token-create.js';
 import { CliError, DEFAULT_URL, type CliIo, type CommandEnv } from './context.js';
@@ -19,6 +20,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   registerStatus(program, env);
   registerApprove(program, env);
   registerReject(program, env);
+  registerRetry(program, env);
   registerTokenCreate(program.command('token').description('manage API tokens'), env);
   registerAuditVerify(program.command('audit').description('inspect the audit log'), env);
 
