@@ -66,7 +66,7 @@ export class PromotionService {
   }
 
   private async create(who: Principal, body: PromotionRequest, idempotencyKey: string | null, requestHash: string): Promise<RequestOutcome> {
-    const ref = await this.pinned(parseImage(body.image));
+    const named = parseImage(body.image);
     const target = this.config.environment(body.target);
     if (!target) {
       throw new ServiceError('unprocessable', `unknown environment '${body.target}'`, {
@@ -74,7 +74,7 @@ export class PromotionService {
         environments: this.config.pipeline.environments.map((e) => e.name),
       });
     }
-    const { environment: source, app } = this.resolver.locate(ref);
+    const { environment: source, app } = this.resolver.locate(named);
     if (target.from !== source.name) {
       throw new ServiceError(
         'unprocessable',
@@ -85,6 +85,8 @@ export class PromotionService {
       );
     }
 
+    // Only a request that makes sense is worth a question to the registry.
+    const ref = await this.pinned(named);
     const gates = GATE_TYPES.filter((g) => target.gates[g] !== undefined);
     const now = new Date();
     const promotion = Object.assign(new PromotionEntity(), {
