@@ -36,6 +36,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     ]);
   }
   const pipeline = parsePipeline(text, proc.configPath);
-  const names = pipeline.registries.flatMap((r) => (r.auth.type === 'basic' ? [r.auth.usernameEnv, r.auth.passwordEnv] : []));
-  return new AppConfig(proc, pipeline, Object.fromEntries(names.map((n) => [n, env[n]])));
+  const wanted = pipeline.registries.flatMap((r, i) =>
+    r.auth.type === 'basic' ? [[r.auth.usernameEnv, i] as const, [r.auth.passwordEnv, i] as const] : [],
+  );
+  const missing = wanted.filter(([n]) => !env[n]);
+  if (missing.length > 0) {
+    throw new ConfigError(proc.configPath, missing.map(([n, i]) => ({ path: `registries[${i}].auth`, message: `environment variable ${n} is not set` })));
+  }
+  return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])));
 }

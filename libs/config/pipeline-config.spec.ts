@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from './app-config.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './config-error.js';
 import { parseDuration } from './duration.js';
@@ -85,6 +88,27 @@ describe('parsePipeline', () => {
 
   it('prefixes the message with the file it came from', () => {
     expect(() => parsePipeline('environments: []', '/etc/promoter.yaml')).toThrow(/^\/etc\/promoter\.yaml: /);
+  });
+});
+
+describe('loadConfig', () => {
+  const withAuth = (auth: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'promoter-config-'));
+    const path = join(dir, 'promoter.yaml');
+    writeFileSync(path, BASE.replace('url: http://127.0.0.1:5000', `url: http://127.0.0.1:5000\n    auth: ${auth}`));
+    return path;
+  };
+
+  it('reads the registry credentials the pipeline names, and refuses to start without them', () => {
+    const path = withAuth('{ type: basic, usernameEnv: REG_USER, passwordEnv: REG_PASS }');
+    const config = loadConfig({ PROMOTER_CONFIG: path, REG_USER: 'u', REG_PASS: 'p', UNRELATED: 'x' });
+    expect(config.registryEnv).toEqual({ REG_USER: 'u', REG_PASS: 'p' });
+    expect(() => loadConfig({ PROMOTER_CONFIG: path, REG_USER: 'u' })).toThrow('registries[0].auth: environment variable REG_PASS is not set');
+  });
+
+  it('expands ~ in a docker config path', () => {
+    const config = loadConfig({ PROMOTER_CONFIG: withAuth('{ type: dockerConfig, path: ~/.docker/config.json }') });
+    expect(config.pipeline.registries[0]!.auth).toEqual({ type: 'dockerConfig', path: join(homedir(), '.docker/config.json') });
   });
 });
 

@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
@@ -147,7 +148,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
       url: url.origin,
       host: url.host,
       insecure: url.protocol === 'http:',
-      auth: r.auth,
+      auth: r.auth.type === 'dockerConfig' ? { ...r.auth, path: expandHome(r.auth.path) } : r.auth,
       rateLimit: r.rateLimit ?? null,
     };
   });
@@ -173,8 +174,8 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     if (required > 0 && (e.approvals?.roles.length ?? 0) === 0) {
       issues.push({ path: at('approvals') + '.roles', message: 'name at least one role that may approve' });
     }
-    if (e.from === undefined && (Object.keys(e.gates).length > 0 || required > 0 || e.reviews.length > 0)) {
-      issues.push({ path: at('from'), message: 'the entry environment receives images from CI and cannot have gates, approvals or reviews' });
+    if (e.from === undefined && (Object.keys(e.gates).length > 0 || required > 0 || e.reviews.length > 0 || e.tags.length > 0 || e.copyAttachments)) {
+      issues.push({ path: at('from'), message: 'the entry environment receives images from CI and cannot have gates, approvals, reviews, tags or copyAttachments' });
     }
     return {
       name: e.name,
@@ -219,6 +220,10 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
         }
       : null,
   };
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
 }
 
 function duplicates(values: string[]): number[] {

@@ -32,6 +32,8 @@ export class EnvironmentService {
         timeoutMs: env.approvals.timeoutMs,
       },
       reviews: env.reviews,
+      tags: env.tags,
+      copyAttachments: env.copyAttachments,
       current: current
         .filter((c) => c.target === env.name)
         .map((c) => ({

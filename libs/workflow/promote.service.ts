@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/index.js';
 import { uniqueViolation } from '../db/index.js';
 import { ServiceError } from '../domain/index.js';
-import { RegistryClient, type CopyResult } from '../registry/index.js';
+import { RegistryClient, RegistryError, type CopyResult } from '../registry/index.js';
 import { AuditService } from './audit.service.js';
 import { FollowUpService } from './follow-up.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
@@ -45,7 +45,7 @@ export class PromoteService {
     const target = location(claimed.targetRepository);
     const result: CopyResult = await this.registry.copy(source, { ...target, tags });
     if (result.digest !== claimed.digest) {
-      throw new ServiceError('bad_gateway', `the target registry holds ${result.digest} where ${claimed.digest} was copied`);
+      throw new RegistryError('digest_mismatch', `the target registry holds ${result.digest} where ${claimed.digest} was copied`);
     }
     const attachments = env.copyAttachments ? await this.registry.copyAttachments(source, target) : null;
     await this.audit.transaction(async (manager) => {

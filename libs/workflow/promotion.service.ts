@@ -143,13 +143,15 @@ export class PromotionService {
    */
   private async pinned(ref: ImageReference): Promise<ImageReference & { digest: string }> {
     if (ref.digest !== null) return { ...ref, digest: ref.digest };
-    const name = `${ref.registry}/${ref.repository}:${ref.tag}`;
+    // Docker's rule: a reference with neither tag nor digest means `latest`.
+    const tag = ref.tag ?? 'latest';
+    const name = `${ref.registry}/${ref.repository}:${tag}`;
     if (!this.registry.knows(ref.registry)) {
       throw new ServiceError('unprocessable', `registry '${ref.registry}' is not one of the registries named in the pipeline file`, { field: 'image' });
     }
     try {
-      const { digest } = await this.registry.resolve(ref, AbortSignal.timeout(RESOLVE_TIMEOUT_MS));
-      return { ...ref, digest };
+      const { digest } = await this.registry.resolve({ ...ref, tag }, AbortSignal.timeout(RESOLVE_TIMEOUT_MS));
+      return { ...ref, tag, digest };
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       if (timedOut) throw new ServiceError('unavailable', `image: could not resolve '${name}': the registry did not answer in time`, { field: 'image' });

@@ -39,6 +39,13 @@ describe('requesting a promotion by tag', () => {
     expect(again.body.digest).toBe(moved.digest);
   });
 
+  it('reads a reference with neither tag nor digest as :latest', async () => {
+    const image = await pushImage(registry(), 'dev/bare', { tag: 'latest' });
+    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/bare`, target: 'staging' });
+    expect(created.status).toBe(202);
+    expect(created.body).toMatchObject({ digest: image.digest, targetTag: 'latest' });
+  });
+
   it('uses the digest when both are given, and keeps the tag as the target tag', async () => {
     const image = await pushImage(registry(), 'dev/both', { tag: 'v2', format: 'docker' });
     const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/both:v2@${image.digest}`, target: 'staging' });

@@ -306,7 +306,7 @@ describe('status', () => {
     expect(r.stdout).toMatch(/vulnerability-scan\s+failed\s+3 critical CVEs/);
     expect(r.stdout).toMatch(/ann\s+approve\s+counts\s+"ship it"/);
     expect(r.stdout).toMatch(/ci-bot\s+approve\s+does not count/);
-    expect(r.stdout).toContain('still needed: 1 more approval from release-manager; security review');
+    expect(r.stdout).toContain('still needed: re-evaluation once the failing gates can pass');
   });
 
   it('exits 0 for a promotion still in progress and for a promoted one', async () => {

@@ -1,11 +1,15 @@
-import { TERMINAL_STATUSES, type Promotion } from './types.js';
+import { STUCK_STATUSES, TERMINAL_STATUSES, type Promotion } from './types.js';
 
 export function isTerminal(status: string): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
 
+export function isStuck(status: string): boolean {
+  return STUCK_STATUSES.includes(status);
+}
+
 export function isFailure(status: string): boolean {
-  return status === 'blocked' || (isTerminal(status) && status !== 'promoted');
+  return isStuck(status) || (isTerminal(status) && status !== 'promoted');
 }
 
 export function route(p: Promotion): string {
@@ -30,6 +34,8 @@ export function stillNeeded(p: Promotion): string[] {
 
 export function neededSummary(p: Promotion): string {
   if (isTerminal(p.status)) return 'nothing (promotion is finished)';
+  if (p.status === 'failed') return 'a retry by a release manager (promoctl retry), once the registry problem is fixed';
+  if (p.status === 'blocked') return 're-evaluation once the failing gates can pass (POST …/reevaluate)';
   const needed = stillNeeded(p);
   return needed.length > 0 ? needed.join('; ') : 'no approvals or reviews';
 }

@@ -11,7 +11,9 @@ export type PromotionStatus =
   | 'cancelled'
   | 'expired';
 
-export const TERMINAL_STATUSES: readonly string[] = ['promoted', 'rejected', 'failed', 'cancelled', 'expired'];
+export const TERMINAL_STATUSES: readonly string[] = ['promoted', 'rejected', 'cancelled', 'expired'];
+/** Not terminal, but nothing moves on by itself: re-evaluation (blocked) or a retry (failed) is needed. */
+export const STUCK_STATUSES: readonly string[] = ['blocked', 'failed'];
 
 export interface Actor {
   id: string;

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { contextFor, durationOption, formatDuration, type CommandEnv, type Ctx } from '../context.js';
-import { imageLine, isTerminal, route } from '../format.js';
+import { imageLine, isStuck, isTerminal, route } from '../format.js';
 import type { Promotion } from '../types.js';
 
 interface PromoteOptions {
@@ -19,7 +19,7 @@ export function registerPromote(program: Command, env: CommandEnv): void {
   program
     .command('promote')
     .description('request the promotion of an image to an environment')
-    .requiredOption('--image <image>', 'image reference by digest, e.g. registry/dev/app@sha256:…')
+    .requiredOption('--image <image>', 'image reference, by digest (registry/dev/app@sha256:…) or by tag (registry/dev/app:1.2.3)')
     .requiredOption('--to <env>', 'target environment')
     .option('--reason <text>', 'why this promotion is requested')
     .option('--idempotency-key <key>', 'replaying the same key returns the original promotion')
@@ -48,7 +48,7 @@ async function waitFor(ctx: Ctx, initial: Promotion, opts: PromoteOptions): Prom
   const started = Date.now();
   const deadline = started + opts.timeout;
   let current = initial;
-  const finished = (p: Promotion) => isTerminal(p.status) || p.status === 'blocked';
+  const finished = (p: Promotion) => isTerminal(p.status) || isStuck(p.status);
   while (!finished(current)) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
