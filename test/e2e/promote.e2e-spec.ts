@@ -187,3 +187,51 @@ describe('the promote step', () => {
     expect(again.status).toBe(409);
   });
 });
+
+describe('a registry behind htpasswd basic auth', () => {
+  it('promotes into it with the credentials the pipeline names, and ends failed with the registry's refusal when they are wrong', async () => {
+    const guarded = await startRegistry({ auth: 'htpasswd', username: 'pusher', password: 'right-password' });
+    const pipeline = `
+registries:
+  - name: local
+    url: http://${registryHost()}
+  - name: guarded
+    url: ${guarded.url}
+    auth: { type: basic, usernameEnv: GUARDED_USER, passwordEnv: GUARDED_PASS }
+environments:
+  - name: dev
+    repository: local/dev/{app}
+  - name: vault
+    from: dev
+    repository: guarded/vault/{app}
+`;
+    const good = await startTestApp({ pipeline, env: { GUARDED_USER: 'pusher', GUARDED_PASS: 'right-password' } });
+    try {
+      const image = await pushImage(local(), 'dev/locked');
+      const token = await good.token('ci', ['ci']);
+      const created = await good.api().post('/api/v1/promotions').set(auth(token)).send({ image: `${registryHost()}/dev/locked@${image.digest}`, target: 'vault' });
+      await eventually(async () => (await good.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(token))).body.status === 'promoted', 20_000);
+      const inVault = await getManifest({ url: guarded.url, username: 'pusher', password: 'right-password' }, 'vault/locked', image.digest);
+      expect(inVault.bytes.equals(image.bytes)).toBe(true);
+      expect((await getManifest({ url: guarded.url }, 'vault/locked', image.digest)).status).toBe(401);
+    } finally {
+      await good.close();
+    }
+
+    const bad = await startTestApp({ pipeline, env: { GUARDED_USER: 'pusher', GUARDED_PASS: 'wrong-password' } });
+    try {
+      const image = await pushImage(local(), 'dev/locked2');
+      const token = await bad.token('ci', ['ci']);
+      const created = await bad.api().post('/api/v1/promotions').set(auth(token)).send({ image: `${registryHost()}/dev/locked2@${image.digest}`, target: 'vault' });
+      const failed = await eventually(async () => {
+        const res = await bad.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(token));
+        return res.body.status === 'failed' && res.body;
+      }, 20_000);
+      const { rows } = await bad.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.failed'`, [`promotion:${failed.id}`]);
+      expect(rows[0].data.error).toMatch(/401|unauthori[sz]ed|credentials/i);
+    } finally {
+      await bad.close();
+      await guarded.stop();
+    }
+  });
+});

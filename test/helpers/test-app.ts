@@ -62,6 +62,8 @@ export interface TestAppOptions {
   gateHandlers?: GateHandlers;
   /** Reuse another app's database and Redis prefix (e.g. a worker joining an API). */
   shareWith?: TestApp;
+  /** More environment for loadConfig, e.g. the registry credentials the pipeline names. */
+  env?: Record<string, string>;
 }
 
 export interface TestApp {
@@ -118,6 +120,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     PROMOTER_BOOTSTRAP_TOKEN: bootstrapToken,
     LOG_LEVEL: 'silent',
     PROMOTER_RECONCILE_INTERVAL: '1h',
+    ...options.env,
   });
   const parts = {
     config,
