@@ -189,7 +189,7 @@ describe('the promote step', () => {
 });
 
 describe('a registry behind htpasswd basic auth', () => {
-  it('promotes into it with the credentials the pipeline names, and ends failed with the registry's refusal when they are wrong', async () => {
+  it('promotes into it with the credentials the pipeline names, and ends failed with the refusal when they are wrong', async () => {
     const guarded = await startRegistry({ auth: 'htpasswd', username: 'pusher', password: 'right-password' });
     const pipeline = `
 registries:

@@ -28,6 +28,8 @@ export interface StartRegistryOptions {
   auth?: 'htpasswd';
   username?: string;
   password?: string;
+  /** Token auth (`auth.token`): the registry trusts JWTs whose `x5c` chains to `rootCertBundle` (a PEM file). */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
 /** Starts Debian's docker-registry (distribution 2.8) on a free loopback port with its own storage. */
@@ -43,6 +45,12 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       });
       await writeFile(join(dir, 'htpasswd'), stdout);
       auth = `auth:\n  htpasswd:\n    realm: basic-realm\n    path: ${join(dir, 'htpasswd')}\n`;
+    }
+    if (options.token) {
+      if (options.auth) throw new Error('startRegistry: choose htpasswd or token auth, not both');
+      const { realm, service, issuer, rootCertBundle } = options.token;
+      const q = (v: string) => JSON.stringify(v);
+      auth = `auth:\n  token:\n    realm: ${q(realm)}\n    service: ${q(service)}\n    issuer: ${q(issuer)}\n    rootcertbundle: ${q(rootCertBundle)}\n`;
     }
     // A port taken between freePort() and the registry's listen is retried with another.
     for (let attempt = 1; ; attempt++) {
