@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -173,6 +173,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
         await admin!.end();
       }
       redis.disconnect();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
