@@ -9,26 +9,14 @@
 // Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_CONNECTIONS (default 20),
 // BENCH_WARMUP (seconds of warm-up before each measured run, default 2; 0 skips it).
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import pg from 'pg';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVER = join(ROOT, 'dist/apps/api/src/all-in-one.js');
-const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const PG_BASE_URL = 'postgres://postgres@127.0.0.1:5432';
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const HOST = '127.0.0.1';
+import { join } from 'node:path';
+import { freePort } from '../test/helpers/process.js';
+import { adminQuery, BenchServer, dropRedisKeys, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
 
 const READY_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 15_000;
 const HTTP_TIMEOUT_MS = 10_000;
 /** Ids kept for the GET run; more only costs memory. */
 const MAX_IDS = 100_000;
@@ -39,14 +27,6 @@ const TARGETS = {
   post: { rps: 1_000, p99Ms: 50 },
   get: { rps: 5_000, p99Ms: 50 },
 } as const;
-
-function intFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${raw}'`);
-  return n;
-}
 
 const DURATION_S = intFromEnv('BENCH_DURATION', 10, 1);
 const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 20, 1);
@@ -61,54 +41,17 @@ const LOG_FILE = `/tmp/promoter-bench-${STAMP}.log`;
 
 /** Everything the run has to give back, in the order it must be given back. */
 const state: {
-  child: ChildProcess | null;
-  childExit: Promise<void> | null;
+  server: BenchServer | null;
   dbCreated: boolean;
   tmpDir: string | null;
-  logFd: number | null;
-} = { child: null, childExit: null, dbCreated: false, tmpDir: null, logFd: null };
+} = { server: null, dbCreated: false, tmpDir: null };
 
 // Whatever happens, the server does not outlive the benchmark.
 process.on('exit', () => {
-  if (state.child && state.child.exitCode === null && state.child.signalCode === null) state.child.kill('SIGKILL');
+  if (state.server?.alive()) state.server.child.kill('SIGKILL');
 });
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
-
-function withTimeout<T>(promise: PromiseLike<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    Promise.resolve(promise),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        onTimeout?.();
-        reject(new Error(`${what}: no result in ${Math.round(ms / 1000)} s`));
-      }, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolvePort(port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 const PIPELINE = `# Written by bench/api.ts. No gates, so requests never wait on the worker's gate processors.
 registries:
@@ -123,84 +66,6 @@ environments:
     repository: local/staging/{app}
     approvals: { required: 1, roles: [release-manager] }
 `;
-
-function logTail(lines = 60): string {
-  try {
-    const text = readFileSync(LOG_FILE, 'utf8').trimEnd();
-    return text === '' ? '(empty)' : text.split('\n').slice(-lines).join('\n');
-  } catch (err) {
-    return `(could not read ${LOG_FILE}: ${(err as Error).message})`;
-  }
-}
-
-function childAlive(): boolean {
-  const c = state.child;
-  return c !== null && c.exitCode === null && c.signalCode === null;
-}
-
-async function startServer(port: number, configPath: string, dataDir: string): Promise<string> {
-  state.logFd = openSync(LOG_FILE, 'a');
-  const child = spawn(process.execPath, [SERVER], {
-    cwd: ROOT,
-    stdio: ['ignore', state.logFd, state.logFd],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST,
-      DATABASE_URL: `${PG_BASE_URL}/${DB_NAME}`,
-      REDIS_URL,
-      REDIS_PREFIX,
-      PROMOTER_CONFIG: configPath,
-      PROMOTER_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
-      PROMOTER_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-    },
-  });
-  state.child = child;
-  state.childExit = new Promise((resolveExit) => {
-    child.once('exit', (code, signal) => {
-      log(`server exited (${signal ?? `code ${code}`})`);
-      resolveExit();
-    });
-    child.once('error', (err) => {
-      log(`server could not be started: ${err.message}`);
-      resolveExit();
-    });
-  });
-  log(`server pid ${child.pid} on port ${port}, log ${LOG_FILE}`);
-
-  const base = `http://${HOST}:${port}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (!childAlive()) throw new Error(`server exited before becoming ready\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
-    try {
-      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) return base;
-      last = `${res.status} ${await res.text()}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`server not ready in ${READY_TIMEOUT_MS / 1000} s (last: ${last})\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
-}
-
-async function stopServer(): Promise<void> {
-  const child = state.child;
-  if (!child || !state.childExit) return;
-  if (childAlive()) {
-    child.kill('SIGTERM');
-    try {
-      await withTimeout(state.childExit, STOP_TIMEOUT_MS, 'server stop after SIGTERM');
-    } catch {
-      log(`server still running ${STOP_TIMEOUT_MS / 1000} s after SIGTERM: SIGKILL`);
-      child.kill('SIGKILL');
-      await withTimeout(state.childExit, 5_000, 'server stop after SIGKILL').catch(() => undefined);
-    }
-  }
-  state.child = null;
-}
 
 async function createCiToken(base: string): Promise<string> {
   const res = await fetch(`${base}/api/v1/tokens`, {
@@ -296,11 +161,8 @@ function table(rows: Figures[]): string {
 }
 
 async function cleanup(): Promise<void> {
-  await stopServer().catch((err) => log(`stopping the server failed: ${(err as Error).message}`));
-  if (state.logFd !== null) {
-    closeSync(state.logFd);
-    state.logFd = null;
-  }
+  await state.server?.stop().catch((err) => log(`stopping the server failed: ${(err as Error).message}`));
+  state.server = null;
   if (state.dbCreated) {
     await withTimeout(adminQuery(`DROP DATABASE IF EXISTS "${DB_NAME}" WITH (FORCE)`), 30_000, 'drop database')
       .then(() => {
@@ -309,25 +171,10 @@ async function cleanup(): Promise<void> {
       })
       .catch((err) => log(`could not drop database ${DB_NAME}: ${(err as Error).message}`));
   }
-  await withTimeout(dropRedisKeys(), 30_000, 'redis cleanup').catch((err) => log(`could not remove Redis keys ${REDIS_PREFIX}:*: ${(err as Error).message}`));
+  await withTimeout(dropRedisKeys(REDIS_PREFIX), 30_000, 'redis cleanup').catch((err) => log(`could not remove Redis keys ${REDIS_PREFIX}:*: ${(err as Error).message}`));
   if (state.tmpDir) {
     await rm(state.tmpDir, { recursive: true, force: true }).catch(() => undefined);
     state.tmpDir = null;
-  }
-}
-
-async function dropRedisKeys(): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${REDIS_PREFIX}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
   }
 }
 
@@ -341,7 +188,21 @@ async function main(): Promise<number> {
   state.dbCreated = true;
   log(`created database ${DB_NAME}`);
 
-  const base = await startServer(await freePort(), configPath, join(state.tmpDir, 'data'));
+  const server = await BenchServer.start({
+    port: await freePort(),
+    logFile: LOG_FILE,
+    log,
+    env: {
+      DATABASE_URL: `${PG_BASE_URL}/${DB_NAME}`,
+      REDIS_URL,
+      REDIS_PREFIX,
+      PROMOTER_CONFIG: configPath,
+      PROMOTER_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
+      PROMOTER_DATA_DIR: join(state.tmpDir, 'data'),
+    },
+  });
+  state.server = server;
+  const base = server.base;
   log(`server ready at ${base}`);
   const ciToken = await createCiToken(base);
 
@@ -413,7 +274,7 @@ async function main(): Promise<number> {
     const figures = await run(base, scenario, DURATION_S);
     for (const p of failures(figures)) problems.push(`${scenario.name}: ${p}`);
     results.push(figures);
-    if (!childAlive()) throw new Error(`server died during ${scenario.name}\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
+    if (!server.alive()) throw server.failure(`server died during ${scenario.name}`);
   };
 
   await measure(post);
@@ -436,7 +297,7 @@ async function main(): Promise<number> {
   }
   const ok = problems.length === 0;
   if (!ok) {
-    process.stdout.write(`\nINVALID RUN:\n  ${problems.join('\n  ')}\n--- tail of ${LOG_FILE} ---\n${logTail()}\n`);
+    process.stdout.write(`\nINVALID RUN:\n  ${problems.join('\n  ')}\n--- tail of ${LOG_FILE} ---\n${server.logTail()}\n`);
   }
   process.stdout.write(
     JSON.stringify({
@@ -459,7 +320,7 @@ async function main(): Promise<number> {
 const BUDGET_MS = (2 * (DURATION_S + WARMUP_S) + 60) * 1000 + READY_TIMEOUT_MS + 120_000;
 const watchdog = setTimeout(() => {
   log(`benchmark exceeded its ${Math.round(BUDGET_MS / 1000)} s budget: killing the server`);
-  if (childAlive()) state.child!.kill('SIGKILL');
+  if (state.server?.alive()) state.server.child.kill('SIGKILL');
   process.exit(1);
 }, BUDGET_MS);
 watchdog.unref();

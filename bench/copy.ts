@@ -18,23 +18,15 @@
 // Environment: BENCH_COPY_RUNS (measured runs per scenario, default 3).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import pg from 'pg';
+import { join } from 'node:path';
 import { MT, pushLargeImage, sha256, type PushedImage } from '../test/helpers/images.js';
 import { freePort } from '../test/helpers/process.js';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
+import { adminQuery, BenchServer, dropRedisKeys, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVER = join(ROOT, 'dist/apps/api/src/all-in-one.js');
-const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const PG_BASE_URL = 'postgres://postgres@127.0.0.1:5432';
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const HOST = '127.0.0.1';
 const SKOPEO = '/usr/bin/skopeo';
 const SETPRIV = '/usr/bin/setpriv';
 const NOBODY = 65534;
@@ -44,8 +36,6 @@ const MiB = 1024 * 1024;
 const LAYERS = 10;
 const LAYER_SIZE = Math.floor(GiB / LAYERS);
 
-const READY_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 15_000;
 const HTTP_TIMEOUT_MS = 10_000;
 /** One promotion or skopeo copy of 1 GiB; far above what it takes. */
 const RUN_TIMEOUT_MS = 300_000;
@@ -53,14 +43,6 @@ const POLL_MS = 20;
 const RSS_SAMPLE_MS = 50;
 
 const TARGETS = { sameRegistryS: 0.3, crossNoSlowerThanSkopeo: true, peakRssMb: 200 } as const;
-
-function intFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${raw}'`);
-  return n;
-}
 
 const RUNS = intFromEnv('BENCH_COPY_RUNS', 3, 1);
 
@@ -72,61 +54,22 @@ const LOG_FILE = `/tmp/promoter-bench-copy-${STAMP}.log`;
 
 /** Everything the run has to give back. */
 const state: {
-  child: ChildProcess | null;
-  childExit: Promise<void> | null;
+  server: BenchServer | null;
   skopeo: ChildProcess | null;
   registries: TestRegistry[];
   dbCreated: boolean;
   tmpDirs: string[];
-  logFd: number | null;
   keepLog: boolean;
-} = { child: null, childExit: null, skopeo: null, registries: [], dbCreated: false, tmpDirs: [], logFd: null, keepLog: false };
+} = { server: null, skopeo: null, registries: [], dbCreated: false, tmpDirs: [], keepLog: false };
 
 // Whatever happens, the server and skopeo do not outlive the benchmark (the registries are stopped by cleanup).
 process.on('exit', () => {
-  for (const c of [state.child, state.skopeo]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of [state.server?.child, state.skopeo]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
 const log = (message: string) => process.stderr.write(`[bench:copy] ${message}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-function withTimeout<T>(promise: PromiseLike<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    Promise.resolve(promise),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        onTimeout?.();
-        reject(new Error(`${what}: no result in ${Math.round(ms / 1000)} s`));
-      }, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function logTail(lines = 60): string {
-  try {
-    const text = readFileSync(LOG_FILE, 'utf8').trimEnd();
-    return text === '' ? '(empty)' : text.split('\n').slice(-lines).join('\n');
-  } catch (err) {
-    return `(could not read ${LOG_FILE}: ${(err as Error).message})`;
-  }
-}
-
-function childAlive(): boolean {
-  const c = state.child;
-  return c !== null && c.exitCode === null && c.signalCode === null;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Registries and the image
@@ -159,73 +102,6 @@ async function checkCopied(reg: TestRegistry, repo: string, ref: string, image: 
   if (res.status !== 200 || !bytes.equals(image.bytes)) {
     throw new Error(`${reg.host}/${repo}:${ref} does not hold the source manifest (${res.status}, ${bytes.length} bytes)`);
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The server
-
-async function startServer(port: number, configPath: string, dataDir: string): Promise<string> {
-  state.logFd = openSync(LOG_FILE, 'a');
-  const child = spawn(process.execPath, [SERVER], {
-    cwd: ROOT,
-    stdio: ['ignore', state.logFd, state.logFd],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST,
-      DATABASE_URL: `${PG_BASE_URL}/${DB_NAME}`,
-      REDIS_URL,
-      REDIS_PREFIX,
-      PROMOTER_CONFIG: configPath,
-      PROMOTER_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
-      PROMOTER_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-    },
-  });
-  state.child = child;
-  state.childExit = new Promise((resolveExit) => {
-    child.once('exit', (code, signal) => {
-      log(`server exited (${signal ?? `code ${code}`})`);
-      resolveExit();
-    });
-    child.once('error', (err) => {
-      log(`server could not be started: ${err.message}`);
-      resolveExit();
-    });
-  });
-  log(`server pid ${child.pid} on port ${port}, log ${LOG_FILE}`);
-
-  const base = `http://${HOST}:${port}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (!childAlive()) throw new Error(`server exited before becoming ready\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
-    try {
-      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) return base;
-      last = `${res.status} ${await res.text()}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(250);
-  }
-  throw new Error(`server not ready in ${READY_TIMEOUT_MS / 1000} s (last: ${last})\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
-}
-
-async function stopServer(): Promise<void> {
-  const child = state.child;
-  if (!child || !state.childExit) return;
-  if (childAlive()) {
-    child.kill('SIGTERM');
-    try {
-      await withTimeout(state.childExit, STOP_TIMEOUT_MS, 'server stop after SIGTERM');
-    } catch {
-      log(`server still running ${STOP_TIMEOUT_MS / 1000} s after SIGTERM: SIGKILL`);
-      child.kill('SIGKILL');
-      await withTimeout(state.childExit, 5_000, 'server stop after SIGKILL').catch(() => undefined);
-    }
-  }
-  state.child = null;
 }
 
 async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
@@ -279,7 +155,7 @@ async function promote(base: string, tokens: Tokens, image: string, target: stri
       throw new Error(`promotion ${id} of ${image} into ${target} ended ${status}: ${JSON.stringify(events.json?.items?.at(-1)?.data ?? null)}`);
     }
     if (Date.now() > deadline) throw new Error(`promotion ${id} still ${status} after ${RUN_TIMEOUT_MS / 1000} s`);
-    if (!childAlive()) throw new Error(`server died during promotion ${id}\n--- tail of ${LOG_FILE} ---\n${logTail()}`);
+    if (state.server && !state.server.alive()) throw state.server.failure(`server died during promotion ${id}`);
     await sleep(POLL_MS);
     const res = await api(base, tokens.ci, 'GET', `/api/v1/promotions/${id}`);
     if (res.status !== 200) throw new Error(`GET /api/v1/promotions/${id} answered ${res.status}: ${JSON.stringify(res.json)}`);
@@ -444,11 +320,8 @@ function table(rows: Row[]): string {
 
 async function cleanup(): Promise<void> {
   if (state.skopeo && state.skopeo.exitCode === null) state.skopeo.kill('SIGKILL');
-  await stopServer().catch((err) => log(`stopping the server failed: ${(err as Error).message}`));
-  if (state.logFd !== null) {
-    closeSync(state.logFd);
-    state.logFd = null;
-  }
+  await state.server?.stop().catch((err) => log(`stopping the server failed: ${(err as Error).message}`));
+  state.server = null;
   for (const reg of state.registries.splice(0)) {
     await withTimeout(reg.stop(), 15_000, `stop registry ${reg.host}`).catch((err) => log((err as Error).message));
   }
@@ -460,25 +333,10 @@ async function cleanup(): Promise<void> {
       })
       .catch((err) => log(`could not drop database ${DB_NAME}: ${(err as Error).message}`));
   }
-  await withTimeout(dropRedisKeys(), 30_000, 'redis cleanup').catch((err) => log(`could not remove Redis keys ${REDIS_PREFIX}:*: ${(err as Error).message}`));
+  await withTimeout(dropRedisKeys(REDIS_PREFIX), 30_000, 'redis cleanup').catch((err) => log(`could not remove Redis keys ${REDIS_PREFIX}:*: ${(err as Error).message}`));
   for (const dir of state.tmpDirs.splice(0)) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   if (!state.keepLog) await rm(LOG_FILE, { force: true }).catch(() => undefined);
   else log(`server log kept: ${LOG_FILE}`);
-}
-
-async function dropRedisKeys(): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${REDIS_PREFIX}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 async function main(): Promise<number> {
@@ -530,8 +388,22 @@ environments:
   await withTimeout(adminQuery(`CREATE DATABASE "${DB_NAME}"`), 30_000, 'create database');
   state.dbCreated = true;
   log(`created database ${DB_NAME}`);
-  const base = await startServer(await freePort(), configPath, join(tmp, 'data'));
-  const pid = state.child!.pid!;
+  const server = await BenchServer.start({
+    port: await freePort(),
+    logFile: LOG_FILE,
+    log,
+    env: {
+      DATABASE_URL: `${PG_BASE_URL}/${DB_NAME}`,
+      REDIS_URL,
+      REDIS_PREFIX,
+      PROMOTER_CONFIG: configPath,
+      PROMOTER_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
+      PROMOTER_DATA_DIR: join(tmp, 'data'),
+    },
+  });
+  state.server = server;
+  const base = server.base;
+  const pid = server.child.pid!;
   const tokens: Tokens = { ci: await createToken(base, 'bench-ci', ['ci']), auditor: await createToken(base, 'bench-auditor', ['auditor']) };
   log(`server ready at ${base}`);
 
