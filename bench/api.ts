@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/helpers/process.js';
-import { adminQuery, BenchServer, dropRedisKeys, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
+import { adminQuery, BenchServer, dropRedisKeys, runBench, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
 
 const READY_TIMEOUT_MS = 60_000;
 const HTTP_TIMEOUT_MS = 10_000;
@@ -317,32 +317,4 @@ async function main(): Promise<number> {
 }
 
 // Bounded in time as a whole: warm-ups, measured runs, boot and cleanup, with room to spare.
-const BUDGET_MS = (2 * (DURATION_S + WARMUP_S) + 60) * 1000 + READY_TIMEOUT_MS + 120_000;
-const watchdog = setTimeout(() => {
-  log(`benchmark exceeded its ${Math.round(BUDGET_MS / 1000)} s budget: killing the server`);
-  if (state.server?.alive()) state.server.child.kill('SIGKILL');
-  process.exit(1);
-}, BUDGET_MS);
-watchdog.unref();
-
-let exitCode = 1;
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`${signal}: cleaning up`);
-    void withTimeout(cleanup(), 30_000, 'cleanup').finally(() => process.exit(130));
-  });
-}
-
-try {
-  exitCode = await main();
-} catch (err) {
-  log(`FAILED: ${(err as Error).message}`);
-  exitCode = 1;
-} finally {
-  await withTimeout(cleanup(), 60_000, 'cleanup').catch((err) => log((err as Error).message));
-}
-clearTimeout(watchdog);
-process.exit(exitCode);
+await runBench({ main, cleanup, budgetMs: (2 * (DURATION_S + WARMUP_S) + 60) * 1000 + READY_TIMEOUT_MS + 120_000, log });

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { MT, pushLargeImage, sha256, type PushedImage } from '../test/helpers/images.js';
 import { freePort } from '../test/helpers/process.js';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
-import { adminQuery, BenchServer, dropRedisKeys, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
+import { adminQuery, BenchServer, dropRedisKeys, runBench, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
 
 const SKOPEO = '/usr/bin/skopeo';
 const SETPRIV = '/usr/bin/setpriv';
@@ -540,32 +540,4 @@ environments:
 }
 
 // Bounded in time as a whole: a copy of 1 GiB takes seconds here; an hour (plus more for more runs) is ample.
-const BUDGET_MS = (3_600 + 300 * RUNS) * 1000;
-const watchdog = setTimeout(() => {
-  log(`benchmark exceeded its ${Math.round(BUDGET_MS / 1000)} s budget: cleaning up`);
-  state.keepLog = true;
-  void withTimeout(cleanup(), 60_000, 'cleanup').finally(() => process.exit(1));
-}, BUDGET_MS);
-watchdog.unref();
-
-let exitCode = 1;
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`${signal}: cleaning up`);
-    void withTimeout(cleanup(), 60_000, 'cleanup').finally(() => process.exit(130));
-  });
-}
-
-try {
-  exitCode = await main();
-} catch (err) {
-  log(`FAILED: ${(err as Error).message}`);
-  exitCode = 1;
-}
-if (exitCode !== 0) state.keepLog = true;
-await withTimeout(cleanup(), 120_000, 'cleanup').catch((err) => log((err as Error).message));
-clearTimeout(watchdog);
-process.exit(exitCode);
+await runBench({ main, cleanup, budgetMs: (3_600 + 300 * RUNS) * 1000, log, onFailure: () => (state.keepLog = true) });

@@ -160,3 +160,45 @@ export class BenchServer {
     throw this.failure(`server not ready in ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
   }
 }
+
+export interface BenchRun {
+  main: () => Promise<number>;
+  cleanup: () => Promise<void>;
+  /** The whole run, boot and cleanup included, must end within this. */
+  budgetMs: number;
+  log: (message: string) => void;
+  /** Called before cleanup when the run failed, timed out or was interrupted. */
+  onFailure?: () => void;
+}
+
+/** Runs a benchmark bounded in time, cleaning up whatever happens (failure, budget, SIGINT/SIGTERM), then exits. */
+export async function runBench(run: BenchRun): Promise<never> {
+  const watchdog = setTimeout(() => {
+    run.log(`benchmark exceeded its ${Math.round(run.budgetMs / 1000)} s budget: cleaning up`);
+    run.onFailure?.();
+    void withTimeout(run.cleanup(), 60_000, 'cleanup').finally(() => process.exit(1));
+  }, run.budgetMs);
+  watchdog.unref();
+
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      run.log(`${signal}: cleaning up`);
+      run.onFailure?.();
+      void withTimeout(run.cleanup(), 60_000, 'cleanup').finally(() => process.exit(130));
+    });
+  }
+
+  let exitCode = 1;
+  try {
+    exitCode = await run.main();
+  } catch (err) {
+    run.log(`FAILED: ${(err as Error).message}`);
+  }
+  if (exitCode !== 0) run.onFailure?.();
+  await withTimeout(run.cleanup(), 120_000, 'cleanup').catch((err) => run.log((err as Error).message));
+  clearTimeout(watchdog);
+  process.exit(exitCode);
+}
