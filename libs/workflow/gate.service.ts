@@ -25,6 +25,12 @@ export interface GateVerdict {
 /** One gate type's evaluation. Throwing means "try again later"; a verdict is final for the round. */
 export type GateHandler = (context: GateContext) => Promise<GateVerdict>;
 
+/** A gate implementation: a Nest provider the worker module registers under its type. */
+export interface Gate {
+  readonly type: GateType;
+  evaluate(context: GateContext): Promise<GateVerdict>;
+}
+
 /** Gate implementations, by type. A gate the pipeline demands with no handler here fails closed. */
 export const GATE_HANDLERS = Symbol('GATE_HANDLERS');
 export type GateHandlers = Partial<Record<GateType, GateHandler>>;

@@ -1,14 +1,16 @@
-import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule } from '@nestjs/common';
-import { GATE_HANDLERS, GateService, WorkflowModule, type GateHandlers } from '../../../libs/workflow/index.js';
+import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type Type } from '@nestjs/common';
+import { GATE_HANDLERS, GateService, WorkflowModule, type Gate, type GateHandlers } from '../../../libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
 import { PromoteProcessor } from './processors/promote.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
 
 /**
- * The gates implemented in this build. A gate the pipeline demands that is missing here fails
- * closed: its result is `error` and the promotion is blocked.
+ * The gates implemented in this build: the modules that provide them and the providers themselves.
+ * A gate the pipeline demands that is missing here fails closed: its result is `error` and the
+ * promotion is blocked.
  */
-const IMPLEMENTED_GATES: GateHandlers = {};
+const GATE_MODULES: Array<Type<unknown> | DynamicModule> = [];
+const GATES: Array<Type<Gate>> = [];
 
 /** BullMQ processors: the gates, the promote step and the reconciler. Runs with no HTTP server. */
 /** Lets jobs in flight finish before the database and Redis connections close (they close after). */
@@ -29,12 +31,20 @@ class WorkerDrainer implements BeforeApplicationShutdown {
 
 @Module({})
 export class WorkerModule {
-  static forRoot(handlers: GateHandlers = IMPLEMENTED_GATES): DynamicModule {
+  /** `overrides` replaces single gates (tests use it to script outcomes); the rest stay real. */
+  static forRoot(overrides: GateHandlers = {}): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [WorkflowModule],
+      imports: [WorkflowModule, ...GATE_MODULES],
       providers: [
-        { provide: GATE_HANDLERS, useValue: handlers },
+        {
+          provide: GATE_HANDLERS,
+          inject: GATES,
+          useFactory: (...gates: Gate[]): GateHandlers => ({
+            ...Object.fromEntries(gates.map((gate) => [gate.type, (context: Parameters<Gate['evaluate']>[0]) => gate.evaluate(context)])),
+            ...overrides,
+          }),
+        },
         GateService,
         VerifyProcessor,
         ScanProcessor,
