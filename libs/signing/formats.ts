@@ -229,12 +229,15 @@ export function parseInTotoStatement(bytes: Uint8Array | string): InTotoStatemen
 
 // ---- cosign manifests ----------------------------------------------------------------------------
 
-/** The config blob cosign writes for `.sig`/`.att` manifests: one diff_id per layer. */
+/**
+ * The config blob cosign writes for `.sig`/`.att` manifests: one diff_id per layer, and one empty
+ * history entry per layer as go-containerregistry's mutate.Append adds them.
+ */
 export function cosignConfigBlob(layerDigests: string[]): Buffer {
   const config = {
     architecture: '',
     created: '0001-01-01T00:00:00Z',
-    history: [{ created: '0001-01-01T00:00:00Z' }],
+    history: layerDigests.map(() => ({ created: '0001-01-01T00:00:00Z' })),
     os: '',
     rootfs: { type: 'layers', diff_ids: layerDigests },
     config: {},

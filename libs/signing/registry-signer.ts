@@ -1,0 +1,204 @@
+import { RegistryError, sha256Digest, type Descriptor, type Manifest, type RegistryClient, type RepositoryLocation } from '../registry/index.js';
+import { keyBundle, signEnvelope, statementBytes } from './dsse.js';
+import {
+  Annotations,
+  attestationTag,
+  cosignConfigBlob,
+  EMPTY_JSON_DIGEST,
+  inTotoStatement,
+  MAX_SIGNATURE_LAYERS,
+  pae,
+  parseDsseEnvelope,
+  referrersFallbackTag,
+  signatureTag,
+  SigningMediaTypes,
+  simpleSigningPayload,
+} from './formats.js';
+import { verifyWith, type Signer } from './signer.js';
+
+/** An image in a registry of the pipeline, and the name its signatures give it (`host/repository`). */
+export interface ImageToSign extends RepositoryLocation {
+  digest: string;
+  /** Name in payloads and statement subjects; default `<registry>/<repository>`. */
+  name?: string;
+}
+
+export interface SignatureWritten {
+  tag: string;
+  /** The `.sig` manifest now under the tag. */
+  manifestDigest: string;
+  /** The layer: the simple-signing payload's digest. */
+  payloadDigest: string;
+  /** `added`, or `present` when a signature by this key over this payload was already there. */
+  status: 'added' | 'present';
+}
+
+export interface AttestationWritten {
+  predicateType: string;
+  /** sha256 of the in-toto statement bytes (the DSSE payload). */
+  statementDigest: string;
+  /** The `.att` layer: the DSSE envelope blob. */
+  envelopeDigest: string;
+  tag: string;
+  manifestDigest: string;
+  status: 'added' | 'present';
+  /** The sigstore bundle referrer manifest, and where clients find it. */
+  referrer: { digest: string; bundleDigest: string; listedBy: 'referrers-api' | 'fallback-tag' };
+}
+
+const MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
+const EMPTY_JSON = Buffer.from('{}');
+
+/**
+ * Writes cosign-compatible signatures and attestations next to an image: `.sig` and `.att` tags
+ * (read, append, write back, as cosign does) and sigstore bundle referrers. Idempotent: what this
+ * key already wrote over the same payload is found and reused, so a retried run adds nothing twice.
+ * Like cosign it does not lock: two writers appending to one tag at once can lose one append.
+ */
+export class RegistrySigner {
+  constructor(
+    private readonly registry: RegistryClient,
+    readonly signer: Signer,
+  ) {}
+
+  async sign(image: ImageToSign, signal?: AbortSignal): Promise<SignatureWritten> {
+    const payload = simpleSigningPayload(nameOf(image), image.digest);
+    const payloadDigest = sha256Digest(payload);
+    const tag = signatureTag(image.digest);
+    const existing = await this.readCosignManifest(image, tag, signal);
+    const mine = existing?.json.layers?.find(
+      (l) => l.digest === payloadDigest && verifyWith(this.signer.publicKey, payload, Buffer.from(l.annotations?.[Annotations.signature] ?? '', 'base64')),
+    );
+    if (existing && mine) return { tag, manifestDigest: existing.digest, payloadDigest, status: 'present' };
+
+    const signature = await this.signer.sign(payload);
+    await this.registry.pushBlob(image, payload, signal);
+    const layer: Descriptor = {
+      mediaType: SigningMediaTypes.simpleSigning,
+      size: payload.length,
+      digest: payloadDigest,
+      annotations: { [Annotations.signature]: signature.toString('base64') },
+    };
+    const manifestDigest = await this.appendLayer(image, tag, existing, layer, signal);
+    return { tag, manifestDigest, payloadDigest, status: 'added' };
+  }
+
+  /** An in-toto statement about the image with this predicate, as a `.att` layer and a bundle referrer. */
+  async attest(image: ImageToSign, predicateType: string, predicate: unknown, signal?: AbortSignal): Promise<AttestationWritten> {
+    const statement = statementBytes(inTotoStatement(nameOf(image), image.digest, predicateType, predicate));
+    const statementDigest = sha256Digest(statement);
+    const tag = attestationTag(image.digest);
+    const existing = await this.readCosignManifest(image, tag, signal);
+
+    let envelopeBytes = existing ? await this.findOwnEnvelope(image, existing, predicateType, statement, signal) : null;
+    let manifestDigest = existing?.digest ?? '';
+    const status = envelopeBytes ? 'present' : 'added';
+    if (!envelopeBytes) {
+      envelopeBytes = Buffer.from(JSON.stringify(await signEnvelope(this.signer, statement)), 'utf8');
+      const blob = await this.registry.pushBlob(image, envelopeBytes, signal);
+      const layer: Descriptor = {
+        mediaType: SigningMediaTypes.dsseEnvelope,
+        size: blob.size,
+        digest: blob.digest,
+        annotations: { [Annotations.signature]: '', [Annotations.predicateType]: predicateType },
+      };
+      manifestDigest = await this.appendLayer(image, tag, existing, layer, signal);
+    }
+    const envelopeDigest = sha256Digest(envelopeBytes);
+    // The bundle is derived from the stored envelope only, so a retry produces the same referrer digest.
+    const referrer = await this.writeBundleReferrer(image, envelopeBytes, predicateType, signal);
+    return { predicateType, statementDigest, envelopeDigest, tag, manifestDigest, status, referrer };
+  }
+
+  private async readCosignManifest(image: ImageToSign, tag: string, signal?: AbortSignal): Promise<Manifest | null> {
+    const head = await this.registry.headManifest(image, tag, signal);
+    if (!head) return null;
+    const manifest = await this.registry.getManifest(image, head.digest, signal);
+    if (!manifest.json.config || !Array.isArray(manifest.json.layers)) {
+      throw new RegistryError('protocol', `${nameOf(image)}:${tag} is not an image manifest; refusing to overwrite it`);
+    }
+    if (manifest.json.layers.length >= MAX_SIGNATURE_LAYERS) {
+      throw new RegistryError('protocol', `${nameOf(image)}:${tag} already has ${manifest.json.layers.length} layers (cosign's limit is ${MAX_SIGNATURE_LAYERS})`);
+    }
+    return manifest;
+  }
+
+  /** The bytes of an envelope in `.att` over exactly this statement and signed by our key, if any. */
+  private async findOwnEnvelope(image: ImageToSign, att: Manifest, predicateType: string, statement: Buffer, signal?: AbortSignal): Promise<Buffer | null> {
+    const payload = statement.toString('base64');
+    const candidates = (att.json.layers ?? []).filter(
+      (l) => l.mediaType === SigningMediaTypes.dsseEnvelope && l.annotations?.[Annotations.predicateType] === predicateType && l.size <= MAX_ENVELOPE_BYTES,
+    );
+    for (const layer of candidates) {
+      const bytes = await this.registry.readBlob(image, layer, MAX_ENVELOPE_BYTES, signal);
+      let envelope;
+      try {
+        envelope = parseDsseEnvelope(bytes);
+      } catch {
+        continue; // someone else's broken layer is not ours to judge here
+      }
+      if (envelope.payload !== payload) continue;
+      const signed = pae(envelope.payloadType, statement);
+      if (envelope.signatures.some((s) => verifyWith(this.signer.publicKey, signed, Buffer.from(s.sig, 'base64')))) return bytes;
+    }
+    return null;
+  }
+
+  /** cosign's append: the old layers, then the new one; the config's diff_ids follow the layers. */
+  private async appendLayer(image: ImageToSign, tag: string, existing: Manifest | null, layer: Descriptor, signal?: AbortSignal): Promise<string> {
+    const layers = [...(existing?.json.layers ?? []), layer];
+    const configBytes = cosignConfigBlob(layers.map((l) => l.digest));
+    const config = await this.registry.pushBlob(image, configBytes, signal);
+    const json = {
+      schemaVersion: 2,
+      mediaType: SigningMediaTypes.ociManifest,
+      config: { mediaType: SigningMediaTypes.ociConfig, size: config.size, digest: config.digest },
+      layers,
+      ...(existing?.json.annotations ? { annotations: existing.json.annotations } : {}),
+    };
+    const put = await this.registry.putManifest(image, tag, { bytes: Buffer.from(JSON.stringify(json)), mediaType: SigningMediaTypes.ociManifest }, signal);
+    return put.digest;
+  }
+
+  private async writeBundleReferrer(image: ImageToSign, envelopeBytes: Buffer, predicateType: string, signal?: AbortSignal): Promise<AttestationWritten['referrer']> {
+    const subject = await this.registry.headManifest(image, image.digest, signal);
+    if (!subject) throw new RegistryError('not_found', `${nameOf(image)}@${image.digest} is not in the registry`, { status: 404 });
+    const bundle = Buffer.from(JSON.stringify(keyBundle(parseDsseEnvelope(envelopeBytes), this.signer.keyId)), 'utf8');
+    const bundleBlob = await this.registry.pushBlob(image, bundle, signal);
+    await this.registry.pushBlob(image, EMPTY_JSON, signal);
+    const annotations = { [Annotations.bundleContent]: 'dsse-envelope', [Annotations.bundlePredicateType]: predicateType };
+    const json = {
+      schemaVersion: 2,
+      mediaType: SigningMediaTypes.ociManifest,
+      artifactType: SigningMediaTypes.sigstoreBundleV03,
+      config: { mediaType: SigningMediaTypes.ociEmpty, digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON.length },
+      layers: [{ mediaType: SigningMediaTypes.sigstoreBundleV03, digest: bundleBlob.digest, size: bundleBlob.size }],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+      annotations,
+    };
+    const bytes = Buffer.from(JSON.stringify(json));
+    const put = await this.registry.putManifest(image, sha256Digest(bytes), { bytes, mediaType: SigningMediaTypes.ociManifest }, signal);
+    const bundleDigest = bundleBlob.digest;
+    if (put.subjectIndexed || (await this.registry.referrers(image, image.digest, signal)) !== null) {
+      return { digest: put.digest, bundleDigest, listedBy: 'referrers-api' };
+    }
+    const descriptor: Descriptor = { mediaType: SigningMediaTypes.ociManifest, digest: put.digest, size: bytes.length, artifactType: SigningMediaTypes.sigstoreBundleV03, annotations };
+    await this.addToFallbackIndex(image, descriptor, signal);
+    return { digest: put.digest, bundleDigest, listedBy: 'fallback-tag' };
+  }
+
+  /** Registries without the referrers API: clients read the `sha256-<hex>` index (read-modify-write). */
+  private async addToFallbackIndex(image: ImageToSign, descriptor: Descriptor, signal?: AbortSignal): Promise<void> {
+    const tag = referrersFallbackTag(image.digest);
+    const head = await this.registry.headManifest(image, tag, signal);
+    const index = head ? (await this.registry.getManifest(image, head.digest, signal)).json : { schemaVersion: 2, mediaType: SigningMediaTypes.ociIndex, manifests: [] };
+    if (!Array.isArray(index.manifests)) throw new RegistryError('protocol', `${nameOf(image)}:${tag} is not an index; refusing to overwrite it`);
+    if (index.manifests.some((m) => m.digest === descriptor.digest)) return;
+    const json = { ...index, manifests: [...index.manifests, descriptor] };
+    await this.registry.putManifest(image, tag, { bytes: Buffer.from(JSON.stringify(json)), mediaType: SigningMediaTypes.ociIndex }, signal);
+  }
+}
+
+function nameOf(image: ImageToSign): string {
+  return image.name ?? `${image.registry}/${image.repository}`;
+}
