@@ -12,6 +12,8 @@ export class AppConfig {
     readonly pipeline: PipelineConfig,
     /** The registry credentials named by the pipeline (`usernameEnv`, `passwordEnv`), read at boot. */
     readonly registryEnv: Readonly<Record<string, string | undefined>> = {},
+    /** The signing key's password from `signing.key.passwordEnv`, read at boot (may be empty). */
+    readonly signingPassword: string | null = null,
   ) {
     this.envs = new Map(pipeline.environments.map((e) => [e.name, e]));
   }
@@ -43,5 +45,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (missing.length > 0) {
     throw new ConfigError(proc.configPath, missing.map(([n, i]) => ({ path: `registries[${i}].auth`, message: `environment variable ${n} is not set` })));
   }
-  return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])));
+  const passwordEnv = pipeline.signing?.key.passwordEnv ?? null;
+  // An empty password is a valid cosign password: only an unset variable is an error.
+  if (passwordEnv !== null && env[passwordEnv] === undefined) {
+    throw new ConfigError(proc.configPath, [{ path: 'signing.key.passwordEnv', message: `environment variable ${passwordEnv} is not set` }]);
+  }
+  const signingPassword = passwordEnv === null ? null : env[passwordEnv]!;
+  return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])), signingPassword);
 }
