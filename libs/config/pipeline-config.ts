@@ -3,6 +3,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { parseDuration } from './duration.js';
+import { signatureGateSchema } from './signature-gate.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
 export type RegistryAuth =
@@ -96,7 +97,7 @@ const environmentSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9{}._\/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
   gates: z
-    .strictObject({ signature: gateOptions.optional(), scan: gateOptions.optional(), policy: gateOptions.optional() })
+    .strictObject({ signature: signatureGateSchema.optional(), scan: gateOptions.optional(), policy: gateOptions.optional() })
     .default({}),
   approvals: z
     .strictObject({

@@ -9,3 +9,4 @@ export { keyBundle, signEnvelope, statementBytes } from './dsse.js';
 export { RegistrySigner, type AttestationWritten, type ImageToSign, type SignatureWritten } from './registry-signer.js';
 export * from './predicates.js';
 export { generateCosignKeyPair } from './keygen.js';
+export * from './verify/index.js';

@@ -21,6 +21,8 @@ export interface ItemResult {
   index: number;
   /** The layer's digest (the payload or envelope blob). */
   digest: string | null;
+  /** Attestations: the statement's predicate type, when it could be read. */
+  predicateType?: string;
   accepted: boolean;
   signer?: VerifiedSigner;
   reason?: RejectReason;
