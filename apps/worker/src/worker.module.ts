@@ -3,14 +3,16 @@ import { GATE_HANDLERS, GateService, WorkflowModule, type Gate, type GateHandler
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
 import { PromoteProcessor } from './processors/promote.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
+import { SignatureGateModule } from './gates/signature-gate.module.js';
+import { SignatureGate } from './gates/signature.gate.js';
 
 /**
  * The gates implemented in this build: the modules that provide them and the providers themselves.
  * A gate the pipeline demands that is missing here fails closed: its result is `error` and the
  * promotion is blocked.
  */
-const GATE_MODULES: Array<Type<unknown> | DynamicModule> = [];
-const GATES: Array<Type<Gate>> = [];
+const GATE_MODULES: Array<Type<unknown> | DynamicModule> = [SignatureGateModule];
+const GATES: Array<Type<Gate>> = [SignatureGate];
 
 /** BullMQ processors: the gates, the promote step and the reconciler. Runs with no HTTP server. */
 /** Lets jobs in flight finish before the database and Redis connections close (they close after). */

@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { dirname } from 'node:path';
+import { AppConfig, ConfigError, signatureGateSchema, type ConfigIssue } from '../../../../libs/config/index.js';
+import { RegistryClient, isRegistryError } from '../../../../libs/registry/index.js';
+import {
+  loadVerificationPolicy,
+  signerLabel,
+  TrustConfigError,
+  verifyImage,
+  type ManifestResult,
+  type VerificationPolicy,
+  type VerificationReport,
+} from '../../../../libs/signing/index.js';
+import type { Gate, GateContext, GateVerdict } from '../../../../libs/workflow/index.js';
+
+/**
+ * The `signature` gate: the source image must carry a valid cosign signature by a trusted key or
+ * keyless identity, and every attestation the environment asks for. Trust files are read when the
+ * worker starts; a missing or bad one stops it, naming the key.
+ */
+@Injectable()
+export class SignatureGate implements Gate {
+  readonly type = 'signature' as const;
+  private readonly policies: Map<string, VerificationPolicy>;
+
+  constructor(
+    config: AppConfig,
+    private readonly registry: RegistryClient,
+  ) {
+    this.policies = loadPolicies(config);
+  }
+
+  async evaluate(context: GateContext): Promise<GateVerdict> {
+    const policy = this.policies.get(context.environment.name);
+    if (!policy) {
+      return { status: 'error', summary: `environment ${context.environment.name} has no gates.signature configuration`, evidence: { configured: false } };
+    }
+    const { promotion } = context;
+    const slash = promotion.repository.indexOf('/');
+    const image = { registry: promotion.repository.slice(0, slash), repository: promotion.repository.slice(slash + 1), digest: promotion.digest };
+    let report: VerificationReport;
+    try {
+      report = await verifyImage(this.registry, image, policy);
+    } catch (err) {
+      // Transient registry trouble: throw, so the job is retried. Anything else is final.
+      if (isRegistryError(err) && err.retryable) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      return { status: 'error', summary: `cannot read the signatures of ${promotion.image}: ${message}`, evidence: { image: promotion.image, error: message } };
+    }
+    return { status: report.verified ? 'passed' : 'failed', summary: summarise(report), evidence: { ...report } };
+  }
+}
+
+function loadPolicies(config: AppConfig): Map<string, VerificationPolicy> {
+  const baseDir = dirname(config.process.configPath);
+  const policies = new Map<string, VerificationPolicy>();
+  const issues: ConfigIssue[] = [];
+  config.pipeline.environments.forEach((env, i) => {
+    const options = env.gates.signature;
+    if (!options) return;
+    const at = `environments[${i}].gates.signature`;
+    const parsed = signatureGateSchema.safeParse(options);
+    if (!parsed.success) {
+      issues.push({ path: at, message: parsed.error.issues.map((x) => x.message).join('; ') });
+      return;
+    }
+    try {
+      policies.set(env.name, loadVerificationPolicy(parsed.data, baseDir));
+    } catch (err) {
+      if (!(err instanceof TrustConfigError)) throw err;
+      issues.push({ path: `${at}.${err.path}`, message: err.message.slice(err.path.length + 2) });
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(config.process.configPath, issues);
+  return policies;
+}
+
+function summarise(report: VerificationReport): string {
+  const sigs = describe('signature', report.signatures);
+  const missing = report.attestations.filter((a) => !a.satisfied).map((a) => a.predicateType);
+  if (report.verified) {
+    return `verified: ${report.signers.map(signerLabel).join('; ')}`;
+  }
+  const accepted = report.signatures.items.some((i) => i.accepted);
+  const parts = [accepted ? 'signature verified' : sigs];
+  if (missing.length > 0) parts.push(`no valid attestation of ${missing.join(', ')}`);
+  return parts.join('; ');
+}
+
+function describe(what: string, m: ManifestResult): string {
+  if (m.problem) return `no valid ${what}: ${m.problem}`;
+  if (m.manifest === null) return `no ${what}s: the image has no ${m.tag}`;
+  const reasons = new Map<string, number>();
+  for (const item of m.items) if (!item.accepted && item.reason) reasons.set(item.reason, (reasons.get(item.reason) ?? 0) + 1);
+  const list = [...reasons].map(([r, n]) => `${r} ×${n}`).join(', ');
+  return `no valid ${what} among ${m.layers} (rejected: ${list || 'none examined'})`;
+}
