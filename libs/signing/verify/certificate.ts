@@ -165,24 +165,29 @@ const MAX_PATH = 6;
  * valid at `at` (cosign checks the chain at the leaf's notBefore).
  */
 export function verifyChain(leaf: ParsedCertificate, intermediates: ParsedCertificate[], roots: ParsedCertificate[], at: Date): ChainResult {
-  const path = [leaf.x509.subject];
+  const path = [subjectOf(leaf)];
   let current = leaf;
   const used = new Set<ParsedCertificate>();
   for (let depth = 0; depth < MAX_PATH; depth++) {
     const root = roots.find((r) => issuedBy(current, r, at));
     if (root) {
-      path.push(root.x509.subject);
+      path.push(subjectOf(root));
       return { ok: true, path };
     }
     const next = intermediates.find((c) => !used.has(c) && issuedBy(current, c, at));
     if (!next) {
-      return { ok: false, path, problem: `no trusted root or valid intermediate issued "${current.x509.subject.replace(/\n/g, ', ')}"` };
+      return { ok: false, path, problem: `no trusted root or valid intermediate issued "${subjectOf(current)}"` };
     }
     used.add(next);
-    path.push(next.x509.subject);
+    path.push(subjectOf(next));
     current = next;
   }
   return { ok: false, path, problem: `no trusted root within ${MAX_PATH} certificates` };
+}
+
+/** One-line subject; Fulcio leaves have an empty one (the identity is in the SAN). */
+function subjectOf(cert: ParsedCertificate): string {
+  return (cert.x509.subject ?? '').replace(/\n/g, ', ') || '(empty subject)';
 }
 
 function issuedBy(subject: ParsedCertificate, issuer: ParsedCertificate, at: Date): boolean {
