@@ -1,6 +1,7 @@
 // Nest services over the domain rules, the database and the queues: promotions, approvals,
 // gates, the reconciler and the audit log.
 export * from './approval.service.js';
+export * from './attestation.service.js';
 export * from './audit-query.service.js';
 export * from './audit.service.js';
 export * from './cursor.js';

@@ -1,11 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/index.js';
+import type { EnvironmentConfig } from '../config/index.js';
 import { uniqueViolation } from '../db/index.js';
 import { ServiceError } from '../domain/index.js';
 import { RegistryClient, RegistryError, type CopyResult } from '../registry/index.js';
+import { PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../signing/index.js';
+import { AttestationService } from './attestation.service.js';
 import { AuditService } from './audit.service.js';
 import { FollowUpService } from './follow-up.service.js';
-import { PromotionStateService } from './promotion-state.service.js';
+import { promotionPredicate, verificationSummary } from './promotion-attestations.js';
+import { PromotionStateService, type PromotionRecord } from './promotion-state.service.js';
 import { PromotionService } from './promotion.service.js';
 import type { PromotionView } from './promotion.view.js';
 
@@ -29,15 +33,17 @@ export class PromoteService {
     private readonly registry: RegistryClient,
     private readonly promotions: PromotionService,
     private readonly followUp: FollowUpService,
+    private readonly attestations: AttestationService,
   ) {}
 
   async execute(id: string): Promise<'promoted' | 'skipped'> {
-    const claimed = await this.audit.transaction(async (manager) => {
+    const record = await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status === 'approved') await this.state.move(manager, promotion, 'begin_promote', EXECUTOR);
-      return promotion.status === 'promoting' ? promotion : null;
+      return promotion.status === 'promoting' ? this.state.load(manager, promotion) : null;
     });
-    if (!claimed) return 'skipped';
+    if (!record) return 'skipped';
+    const claimed = record.promotion;
 
     const env = this.state.environmentOf(claimed);
     const tags = [...new Set([...(claimed.targetTag ? [claimed.targetTag] : []), ...env.tags])];
@@ -48,6 +54,9 @@ export class PromoteService {
       throw new RegistryError('digest_mismatch', `the target registry holds ${result.digest} where ${claimed.digest} was copied`);
     }
     const attachments = env.copyAttachments ? await this.registry.copyAttachments(source, target) : null;
+    // After the copy (and the source's own signatures), before success is recorded: a crash here
+    // means a retry, and signing finds what it already wrote instead of adding it again.
+    const signing = await this.signAndAttest(record, env, tags);
     await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status !== 'promoting') return;
@@ -61,9 +70,26 @@ export class PromoteService {
         blobsSkipped: result.blobsSkipped,
         bytesCopied: result.bytesCopied,
         ...(attachments ? { attachments: attachments.attachments.map((a) => ({ kind: a.kind, tag: a.tag, digest: a.digest, status: a.status })) } : {}),
+        signing,
       });
     });
     return 'promoted';
+  }
+
+  /** Signs the target digest and attests the VSA and the promotion record; what was written goes into the audit. */
+  private async signAndAttest(record: PromotionRecord, env: EnvironmentConfig, tags: string[]) {
+    if (!this.attestations.enabled) return { signed: false };
+    const target = { repository: record.promotion.targetRepository, digest: record.promotion.digest };
+    const signature = (await this.attestations.sign(target))!;
+    const attestations = [];
+    for (const [type, predicate] of [
+      [VSA_PREDICATE_TYPE, verificationSummary(record, env)],
+      [PROMOTION_PREDICATE_TYPE, promotionPredicate(record, tags, true)],
+    ] as const) {
+      const a = (await this.attestations.attest(target, type, predicate))!;
+      attestations.push({ predicateType: a.predicateType, statementDigest: a.statementDigest, envelopeDigest: a.envelopeDigest, manifestDigest: a.manifestDigest, status: a.status, referrer: a.referrer });
+    }
+    return { signed: true, keyId: this.attestations.keyId, signature, attestations };
   }
 
   /** The copy gave up: the promotion ends `failed`, with the registry's error in its record. */

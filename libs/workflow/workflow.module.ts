@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/index.js';
 import { RegistryClient } from '../registry/index.js';
 import { ApprovalService } from './approval.service.js';
+import { AttestationService, signerProvider } from './attestation.service.js';
 import { AuditQueryService } from './audit-query.service.js';
 import { AuditService } from './audit.service.js';
 import { EnvironmentResolver } from './environment-resolver.js';
@@ -15,6 +16,7 @@ import { ReconcilerService } from './reconciler.service.js';
 
 const services = [
   ApprovalService,
+  AttestationService,
   AuditQueryService,
   AuditService,
   EnvironmentResolver,
@@ -35,5 +37,5 @@ const registryClient = {
   useFactory: (config: AppConfig) => new RegistryClient(config.pipeline.registries, { env: config.registryEnv }),
 };
 
-@Module({ providers: [...services, registryClient], exports: [...services, RegistryClient] })
+@Module({ providers: [...services, registryClient, signerProvider], exports: [...services, RegistryClient] })
 export class WorkflowModule {}

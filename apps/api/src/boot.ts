@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { ConfigError, loadConfig, type AppConfig } from '../../../libs/config/index.js';
 import { resolveRedis, type RedisTarget } from '../../../libs/queue/index.js';
+import { loadConfiguredSigner } from '../../../libs/workflow/index.js';
 
 export interface Boot {
   config: AppConfig;
@@ -11,6 +12,8 @@ export interface Boot {
 export async function boot(env: Record<string, string | undefined>, mode: 'all-in-one' | 'api' | 'worker'): Promise<Boot> {
   try {
     const config = loadConfig(env);
+    // A signing key that cannot be opened stops start-up here, with the key path in the message.
+    await loadConfiguredSigner(config);
     if (mode !== 'all-in-one' && config.process.databaseUrl === null) {
       // The embedded database belongs to one process; separate API and worker processes must share a server.
       throw new Error(`running the ${mode} on its own needs DATABASE_URL (a PostgreSQL server shared with the other processes)`);

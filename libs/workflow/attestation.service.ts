@@ -1,0 +1,97 @@
+import { dirname, resolve } from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/index.js';
+import { RegistryClient } from '../registry/index.js';
+import { loadKeySigner, RegistrySigner, type AttestationWritten, type SignatureWritten, type Signer } from '../signing/index.js';
+
+/** The service's signer, or null when the pipeline configures no `signing` key. */
+export const SIGNER = Symbol('SIGNER');
+
+/** An image by its `host[:port]/repository` name (as promotions store it) and digest. */
+export interface AttestationTarget {
+  repository: string;
+  digest: string;
+}
+
+const loaded = new WeakMap<AppConfig, Promise<Signer | null>>();
+
+/**
+ * The signer `signing.key` names, loaded once per config (boot checks it before Nest starts, the
+ * provider reuses it). An unreadable key or a wrong password rejects with a message naming the
+ * key path, never the password.
+ */
+export function loadConfiguredSigner(config: AppConfig): Promise<Signer | null> {
+  let signer = loaded.get(config);
+  if (!signer) {
+    signer = loadSigner(config);
+    loaded.set(config, signer);
+  }
+  return signer;
+}
+
+async function loadSigner(config: AppConfig): Promise<Signer | null> {
+  const key = config.pipeline.signing?.key;
+  if (!key) return null;
+  // Relative paths are relative to the pipeline file, which is usually kept next to its keys.
+  const base = dirname(config.process.configPath);
+  try {
+    return await loadKeySigner({
+      path: resolve(base, key.path),
+      password: config.signingPassword,
+      passwordFile: key.passwordFile ? resolve(base, key.passwordFile) : null,
+    });
+  } catch (err) {
+    throw new Error(`signing.key: ${(err as Error).message}`);
+  }
+}
+
+export const signerProvider = {
+  provide: SIGNER,
+  inject: [AppConfig],
+  useFactory: async (config: AppConfig): Promise<Signer | null> => {
+    const signer = await loadConfiguredSigner(config);
+    if (signer) new Logger('Signing').log(`signing with the ${signer.algorithm} key ${signer.keyId}`);
+    return signer;
+  },
+};
+
+/**
+ * Signs and attests images in the pipeline's registries with the service key, cosign-compatibly.
+ * Every method answers null when no signing key is configured: nothing is written then.
+ */
+@Injectable()
+export class AttestationService {
+  private readonly writer: RegistrySigner | null;
+
+  constructor(registry: RegistryClient, @Inject(SIGNER) signer: Signer | null) {
+    this.writer = signer ? new RegistrySigner(registry, signer) : null;
+  }
+
+  get enabled(): boolean {
+    return this.writer !== null;
+  }
+
+  /** cosign's key hint of the service key (base64 sha256 of its SPKI), or null. */
+  get keyId(): string | null {
+    return this.writer?.signer.keyId ?? null;
+  }
+
+  /** Appends a signature over the digest (payload naming this repository) to its `.sig` tag; once per key. */
+  async sign(target: AttestationTarget, signal?: AbortSignal): Promise<SignatureWritten | null> {
+    return this.writer ? this.writer.sign(imageOf(target), signal) : null;
+  }
+
+  /**
+   * Attaches an in-toto statement (subject: this repository and digest) with any predicate, signed in
+   * a DSSE envelope: a `.att` layer and a sigstore bundle referrer. The same predicate again is a no-op.
+   */
+  async attest(target: AttestationTarget, predicateType: string, predicate: unknown, signal?: AbortSignal): Promise<AttestationWritten | null> {
+    return this.writer ? this.writer.attest(imageOf(target), predicateType, predicate, signal) : null;
+  }
+}
+
+function imageOf(target: AttestationTarget) {
+  const slash = target.repository.indexOf('/');
+  if (slash <= 0) throw new TypeError(`not a host/repository name: ${target.repository}`);
+  return { registry: target.repository.slice(0, slash), repository: target.repository.slice(slash + 1), digest: target.digest, name: target.repository };
+}
