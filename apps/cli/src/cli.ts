@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from './api-client.js';
 import { registerApprove } from './commands/approve.js';
 import { registerAuditVerify } from './commands/audit-verify.js';
+import { registerKeygen } from './commands/keygen.js';
 import { registerPromote } from './commands/promote.js';
 import { registerReject } from './commands/reject.js';
 import { registerRetry } from './commands/retry.js';
@@ -21,6 +22,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   registerApprove(program, env);
   registerReject(program, env);
   registerRetry(program, env);
+  registerKeygen(program, env);
   registerTokenCreate(program.command('token').description('manage API tokens'), env);
   registerAuditVerify(program.command('audit').description('inspect the audit log'), env);
 
