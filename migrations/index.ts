@@ -1,5 +1,7 @@
 // The schema's history, oldest first. Listed explicitly (no globbing) so the same list runs from
 // source in tests and from dist/ in production.
 import { Initial1764000000000 } from './1764000000000-initial.js';
+import { VulnDb1795528900000 } from './1795528900000-vulndb.js';
+import { SlackMessages1795700000000 } from './1795700000000-slack-messages.js';
 
-export const MIGRATIONS = [Initial1764000000000];
+export const MIGRATIONS = [Initial1764000000000, VulnDb1795528900000, SlackMessages1795700000000];

@@ -1,0 +1,77 @@
+import type { ImageFs } from '../../imagefs/index.js';
+import type { OsInfo, Package } from '../packages.js';
+import { apkPackages } from './apk.js';
+import { dpkgPackages } from './dpkg.js';
+import { npmInstalledPackage, npmLockPackages } from './npm.js';
+import { osInfo } from './os-release.js';
+import { pythonPackage } from './python.js';
+
+export { osInfo, osvEcosystem, parseOsRelease } from './os-release.js';
+export { normalizePypiName } from './python.js';
+
+const OS_RELEASE = ['/etc/os-release', '/usr/lib/os-release'];
+const DPKG_STATUS = '/var/lib/dpkg/status';
+const DPKG_STATUS_D = /^\/var\/lib\/dpkg\/status\.d\/[^/]+$/;
+const APK_INSTALLED = '/lib/apk/db/installed';
+const NPM_INSTALLED = /\/node_modules\/(?:@[^/]+\/)?[^/]+\/package\.json$/;
+const NPM_LOCK = /\/package-lock\.json$/;
+const PYTHON_METADATA = /\/[^/]+\.dist-info\/METADATA$|\/[^/]+\.egg-info\/PKG-INFO$/;
+
+/** The files package detection reads: pass as `want` to readImageFiles. */
+export function scannerWants(path: string): boolean {
+  return (
+    OS_RELEASE.includes(path) ||
+    path === DPKG_STATUS ||
+    DPKG_STATUS_D.test(path) ||
+    path === APK_INSTALLED ||
+    NPM_INSTALLED.test(path) ||
+    NPM_LOCK.test(path) ||
+    PYTHON_METADATA.test(path)
+  );
+}
+
+export interface Detected {
+  os: OsInfo | null;
+  packages: Package[];
+}
+
+/** The OS and every package found in an image's final filesystem, sorted by purl, without duplicates. */
+export function detectPackages(fs: ImageFs): Detected {
+  let os: OsInfo | null = null;
+  for (const path of OS_RELEASE) {
+    const text = fs.read(path);
+    if (text) {
+      os = osInfo(text.toString('utf8'));
+      break;
+    }
+  }
+  const found: Package[] = [];
+  for (const file of fs.files()) {
+    if (!file.content) continue;
+    const text = file.content.toString('utf8');
+    const path = file.path;
+    if (path === DPKG_STATUS) found.push(...dpkgPackages(text, path, os, true));
+    else if (DPKG_STATUS_D.test(path)) {
+      if (!path.endsWith('.md5sums')) found.push(...dpkgPackages(text, path, os, false));
+    } else if (path === APK_INSTALLED) found.push(...apkPackages(text, path, os));
+    else if (NPM_INSTALLED.test(path)) {
+      const p = npmInstalledPackage(text, path);
+      if (p) found.push(p);
+    } else if (NPM_LOCK.test(path)) found.push(...npmLockPackages(text, path));
+    else if (PYTHON_METADATA.test(path)) {
+      const p = pythonPackage(text, path);
+      if (p) found.push(p);
+    }
+  }
+  return { os, packages: dedupe(found) };
+}
+
+/** One package per purl (a lockfile and node_modules name the same install); the first place found wins. */
+export function dedupe(packages: Package[]): Package[] {
+  const byPurl = new Map<string, Package>();
+  for (const p of packages) {
+    const seen = byPurl.get(p.purl);
+    if (!seen || p.foundIn < seen.foundIn) byPurl.set(p.purl, p);
+  }
+  return [...byPurl.values()].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
+}

@@ -1,0 +1,15 @@
+// The vulnerability gate's engines: the built-in scanner (packages from the image filesystem,
+// CycloneDX SBOM, OSV database and matching) and the findings model every source normalises into.
+export * from './findings.js';
+export type { Package, PackageType, OsInfo } from './packages.js';
+export { ScannerService, type ScanImage, type ScanResult, type PlatformScan, type MatchResult, type ScannerOptions } from './scanner.js';
+export { buildSbom, CYCLONEDX_PREDICATE_TYPE, type CycloneDxBom, type CycloneDxComponent, type SbomSubject } from './sbom.js';
+export { detectPackages, scannerWants, osInfo, osvEcosystem } from './detect/index.js';
+export { compareVersions, schemeOf, type VersionScheme } from './versions/index.js';
+export { parseOsvRecord, type VulnEntry, type AffectedSpec, type AffectedRange, type RangeEvent } from './osv/record.js';
+export { matchEntries, affects, lookupKey } from './osv/match.js';
+export { cvssScore, fromScore } from './osv/severity.js';
+export { importOsv, type ImportReport, type ImportProblem, type ImportOptions } from './vulndb/import.js';
+export { readOsvPath, type OsvDocument } from './vulndb/sources.js';
+export { VulnDbImportError } from './vulndb/errors.js';
+export { vulnDbStatus, lookupEntries, type SqlDatabase, type SqlRunner, type VulnDbStatus } from './vulndb/store.js';

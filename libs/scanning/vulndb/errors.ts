@@ -1,0 +1,4 @@
+/** An import that cannot go ahead; nothing was changed. */
+export class VulnDbImportError extends Error {
+  override readonly name = 'VulnDbImportError';
+}

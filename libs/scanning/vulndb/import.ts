@@ -1,0 +1,134 @@
+import { parseOsvRecord, type VulnEntry } from '../osv/record.js';
+import { VulnDbImportError } from './errors.js';
+import type { OsvDocument } from './sources.js';
+import type { SqlDatabase, SqlRunner } from './store.js';
+
+export interface ImportProblem {
+  /** The file (or `archive.zip:entry.json`) the record came from. */
+  document: string;
+  id: string | null;
+  reason: string;
+}
+
+export interface ImportReport {
+  importedAt: Date;
+  source: string;
+  /** Valid, not withdrawn records imported. */
+  records: number;
+  /** Rows written: one per (record, affected package). */
+  entries: number;
+  /** Malformed records (or documents) left out. */
+  skipped: number;
+  withdrawn: number;
+  /** The first problems met, for the operator (at most `maxProblems`). */
+  problems: ImportProblem[];
+}
+
+export interface ImportOptions {
+  /** Named in the import record: the PATH given. */
+  source: string;
+  /** Refuse the whole import when any record is malformed (default: skip them and report). */
+  strict?: boolean;
+  batchSize?: number;
+  maxProblems?: number;
+}
+
+/**
+ * Replaces the vulnerability database with the records of `documents`, atomically: one
+ * transaction deletes the previous rows, writes the new ones in batches and records the import,
+ * so a scan sees the old database or the new one, never a mix. Malformed records are skipped and
+ * reported (or, with `strict`, fail the import); an import with no valid record at all is refused
+ * rather than leaving an empty database behind.
+ */
+export async function importOsv(db: SqlDatabase, documents: AsyncIterable<OsvDocument>, options: ImportOptions): Promise<ImportReport> {
+  const batchSize = options.batchSize ?? 2000;
+  const maxProblems = options.maxProblems ?? 10;
+  const report: ImportReport = { importedAt: new Date(0), source: options.source, records: 0, entries: 0, skipped: 0, withdrawn: 0, problems: [] };
+  const problem = (p: ImportProblem): void => {
+    report.skipped++;
+    if (report.problems.length < maxProblems) report.problems.push(p);
+    if (options.strict) throw new VulnDbImportError(`malformed record ${p.id ?? '(no id)'} in ${p.document}: ${p.reason}`);
+  };
+
+  return db.transaction(async (tx) => {
+    await tx.query('DELETE FROM vuln_records');
+    let batch = new Map<string, VulnEntry>();
+    const flush = async (): Promise<void> => {
+      if (batch.size === 0) return;
+      await insertBatch(tx, [...batch.values()]);
+      batch = new Map();
+    };
+    for await (const doc of documents) {
+      let values: unknown[];
+      try {
+        values = recordsOf(JSON.parse(Buffer.from(doc.bytes).toString('utf8')));
+      } catch (err) {
+        problem({ document: doc.name, id: null, reason: err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message });
+        continue;
+      }
+      for (const value of values) {
+        const parsed = parseOsvRecord(value);
+        if (!parsed.ok) {
+          problem({ document: doc.name, id: parsed.id, reason: parsed.reason });
+          continue;
+        }
+        if (parsed.withdrawn) {
+          report.withdrawn++;
+          continue;
+        }
+        report.records++;
+        for (const entry of parsed.entries) {
+          // The same record twice (two files, or two archives): the later `modified` wins, as OSV says.
+          const key = `${entry.ecosystem}\u0000${entry.package}\u0000${entry.id}`;
+          const seen = batch.get(key);
+          if (!seen || Date.parse(entry.modified) > Date.parse(seen.modified)) batch.set(key, entry);
+        }
+        if (batch.size >= batchSize) await flush();
+      }
+    }
+    await flush();
+    if (report.records === 0) {
+      throw new VulnDbImportError(`no valid OSV records in ${options.source}${report.skipped > 0 ? ` (${report.skipped} malformed)` : ''}; the database was left as it was`);
+    }
+    const counted = (await tx.query('SELECT count(*)::int AS n FROM vuln_records')) as { n: number }[];
+    report.entries = counted[0].n;
+    const inserted = (await tx.query(
+      'INSERT INTO vuln_imports (source, records, entries, skipped, withdrawn) VALUES ($1, $2, $3, $4, $5) RETURNING imported_at',
+      [options.source, report.records, report.entries, report.skipped, report.withdrawn],
+    )) as { imported_at: Date | string }[];
+    report.importedAt = new Date(inserted[0].imported_at);
+    return report;
+  });
+}
+
+/** A document holds one record, a list of them, or an OSV API answer `{ "vulns": [...] }`. */
+function recordsOf(json: unknown): unknown[] {
+  if (Array.isArray(json)) return json;
+  if (json && typeof json === 'object' && !('id' in json) && Array.isArray((json as { vulns?: unknown }).vulns)) return (json as { vulns: unknown[] }).vulns;
+  return [json];
+}
+
+async function insertBatch(tx: SqlRunner, entries: VulnEntry[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO vuln_records (id, modified, ecosystem, package, affected, severity, cvss_score, aliases, summary)
+     SELECT u.id, u.modified, u.ecosystem, u.package, u.affected::jsonb, u.severity, u.cvss,
+            ARRAY(SELECT jsonb_array_elements_text(u.aliases::jsonb)), u.summary
+       FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::real[], $8::text[], $9::text[])
+         AS u(id, modified, ecosystem, package, affected, severity, cvss, aliases, summary)
+     ON CONFLICT (ecosystem, package, id) DO UPDATE
+        SET modified = excluded.modified, affected = excluded.affected, severity = excluded.severity,
+            cvss_score = excluded.cvss_score, aliases = excluded.aliases, summary = excluded.summary
+      WHERE excluded.modified > vuln_records.modified`,
+    [
+      entries.map((e) => e.id),
+      entries.map((e) => e.modified),
+      entries.map((e) => e.ecosystem),
+      entries.map((e) => e.package),
+      entries.map((e) => JSON.stringify(e.affected)),
+      entries.map((e) => e.severity),
+      entries.map((e) => e.cvssScore),
+      entries.map((e) => JSON.stringify(e.aliases)),
+      entries.map((e) => e.summary),
+    ],
+  );
+}
