@@ -6,6 +6,8 @@ import { zodIssues } from './zod-issues.js';
 export interface ProcessConfig {
   port: number;
   host: string;
+  /** The worker-only process serves /healthz, /readyz and /metrics on this port; null: no HTTP at all. */
+  workerHealthPort: number | null;
   /** null: embedded PGlite under dataDir. */
   databaseUrl: string | null;
   /** null: 127.0.0.1:6379, started from a local redis-server binary if nothing answers. */
@@ -26,6 +28,7 @@ const optional = <T extends z.ZodType>(inner: T) =>
 const schema = z.object({
   PORT: optional(z.coerce.number().int().min(0).max(65535).default(8080)),
   HOST: optional(z.string().default('0.0.0.0')),
+  WORKER_HEALTH_PORT: optional(z.coerce.number().int().min(0).max(65535).optional()),
   DATABASE_URL: optional(
     z
       .string()
@@ -66,6 +69,7 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
   return {
     port: e.PORT,
     host: e.HOST,
+    workerHealthPort: e.WORKER_HEALTH_PORT ?? null,
     databaseUrl: e.DATABASE_URL ?? null,
     redisUrl: e.REDIS_URL ?? null,
     redisPrefix: e.REDIS_PREFIX,

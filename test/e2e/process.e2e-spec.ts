@@ -99,10 +99,12 @@ describe('starting the service', () => {
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
       const e = env({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: url.toString() });
+      const workerBase = `http://127.0.0.1:${await freePort()}`;
       const api = run(API, e);
-      const worker = run(WORKER, e);
+      const worker = run(WORKER, { ...e, WORKER_HEALTH_PORT: new URL(workerBase).port });
       started.push(api, worker);
       await waitReady(base, api);
+      await waitReady(workerBase, worker);
       const token = await call(base, 'POST', '/api/v1/tokens', bootstrap, { name: 'ci', roles: ['ci'] });
       const created = await call(base, 'POST', '/api/v1/promotions', token.body.token, { image: devImage('split'), target: 'gated' });
       expect(created.status).toBe(202);
@@ -112,6 +114,17 @@ describe('starting the service', () => {
         status = (await call(base, 'GET', `/api/v1/promotions/${created.body.id}`, token.body.token)).body.status;
       }
       expect(status).toBe('blocked');
+
+      // The worker's probe port: liveness, readiness, metrics behind a token, and nothing of the API.
+      expect((await fetch(`${workerBase}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${workerBase}/readyz`);
+      expect(await ready.json()).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' } });
+      expect((await fetch(`${workerBase}/metrics`)).status).toBe(401);
+      const metrics = await fetch(`${workerBase}/metrics`, { headers: { authorization: `Bearer ${token.body.token}` } });
+      expect(metrics.status).toBe(200);
+      // The gates ran in this process, so its registry has their results.
+      expect(await metrics.text()).toMatch(/promoter_gate_results_total\{[^}]*gate="scan"/);
+      expect((await call(workerBase, 'GET', '/api/v1/promotions', token.body.token)).status).toBe(404);
       expect(await api.stop()).toBe(0);
       expect(await worker.stop()).toBe(0);
     } finally {

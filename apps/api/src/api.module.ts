@@ -3,14 +3,14 @@ import { AuthModule } from '../../../libs/auth/index.js';
 import { WorkflowModule } from '../../../libs/workflow/index.js';
 import { AuditController } from './audit/audit.controller.js';
 import { EnvironmentsController } from './environments/environments.controller.js';
-import { HealthController } from './health/health.controller.js';
+import { HealthModule } from './health/health.module.js';
 import { ImagesController } from './images/images.controller.js';
 import { PromotionsController } from './promotions/promotions.controller.js';
 import { TokensController } from './tokens/tokens.controller.js';
 
 /** The HTTP API. It only reads, writes and enqueues; the work happens in the worker. */
 @Module({
-  imports: [AuthModule, WorkflowModule],
-  controllers: [PromotionsController, EnvironmentsController, ImagesController, AuditController, TokensController, HealthController],
+  imports: [AuthModule, WorkflowModule, HealthModule],
+  controllers: [PromotionsController, EnvironmentsController, ImagesController, AuditController, TokensController],
 })
 export class ApiModule {}

@@ -9,6 +9,7 @@ import { CoreModule, type GateHandlers } from '../../../libs/workflow/index.js';
 import { WorkerModule } from '../../worker/src/worker.module.js';
 import { ApiModule } from './api.module.js';
 import { ErrorFilter } from './error.filter.js';
+import { HealthModule } from './health/health.module.js';
 import { recordHttpMetrics } from './http-metrics.js';
 import { createPino, PinoLogger } from './logger.js';
 
@@ -28,19 +29,23 @@ export interface AppParts {
 
 @Module({})
 class RootModule {
-  static forRoot(parts: AppParts): DynamicModule {
+  /** `http`: the process serves HTTP, so it answers probes even without the API. */
+  static forRoot(parts: AppParts, http: boolean): DynamicModule {
     return {
       module: RootModule,
       imports: [
         CoreModule.forRoot(parts.config, parts.redisUrl),
-        ...(parts.api ? [ApiModule] : []),
+        ...(parts.api ? [ApiModule] : http ? [HealthModule] : []),
         ...(parts.worker ? [WorkerModule.forRoot(parts.gateHandlers)] : []),
       ],
     };
   }
 }
 
-/** The HTTP application (with the worker inside it when parts.worker), not yet listening. */
+/**
+ * The HTTP application (with the worker inside it when parts.worker), not yet listening. With
+ * `api: false` it serves only /healthz, /readyz and /metrics: the worker process's probe port.
+ */
 export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplication> {
   const pino = parts.pino ?? createPino(parts.config.process.logLevel);
   const adapter = new FastifyAdapter({
@@ -49,12 +54,16 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
     // One line per request only when debugging: at hundreds of requests a second it is noise.
     logController: new LogController({ disableRequestLogging: pino.level !== 'debug' && pino.level !== 'trace' }),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(RootModule.forRoot({ ...parts, api: true }), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(RootModule.forRoot(parts, true), adapter, {
     logger: new PinoLogger(pino),
     bufferLogs: false,
   });
   app.useGlobalFilters(new ErrorFilter());
   recordHttpMetrics(app.getHttpAdapter().getInstance());
+  if (!parts.api) {
+    await app.init();
+    return app;
+  }
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -72,7 +81,7 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
 /** The worker alone: no HTTP server. */
 export async function createWorkerContext(parts: AppParts): Promise<INestApplicationContext> {
   const pino = parts.pino ?? createPino(parts.config.process.logLevel);
-  const app = await NestFactory.createApplicationContext(RootModule.forRoot({ ...parts, api: false, worker: true }), {
+  const app = await NestFactory.createApplicationContext(RootModule.forRoot({ ...parts, api: false, worker: true }, false), {
     logger: new PinoLogger(pino),
   });
   await app.init();
