@@ -5,5 +5,6 @@ export * from './config-error.js';
 export * from './duration.js';
 export * from './pipeline-config.js';
 export * from './process-config.js';
+export * from './scan-gate.js';
 export * from './signature-gate.js';
 export * from './config.module.js';

@@ -3,6 +3,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { parseDuration } from './duration.js';
+import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
 import { signatureGateSchema } from './signature-gate.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
@@ -58,6 +59,8 @@ export interface PipelineConfig {
   registries: RegistryConfig[];
   environments: EnvironmentConfig[];
   signing: SigningConfig | null;
+  /** Waiver and vulnerability-database settings (`scanning:`), defaults when absent. */
+  scanning: ScanningConfig;
   /** Name of the environment images enter from CI (the one with no `from`). */
   entry: string;
 }
@@ -97,7 +100,7 @@ const environmentSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9{}._\/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
   gates: z
-    .strictObject({ signature: signatureGateSchema.optional(), scan: gateOptions.optional(), policy: gateOptions.optional() })
+    .strictObject({ signature: signatureGateSchema.optional(), scan: scanGateSchema.optional(), policy: gateOptions.optional() })
     .default({}),
   approvals: z
     .strictObject({
@@ -124,6 +127,7 @@ const pipelineSchema = z.strictObject({
       }),
     })
     .optional(),
+  scanning: scanningSchema.optional(),
 });
 
 const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
@@ -211,6 +215,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     registries,
     environments,
     entry: entries[0]!.name,
+    scanning: scanningConfig(doc.scanning),
     signing: doc.signing
       ? {
           key: {
