@@ -159,12 +159,24 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
     }
   });
 
-  it('probe the API on /healthz (liveness, startup) and /readyz (readiness); the Service selects the API pods', () => {
+  it('probe the API and the workers on /healthz (liveness, startup) and /readyz (readiness), on a port they listen on', () => {
+    for (const name of ['promoter-api', 'promoter-worker']) {
+      const c = byId(docs, 'Deployment', name).spec.template.spec.containers[0];
+      expect(c.livenessProbe.httpGet.path, name).toBe('/healthz');
+      expect(c.startupProbe.httpGet.path, name).toBe('/healthz');
+      expect(c.readinessProbe.httpGet.path, name).toBe('/readyz');
+      const port = (c.ports as Doc[]).find((p) => p.name === c.livenessProbe.httpGet.port);
+      expect(port, `${name} names its probe port`).toBeDefined();
+      // The API listens on PORT; the worker-only process on WORKER_HEALTH_PORT.
+      const variable = name === 'promoter-api' ? 'PORT' : 'WORKER_HEALTH_PORT';
+      expect((c.env as Doc[]).find((e) => e.name === variable)?.value, `${name} ${variable}`).toBe(String(port!.containerPort));
+      for (const probe of [c.startupProbe, c.readinessProbe]) expect(probe.httpGet.port).toBe(port!.name);
+    }
+  });
+
+  it('serve the API pods, and only them, through the Service', () => {
     const api = byId(docs, 'Deployment', 'promoter-api');
     const c = api.spec.template.spec.containers[0];
-    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
-    expect(c.startupProbe.httpGet.path).toBe('/healthz');
-    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
     const service = byId(docs, 'Service', 'promoter-api');
     expect(selects({ matchLabels: service.spec.selector }, podLabelsOf(api))).toBe(true);
     expect(selects({ matchLabels: service.spec.selector }, podLabelsOf(byId(docs, 'Deployment', 'promoter-worker')))).toBe(false);
