@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { ConfigError, loadConfig, type AppConfig } from '../../../libs/config/index.js';
 import { resolveRedis, type RedisTarget } from '../../../libs/queue/index.js';
 import { loadConfiguredSigner } from '../../../libs/workflow/index.js';
+import { loadSignaturePolicies } from '../../worker/src/gates/signature-policies.js';
 
 export interface Boot {
   config: AppConfig;
@@ -14,6 +15,8 @@ export async function boot(env: Record<string, string | undefined>, mode: 'all-i
     const config = loadConfig(env);
     // A signing key that cannot be opened stops start-up here, with the key path in the message.
     await loadConfiguredSigner(config);
+    // So does a trust file of a signature gate (keys, Fulcio roots, Rekor keys).
+    loadSignaturePolicies(config);
     if (mode !== 'all-in-one' && config.process.databaseUrl === null) {
       // The embedded database belongs to one process; separate API and worker processes must share a server.
       throw new Error(`running the ${mode} on its own needs DATABASE_URL (a PostgreSQL server shared with the other processes)`);

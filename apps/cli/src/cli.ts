@@ -8,6 +8,8 @@ import { registerReject } from './commands/reject.js';
 import { registerRetry } from './commands/retry.js';
 import { registerStatus } from './commands/status.js';
 import { registerTokenCreate } from './commands/token-create.js';
+import { registerVulnDbImport } from './commands/vulndb-import.js';
+import { registerVerify } from './commands/verify.js';
 import { CliError, DEFAULT_URL, type CliIo, type CommandEnv } from './context.js';
 
 export type { CliIo } from './context.js';
@@ -25,6 +27,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   registerKeygen(program, env);
   registerTokenCreate(program.command('token').description('manage API tokens'), env);
   registerAuditVerify(program.command('audit').description('inspect the audit log'), env);
+  registerVulnDbImport(program.command('vulndb').description('manage the local vulnerability database (runs against DATABASE_URL)'), env);
+  registerVerify(program, env);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

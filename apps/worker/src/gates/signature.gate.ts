@@ -1,36 +1,44 @@
 import { Injectable } from '@nestjs/common';
-import { dirname } from 'node:path';
-import { AppConfig, ConfigError, signatureGateSchema, type ConfigIssue } from '../../../../libs/config/index.js';
+import { AppConfig, ConfigError } from '../../../../libs/config/index.js';
 import { RegistryClient, isRegistryError } from '../../../../libs/registry/index.js';
 import {
-  loadVerificationPolicy,
   signerLabel,
-  TrustConfigError,
   verifyImage,
   type ManifestResult,
   type VerificationPolicy,
   type VerificationReport,
 } from '../../../../libs/signing/index.js';
 import type { Gate, GateContext, GateVerdict } from '../../../../libs/workflow/index.js';
+import { loadSignaturePolicies } from './signature-policies.js';
 
 /**
  * The `signature` gate: the source image must carry a valid cosign signature by a trusted key or
- * keyless identity, and every attestation the environment asks for. Trust files are read when the
- * worker starts; a missing or bad one stops it, naming the key.
+ * keyless identity, and every attestation the environment asks for. Trust files are read at boot
+ * (boot.ts stops the process when one is missing or bad); if they cannot be read here after all,
+ * the gate fails closed with that error rather than taking the process down inside Nest.
  */
 @Injectable()
 export class SignatureGate implements Gate {
   readonly type = 'signature' as const;
   private readonly policies: Map<string, VerificationPolicy>;
+  private readonly trustError: string | null = null;
 
   constructor(
     config: AppConfig,
     private readonly registry: RegistryClient,
   ) {
-    this.policies = loadPolicies(config);
+    let policies = new Map<string, VerificationPolicy>();
+    try {
+      policies = loadSignaturePolicies(config);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.trustError = err.message;
+    }
+    this.policies = policies;
   }
 
   async evaluate(context: GateContext): Promise<GateVerdict> {
+    if (this.trustError) return { status: 'error', summary: `trust configuration unusable: ${this.trustError}`, evidence: { error: this.trustError } };
     const policy = this.policies.get(context.environment.name);
     if (!policy) {
       return { status: 'error', summary: `environment ${context.environment.name} has no gates.signature configuration`, evidence: { configured: false } };
@@ -49,30 +57,6 @@ export class SignatureGate implements Gate {
     }
     return { status: report.verified ? 'passed' : 'failed', summary: summarise(report), evidence: { ...report } };
   }
-}
-
-function loadPolicies(config: AppConfig): Map<string, VerificationPolicy> {
-  const baseDir = dirname(config.process.configPath);
-  const policies = new Map<string, VerificationPolicy>();
-  const issues: ConfigIssue[] = [];
-  config.pipeline.environments.forEach((env, i) => {
-    const options = env.gates.signature;
-    if (!options) return;
-    const at = `environments[${i}].gates.signature`;
-    const parsed = signatureGateSchema.safeParse(options);
-    if (!parsed.success) {
-      issues.push({ path: at, message: parsed.error.issues.map((x) => x.message).join('; ') });
-      return;
-    }
-    try {
-      policies.set(env.name, loadVerificationPolicy(parsed.data, baseDir));
-    } catch (err) {
-      if (!(err instanceof TrustConfigError)) throw err;
-      issues.push({ path: `${at}.${err.path}`, message: err.message.slice(err.path.length + 2) });
-    }
-  });
-  if (issues.length > 0) throw new ConfigError(config.process.configPath, issues);
-  return policies;
 }
 
 function summarise(report: VerificationReport): string {
