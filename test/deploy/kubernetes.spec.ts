@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, posix, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch } from '../../apps/entrypoint-dispatch.js';
+import { parse as parseYaml } from 'yaml';
 import { parsePipeline } from '../../libs/config/index.js';
 import {
   containersOf,
@@ -27,6 +28,17 @@ function kustomizationDirs(dir: string): string[] {
   const here = readdirSync(dir, { withFileTypes: true });
   const nested = here.filter((e) => e.isDirectory()).flatMap((e) => kustomizationDirs(join(dir, e.name)));
   return here.some((e) => e.isFile() && e.name === 'kustomization.yaml') ? [dir, ...nested] : nested;
+}
+
+/** Environment variables (values of `…Env` keys) and files (absolute paths) a pipeline file names anywhere. */
+function namedInPipeline(node: unknown, key = ''): { variables: string[]; files: string[] } {
+  if (typeof node === 'string') {
+    if (key.endsWith('Env')) return { variables: [node], files: [] };
+    return { variables: [], files: node.startsWith('/') ? [node] : [] };
+  }
+  const entries: [string, unknown][] = Array.isArray(node) ? node.map((v) => [key, v]) : node && typeof node === 'object' ? Object.entries(node) : [];
+  const found = entries.map(([k, v]) => namedInPipeline(v, k));
+  return { variables: found.flatMap((f) => f.variables), files: found.flatMap((f) => f.files) };
 }
 
 const id = (d: Doc) => `${d.kind}/${d.metadata?.name}`;
@@ -226,18 +238,16 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
 
   it('give the API and workers the pipeline file, and every variable and file it names', () => {
     const config = byId(docs, 'ConfigMap', 'promoter-config');
-    const pipeline = parsePipeline(config.data['promoter.yaml'], `${relative(deployDir, dir)}: promoter.yaml`);
+    // The service's own parser accepts it (it throws a ConfigError naming the key otherwise).
+    parsePipeline(config.data['promoter.yaml'], `${relative(deployDir, dir)}: promoter.yaml`);
     const api = byId(docs, 'Deployment', 'promoter-api');
     const worker = byId(docs, 'Deployment', 'promoter-worker');
 
-    const envNames = pipeline.registries.flatMap((r) => (r.auth.type === 'basic' ? [r.auth.usernameEnv, r.auth.passwordEnv] : []));
-    if (pipeline.signing?.key.passwordEnv) envNames.push(pipeline.signing.key.passwordEnv);
-    const dockerConfigs = pipeline.registries.flatMap((r) => (r.auth.type === 'dockerConfig' ? [r.auth.path] : []));
-    const namedFiles = [
-      ...dockerConfigs,
-      ...(pipeline.signing ? [pipeline.signing.key.path, pipeline.signing.key.passwordFile].filter((f): f is string => !!f) : []),
-      ...pipeline.environments.flatMap((e) => ((e.gates.signature as Doc | undefined)?.keys ?? []) as string[]),
-    ];
+    // Whatever the file names, by any key: variables (`…Env`) and files (absolute paths).
+    const named = namedInPipeline(parseYaml(config.data['promoter.yaml']));
+    expect(named.files.length, 'the signing key and trust files at least').toBeGreaterThanOrEqual(3);
+    const envNames = named.variables;
+    const namedFiles = named.files;
 
     // Every process opens the signing key and the gates' trust files at start (apps/api/src/boot.ts).
     for (const w of [api, worker]) {
