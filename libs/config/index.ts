@@ -4,6 +4,7 @@ export * from './app-config.js';
 export * from './config-error.js';
 export * from './duration.js';
 export * from './pipeline-config.js';
+export * from './policy-gate.js';
 export * from './process-config.js';
 export * from './scan-gate.js';
 export * from './signature-gate.js';

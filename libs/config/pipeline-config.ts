@@ -3,6 +3,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { parseDuration } from './duration.js';
+import { policyGateSchema, policyTopLevelSchema, resolvePolicies } from './policy-gate.js';
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
 import { signatureGateSchema } from './signature-gate.js';
 import { formatPath, zodIssues } from './zod-issues.js';
@@ -100,7 +101,7 @@ const environmentSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9{}._\/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
   gates: z
-    .strictObject({ signature: signatureGateSchema.optional(), scan: scanGateSchema.optional(), policy: gateOptions.optional() })
+    .strictObject({ signature: signatureGateSchema.optional(), scan: scanGateSchema.optional(), policy: policyGateSchema.optional() })
     .default({}),
   approvals: z
     .strictObject({
@@ -128,6 +129,7 @@ const pipelineSchema = z.strictObject({
     })
     .optional(),
   scanning: scanningSchema.optional(),
+  policy: policyTopLevelSchema.optional(),
 });
 
 const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
@@ -209,6 +211,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     });
   }
   issues.push(...cycles(environments));
+  issues.push(...resolvePolicies(doc.policy, { source, registryHosts: registries.map((r) => r.host), environments }));
   if (issues.length > 0) throw new ConfigError(source, issues);
 
   return {
