@@ -3,6 +3,7 @@
 import { Initial1764000000000 } from './1764000000000-initial.js';
 import { VulnDb1795528900000 } from './1795528900000-vulndb.js';
 import { SlackMessages1795700000000 } from './1795700000000-slack-messages.js';
+import { TokenRevocation1795800000000 } from './1795800000000-token-revocation.js';
 import { ScanResults1795900000000 } from './1795900000000-scan-results.js';
 
-export const MIGRATIONS = [Initial1764000000000, VulnDb1795528900000, SlackMessages1795700000000, ScanResults1795900000000];
+export const MIGRATIONS = [Initial1764000000000, VulnDb1795528900000, SlackMessages1795700000000, TokenRevocation1795800000000, ScanResults1795900000000];

@@ -59,6 +59,23 @@ describe('promoctl against the running service', () => {
     expect(verify.stdout).toMatch(/audit chain intact: \d+ events/);
   });
 
+  it('lists tokens without their secrets and revokes one', async () => {
+    const made = JSON.parse((await promoctl(['token', 'create', '--name', 'short-lived', '--role', 'ci', '--json'], t.bootstrapToken)).stdout);
+    const listed = await promoctl(['token', 'list'], t.bootstrapToken);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^${made.id}  short-lived  ci  created \\S+ by bootstrap  active$`, 'm'));
+    expect(listed.stdout).not.toContain(made.token);
+
+    const revoked = await promoctl(['token', 'revoke', made.id], t.bootstrapToken);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`revoked token 'short-lived' (id ${made.id})`);
+    const refused = await promoctl(['status', '00000000-0000-4000-8000-000000000000'], made.token);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('401');
+    const json = JSON.parse((await promoctl(['token', 'list', '--json'], t.bootstrapToken)).stdout);
+    expect(json.items.find((i: { id: string }) => i.id === made.id)).toMatchObject({ revokedBy: 'bootstrap', revokedAt: expect.any(String) });
+  });
+
   it('waits for a promotion and exits non-zero when it ends anywhere but promoted', async () => {
     const ci = JSON.parse((await promoctl(['token', 'create', '--name', 'ci-wait', '--role', 'ci', '--json'], t.bootstrapToken)).stdout).token;
     const waited = await promoctl(['promote', '--image', devImage('waiter'), '--to', 'gated', '--wait', '--interval', '50ms', '--timeout', '20s'], ci);

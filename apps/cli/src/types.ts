@@ -77,6 +77,16 @@ export interface CreatedToken {
   createdAt: string;
 }
 
+export interface TokenInfo {
+  id: string;
+  name: string;
+  roles: string[];
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
 export interface AuditVerification {
   ok: boolean;
   events: number;

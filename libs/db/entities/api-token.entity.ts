@@ -9,4 +9,7 @@ export class ApiTokenEntity {
   @Column({ type: 'text', name: 'token_hash' }) tokenHash: string;
   @Column({ type: 'text', name: 'created_by' }) createdBy: string;
   @Column({ type: 'timestamptz', name: 'created_at' }) createdAt: Date;
+  /** Set once: a revoked token never authenticates again. */
+  @Column({ type: 'timestamptz', name: 'revoked_at', nullable: true }) revokedAt: Date | null;
+  @Column({ type: 'text', name: 'revoked_by', nullable: true }) revokedBy: string | null;
 }

@@ -1,10 +1,12 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { CurrentPrincipal, Roles, TokenService, type Principal } from '../../../../libs/auth/index.js';
 import { ROLES } from '../../../../libs/domain/index.js';
 import { AuditService } from '../../../../libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
+
+const idSchema = z.uuid({ error: 'must be a token id (a UUID)' });
 
 const createTokenSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits and . _ - (at most 64)'),
@@ -29,6 +31,26 @@ export class TokensController {
     return this.tokens.create(who, body.name, body.roles, (manager, actor, row) =>
       this.audit.append(manager, actor, {
         action: 'token.created',
+        subject: `token:${row.id}`,
+        data: { name: row.name, roles: row.roles },
+      }),
+    );
+  }
+
+  /** Every token ever created, revoked ones included; never a secret or hash. */
+  @Get()
+  @Roles('admin')
+  list() {
+    return this.tokens.list().then((items) => ({ items }));
+  }
+
+  /** Revokes a token at once in this process, within 10 s in every other one. */
+  @Delete(':id')
+  @Roles('admin')
+  revoke(@CurrentPrincipal() who: Principal, @Param('id', new ZodPipe(idSchema, 'path')) id: string) {
+    return this.tokens.revoke(who, id, (manager, actor, row) =>
+      this.audit.append(manager, actor, {
+        action: 'token.revoked',
         subject: `token:${row.id}`,
         data: { name: row.name, roles: row.roles },
       }),

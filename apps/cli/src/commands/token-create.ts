@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { contextFor, type CommandEnv } from '../context.js';
-import type { CreatedToken } from '../types.js';
+import type { CreatedToken, TokenInfo } from '../types.js';
 
 export const ROLES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'];
 
@@ -29,6 +29,39 @@ export function registerTokenCreate(parent: Command, env: CommandEnv): void {
         ctx.out('this token is shown only once; store it now:');
         ctx.out(body.token);
       }
+      env.done(0);
+    });
+}
+
+export function registerTokenList(parent: Command, env: CommandEnv): void {
+  parent
+    .command('list')
+    .description('list API tokens (never their secrets)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd, env.io);
+      const { body } = await ctx.client.get<{ items: TokenInfo[] }>('/tokens');
+      if (ctx.json) {
+        ctx.printJson(body);
+      } else {
+        for (const t of body.items) {
+          const state = t.revokedAt ? `revoked ${t.revokedAt} by ${t.revokedBy}` : 'active';
+          ctx.out(`${t.id}  ${t.name}  ${t.roles.join(',')}  created ${t.createdAt} by ${t.createdBy}  ${state}`);
+        }
+      }
+      env.done(0);
+    });
+}
+
+export function registerTokenRevoke(parent: Command, env: CommandEnv): void {
+  parent
+    .command('revoke')
+    .description('revoke an API token for good (takes effect within 10 s in every process)')
+    .argument('<id>', 'token id (from `token list`)')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd, env.io);
+      const { body } = await ctx.client.request<TokenInfo>('DELETE', `/tokens/${encodeURIComponent(id)}`);
+      if (ctx.json) ctx.printJson(body);
+      else ctx.out(`revoked token '${body.name}' (id ${body.id}) at ${body.revokedAt}`);
       env.done(0);
     });
 }
