@@ -13,3 +13,5 @@ export { importOsv, type ImportReport, type ImportProblem, type ImportOptions } 
 export { readOsvPath, type OsvDocument } from './vulndb/sources.js';
 export { VulnDbImportError } from './vulndb/errors.js';
 export { vulnDbStatus, lookupEntries, type SqlDatabase, type SqlRunner, type VulnDbStatus } from './vulndb/store.js';
+export * from './waivers.js';
+export { parseReportFor, detectReportFormat, parseVulnStatement, ReportError, REPORT_FORMATS, VULN_PREDICATE_TYPE, type ReportFormat, type ParsedReport, type ParsedAttestation } from './reports/index.js';

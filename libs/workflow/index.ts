@@ -15,5 +15,6 @@ export * from './promotion.service.js';
 export * from './promotion.view.js';
 export * from './provenance.service.js';
 export * from './reconciler.service.js';
+export * from './scan/index.js';
 export * from './workflow.module.js';
 export * from './core.module.js';

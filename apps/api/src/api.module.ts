@@ -1,16 +1,18 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../../../libs/auth/index.js';
-import { WorkflowModule } from '../../../libs/workflow/index.js';
+import { ScanModule, WorkflowModule } from '../../../libs/workflow/index.js';
 import { AuditController } from './audit/audit.controller.js';
 import { EnvironmentsController } from './environments/environments.controller.js';
 import { HealthModule } from './health/health.module.js';
 import { ImagesController } from './images/images.controller.js';
 import { PromotionsController } from './promotions/promotions.controller.js';
+import { ScansController } from './scans/scans.controller.js';
 import { TokensController } from './tokens/tokens.controller.js';
+import { WaiversController } from './waivers/waivers.controller.js';
 
 /** The HTTP API. It only reads, writes and enqueues; the work happens in the worker. */
 @Module({
-  imports: [AuthModule, WorkflowModule, HealthModule],
-  controllers: [PromotionsController, EnvironmentsController, ImagesController, AuditController, TokensController],
+  imports: [AuthModule, WorkflowModule, ScanModule, HealthModule],
+  controllers: [PromotionsController, EnvironmentsController, ImagesController, AuditController, TokensController, ScansController, WaiversController],
 })
 export class ApiModule {}
