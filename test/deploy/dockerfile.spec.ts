@@ -80,8 +80,10 @@ describe('Dockerfile', () => {
     const entrypoint = finalStage.find((i) => keyword(i) === 'ENTRYPOINT')!;
     const exec = JSON.parse(entrypoint.getArgumentsContent()!) as string[];
     expect(exec[0]).toBe('/nodejs/bin/node');
-    // dist/apps/entrypoint.js is what tsconfig.build.json makes of apps/entrypoint.ts.
-    expect(exec[1]).toBe('dist/apps/entrypoint.js');
+    // dist/apps/entrypoint.js is what tsconfig.build.json makes of apps/entrypoint.ts; the path is
+    // absolute so that `docker run -w …` (promoctl keygen into a mounted directory) still finds it.
+    const workdir = finalStage.filter((i) => keyword(i) === 'WORKDIR').at(-1)!.getArgumentsContent();
+    expect(exec[1]).toBe(`${workdir}/dist/apps/entrypoint.js`);
     expect(existsSync(join(repoRoot, 'apps', 'entrypoint.ts'))).toBe(true);
     const cmd = JSON.parse(finalStage.find((i) => keyword(i) === 'CMD')!.getArgumentsContent()!) as string[];
     expect(dispatch(cmd)).toMatchObject({ kind: 'module', mode: 'api' });
