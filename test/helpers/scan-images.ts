@@ -99,7 +99,7 @@ export function osvRecord(
   id: string,
   ecosystem: string,
   name: string,
-  events: Record<string, string>[],
+  events: object[],
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
