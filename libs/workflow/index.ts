@@ -13,6 +13,8 @@ export * from './gate.service.js';
 export * from './promotion-state.service.js';
 export * from './promotion.service.js';
 export * from './promotion.view.js';
+export * from './policy.module.js';
+export * from './policy.service.js';
 export * from './provenance.service.js';
 export * from './reconciler.service.js';
 export * from './scan/index.js';

@@ -140,8 +140,9 @@ export class PromotionService {
   /**
    * A tag is resolved to a digest once, here; everything after works on the digest, so moving the
    * tag later changes nothing. Only registries named in the pipeline are asked (no request otherwise).
+   * The policy dry run resolves its image the same way.
    */
-  private async pinned(ref: ImageReference): Promise<ImageReference & { digest: string }> {
+  async pinned(ref: ImageReference): Promise<ImageReference & { digest: string }> {
     if (ref.digest !== null) return { ...ref, digest: ref.digest };
     // Docker's rule: a reference with neither tag nor digest means `latest`.
     const tag = ref.tag ?? 'latest';

@@ -67,18 +67,35 @@ export function rawLayer(bytes: Buffer, mediaType: string, diffId = sha256(bytes
 }
 
 /** Pushes the layers, a config and an OCI manifest; returns the manifest digest. */
-export async function pushLayers(reg: RawRegistry, repo: string, layers: BuiltLayer[], options: { tag?: string; architecture?: string } = {}): Promise<{ digest: string; size: number; layers: Descriptor[] }> {
+export async function pushLayers(
+  reg: RawRegistry,
+  repo: string,
+  layers: BuiltLayer[],
+  options: { tag?: string; architecture?: string; config?: Record<string, unknown>; created?: string; annotations?: Record<string, string> } = {},
+): Promise<{ digest: string; size: number; layers: Descriptor[] }> {
   const descriptors: Descriptor[] = [];
   for (const l of layers) {
     await pushBlob(reg, repo, l.bytes);
     descriptors.push({ mediaType: l.mediaType, digest: sha256(l.bytes), size: l.bytes.length });
   }
   const config = Buffer.from(
-    JSON.stringify({ architecture: options.architecture ?? 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } }),
+    JSON.stringify({
+      architecture: options.architecture ?? 'amd64',
+      os: 'linux',
+      ...(options.created ? { created: options.created } : {}),
+      config: options.config ?? {},
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+    }),
   );
   await pushBlob(reg, repo, config);
   const bytes = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, digest: sha256(config), size: config.length }, layers: descriptors }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      config: { mediaType: MT.ociConfig, digest: sha256(config), size: config.length },
+      layers: descriptors,
+      ...(options.annotations ? { annotations: options.annotations } : {}),
+    }),
   );
   const digest = await pushManifest(reg, repo, options.tag ?? sha256(bytes), bytes, MT.ociManifest);
   return { digest, size: bytes.length, layers: descriptors };

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../../../libs/auth/index.js';
+import { PolicyModule } from '../../../libs/workflow/index.js';
 import { ScanModule, WorkflowModule } from '../../../libs/workflow/index.js';
 import { AuditController } from './audit/audit.controller.js';
 import { EnvironmentsController } from './environments/environments.controller.js';
 import { HealthModule } from './health/health.module.js';
 import { ImagesController } from './images/images.controller.js';
+import { PolicyController } from './policy/policy.controller.js';
 import { PromotionsController } from './promotions/promotions.controller.js';
 import { ScansController } from './scans/scans.controller.js';
 import { TokensController } from './tokens/tokens.controller.js';
@@ -12,7 +14,7 @@ import { WaiversController } from './waivers/waivers.controller.js';
 
 /** The HTTP API. It only reads, writes and enqueues; the work happens in the worker. */
 @Module({
-  imports: [AuthModule, WorkflowModule, ScanModule, HealthModule],
-  controllers: [PromotionsController, EnvironmentsController, ImagesController, AuditController, TokensController, ScansController, WaiversController],
+  imports: [AuthModule, WorkflowModule, PolicyModule, ScanModule, HealthModule],
+  controllers: [PromotionsController, PolicyController, EnvironmentsController, ImagesController, AuditController, TokensController, ScansController, WaiversController],
 })
 export class ApiModule {}

@@ -1,5 +1,5 @@
 import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type Type } from '@nestjs/common';
-import { GATE_HANDLERS, GateService, WorkflowModule, type Gate, type GateHandlers } from '../../../libs/workflow/index.js';
+import { GATE_HANDLERS, GateService, PolicyGate, PolicyModule, WorkflowModule, type Gate, type GateHandlers } from '../../../libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
 import { PromoteProcessor } from './processors/promote.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
@@ -11,8 +11,8 @@ import { SignatureGate } from './gates/signature.gate.js';
  * A gate the pipeline demands that is missing here fails closed: its result is `error` and the
  * promotion is blocked.
  */
-const GATE_MODULES: Array<Type<unknown> | DynamicModule> = [SignatureGateModule];
-const GATES: Array<Type<Gate>> = [SignatureGate];
+const GATE_MODULES: Array<Type<unknown> | DynamicModule> = [SignatureGateModule, PolicyModule];
+const GATES: Array<Type<Gate>> = [SignatureGate, PolicyGate];
 
 /** BullMQ processors: the gates, the promote step and the reconciler. Runs with no HTTP server. */
 /** Lets jobs in flight finish before the database and Redis connections close (they close after). */
