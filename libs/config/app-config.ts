@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './config-error.js';
+import { readNotifySecrets, type NotifySecrets } from './notify-config.js';
 import { parsePipeline, type EnvironmentConfig, type PipelineConfig, type RegistryConfig } from './pipeline-config.js';
 import { loadProcessConfig, type ProcessConfig } from './process-config.js';
 
@@ -14,6 +15,8 @@ export class AppConfig {
     readonly registryEnv: Readonly<Record<string, string | undefined>> = {},
     /** The signing key's password from `signing.key.passwordEnv`, read at boot (may be empty). */
     readonly signingPassword: string | null = null,
+    /** The Slack bot token, signing secret and webhook secrets the pipeline names, read at boot. */
+    readonly notifySecrets: NotifySecrets = { slack: null, webhooks: [] },
   ) {
     this.envs = new Map(pipeline.environments.map((e) => [e.name, e]));
   }
@@ -51,5 +54,6 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     throw new ConfigError(proc.configPath, [{ path: 'signing.key.passwordEnv', message: `environment variable ${passwordEnv} is not set` }]);
   }
   const signingPassword = passwordEnv === null ? null : env[passwordEnv]!;
-  return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])), signingPassword);
+  const notifySecrets = readNotifySecrets(pipeline, env, proc.configPath);
+  return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])), signingPassword, notifySecrets);
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { parseDuration } from './duration.js';
 import { policyGateSchema, policyTopLevelSchema, resolvePolicies } from './policy-gate.js';
+import { notifyIssues, slackConfigSchema, webhookConfigSchema, type SlackConfig, type WebhookConfig } from './notify-config.js';
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
 import { signatureGateSchema } from './signature-gate.js';
 import { formatPath, zodIssues } from './zod-issues.js';
@@ -60,6 +61,9 @@ export interface PipelineConfig {
   registries: RegistryConfig[];
   environments: EnvironmentConfig[];
   signing: SigningConfig | null;
+  /** Slack messages and interactive approvals (notify-config.ts); null: no Slack. */
+  slack: SlackConfig | null;
+  webhooks: WebhookConfig[];
   /** Waiver and vulnerability-database settings (`scanning:`), defaults when absent. */
   scanning: ScanningConfig;
   /** Name of the environment images enter from CI (the one with no `from`). */
@@ -128,6 +132,8 @@ const pipelineSchema = z.strictObject({
       }),
     })
     .optional(),
+  slack: slackConfigSchema.optional(),
+  webhooks: z.array(webhookConfigSchema).default([]),
   scanning: scanningSchema.optional(),
   policy: policyTopLevelSchema.optional(),
 });
@@ -212,13 +218,13 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
   }
   issues.push(...cycles(environments));
   issues.push(...resolvePolicies(doc.policy, { source, registryHosts: registries.map((r) => r.host), environments }));
+  issues.push(...notifyIssues(doc.slack, names));
   if (issues.length > 0) throw new ConfigError(source, issues);
 
   return {
     registries,
     environments,
     entry: entries[0]!.name,
-    scanning: scanningConfig(doc.scanning),
     signing: doc.signing
       ? {
           key: {
@@ -228,6 +234,9 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
           },
         }
       : null,
+    slack: doc.slack ?? null,
+    webhooks: doc.webhooks,
+    scanning: scanningConfig(doc.scanning),
   };
 }
 

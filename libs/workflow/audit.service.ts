@@ -21,6 +21,9 @@ export interface AuditVerification {
   brokenAt: { seq: number | null; id: string | null; reason: string } | null;
 }
 
+/** Called with a transaction's audit events once it has committed; never inside it. */
+export type CommitListener = (events: readonly AuditEventEntity[]) => void;
+
 type EventFields = Pick<AuditEventEntity, 'id' | 'at' | 'actor' | 'action' | 'subject' | 'data'>;
 
 /** The hashed text of an event: its canonical JSON. Its position is fixed by prev_hash. */
@@ -36,13 +39,15 @@ export function eventHash(prevHash: string, e: EventFields): string {
 @Injectable()
 export class AuditService {
   private readonly batches = new WeakMap<EntityManager, AuditEventEntity[]>();
+  private readonly listeners: CommitListener[] = [];
 
   constructor(private readonly dataSource: DataSource) {}
 
   /** A transaction whose audit events are written together, in one statement, at its end. */
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(async (manager) => {
-      const batch: AuditEventEntity[] = [];
+    const batch: AuditEventEntity[] = [];
+    const result = await this.dataSource.transaction(async (manager) => {
+      batch.length = 0;
       this.batches.set(manager, batch);
       try {
         const result = await work(manager);
@@ -52,6 +57,26 @@ export class AuditService {
         this.batches.delete(manager);
       }
     });
+    if (batch.length > 0) this.committed(batch);
+    return result;
+  }
+
+  /**
+   * Side effects of committed changes (notifications) hook in here, so that they can neither
+   * roll back a change nor announce one that did not happen. Listeners must not throw or block.
+   */
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  private committed(events: readonly AuditEventEntity[]): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(events);
+      } catch {
+        // A listener's failure is its own business; the change has committed regardless.
+      }
+    }
   }
 
   /**

@@ -12,6 +12,7 @@ import { ErrorFilter } from './error.filter.js';
 import { HealthModule } from './health/health.module.js';
 import { recordHttpMetrics } from './http-metrics.js';
 import { createPino, PinoLogger } from './logger.js';
+import { keepUrlencodedBodiesRaw } from './slack/slack-body.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -59,6 +60,7 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
     bufferLogs: false,
   });
   app.useGlobalFilters(new ErrorFilter());
+  keepUrlencodedBodiesRaw(app);
   recordHttpMetrics(app.getHttpAdapter().getInstance());
   if (!parts.api) {
     await app.init();

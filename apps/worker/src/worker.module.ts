@@ -1,18 +1,22 @@
 import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type Type } from '@nestjs/common';
+import { NotifyModule } from '../../../libs/notify/index.js';
 import { GATE_HANDLERS, GateService, PolicyGate, PolicyModule, WorkflowModule, type Gate, type GateHandlers } from '../../../libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
+import { NotifyProcessor } from './processors/notify.processor.js';
 import { PromoteProcessor } from './processors/promote.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
 import { SignatureGateModule } from './gates/signature-gate.module.js';
 import { SignatureGate } from './gates/signature.gate.js';
+import { ScanGateModule } from './gates/scan-gate.module.js';
+import { ScanGate } from './gates/scan.gate.js';
 
 /**
  * The gates implemented in this build: the modules that provide them and the providers themselves.
  * A gate the pipeline demands that is missing here fails closed: its result is `error` and the
  * promotion is blocked.
  */
-const GATE_MODULES: Array<Type<unknown> | DynamicModule> = [SignatureGateModule, PolicyModule];
-const GATES: Array<Type<Gate>> = [SignatureGate, PolicyGate];
+const GATE_MODULES: Array<Type<unknown> | DynamicModule> = [SignatureGateModule, PolicyModule, ScanGateModule];
+const GATES: Array<Type<Gate>> = [SignatureGate, PolicyGate, ScanGate];
 
 /** BullMQ processors: the gates, the promote step and the reconciler. Runs with no HTTP server. */
 /** Lets jobs in flight finish before the database and Redis connections close (they close after). */
@@ -24,10 +28,11 @@ class WorkerDrainer implements BeforeApplicationShutdown {
     private readonly policy: PolicyProcessor,
     private readonly promote: PromoteProcessor,
     private readonly reconcile: ReconcileProcessor,
+    private readonly notify: NotifyProcessor,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.verify, this.scan, this.policy, this.promote, this.reconcile].map((p) => p.worker?.close()));
+    await Promise.all([this.verify, this.scan, this.policy, this.promote, this.reconcile, this.notify].map((p) => p.worker?.close()));
   }
 }
 
@@ -37,7 +42,7 @@ export class WorkerModule {
   static forRoot(overrides: GateHandlers = {}): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [WorkflowModule, ...GATE_MODULES],
+      imports: [WorkflowModule, NotifyModule, ...GATE_MODULES],
       providers: [
         {
           provide: GATE_HANDLERS,
@@ -53,6 +58,7 @@ export class WorkerModule {
         PolicyProcessor,
         PromoteProcessor,
         ReconcileProcessor,
+        NotifyProcessor,
         WorkerDrainer,
       ],
       exports: [GateService],

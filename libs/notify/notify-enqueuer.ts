@@ -1,0 +1,69 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { AppConfig, NOTIFY_EVENTS, type NotifyEvent } from '../config/index.js';
+import type { AuditEventEntity } from '../db/index.js';
+import { QUEUES } from '../queue/index.js';
+import { AuditService } from '../workflow/index.js';
+import { NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
+
+/** Changes that can alter what a promotion's Slack message shows. */
+const SLACK_ACTIONS = /^(promotion\.(awaiting_approval|approved|promoting|promoted|rejected|blocked|failed|cancelled|expired|evaluating)|approval\.(approve|reject)|review\.(approve|reject))$/;
+
+/**
+ * Turns committed promotion changes into notify jobs. It runs after the commit and never waits
+ * for Redis: a lost job costs a late message (the next change re-renders the whole state),
+ * never a promotion.
+ */
+@Injectable()
+export class NotifyEnqueuer implements OnModuleInit {
+  private readonly logger = new Logger(NotifyEnqueuer.name);
+
+  constructor(
+    private readonly audit: AuditService,
+    private readonly config: AppConfig,
+    @InjectQueue(QUEUES.notify) private readonly queue: Queue,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.config.pipeline.slack && this.config.pipeline.webhooks.length === 0) return;
+    this.audit.onCommit((events) => this.committed(events));
+  }
+
+  private committed(events: readonly AuditEventEntity[]): void {
+    const byPromotion = new Map<string, AuditEventEntity[]>();
+    for (const e of events) {
+      if (!e.subject.startsWith('promotion:')) continue;
+      const id = e.subject.slice('promotion:'.length);
+      byPromotion.set(id, [...(byPromotion.get(id) ?? []), e]);
+    }
+    for (const [promotionId, list] of byPromotion) {
+      const jobs = this.jobsFor(promotionId, list);
+      if (jobs.length === 0) continue;
+      this.queue.addBulk(jobs).catch((err: Error) => {
+        this.logger.warn(`could not queue notifications for promotion ${promotionId}: ${err.message}`);
+      });
+    }
+  }
+
+  private jobsFor(promotionId: string, events: AuditEventEntity[]): Parameters<Queue['addBulk']>[0] {
+    const jobs: Parameters<Queue['addBulk']>[0] = [];
+    const slackEvents = events.filter((e) => SLACK_ACTIONS.test(e.action));
+    if (this.config.pipeline.slack && slackEvents.length > 0) {
+      const data: SlackJobData = { promotionId, events: slackEvents.map((e) => e.action) };
+      jobs.push({ name: NOTIFY_JOBS.slack, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `slack-${slackEvents[0]!.id}` } });
+    }
+    this.config.pipeline.webhooks.forEach((hook, index) => {
+      for (const e of events) {
+        if (!isNotifyEvent(e.action) || !hook.events.includes(e.action)) continue;
+        const data: WebhookJobData = { promotionId, event: e.action, eventId: e.id, at: e.at.toISOString(), webhook: index };
+        jobs.push({ name: NOTIFY_JOBS.webhook, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `webhook-${index}-${e.id}` } });
+      }
+    });
+    return jobs;
+  }
+}
+
+function isNotifyEvent(action: string): action is NotifyEvent {
+  return (NOTIFY_EVENTS as readonly string[]).includes(action);
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { NOTIFY_EVENTS } from '../config/index.js';
+
+/** Jobs on the `notify` queue. Each renders the promotion as it is when the job runs. */
+export const NOTIFY_JOBS = {
+  /** Post or update the promotion's Slack message, and post the notices its events call for. */
+  slack: 'slack-sync',
+  /** Deliver one event to one configured webhook. */
+  webhook: 'webhook',
+} as const;
+
+export const slackJobSchema = z.strictObject({
+  promotionId: z.uuid(),
+  /** The audit actions of the committed change, e.g. ['approval.approve', 'promotion.approved']. */
+  events: z.array(z.string().max(100)).min(1).max(50),
+});
+
+export const webhookJobSchema = z.strictObject({
+  promotionId: z.uuid(),
+  event: z.enum(NOTIFY_EVENTS),
+  /** The audit event's id: the delivery id receivers deduplicate on. */
+  eventId: z.uuid(),
+  at: z.string(),
+  /** Index into the pipeline's `webhooks`: URLs come from the config only, never from a job. */
+  webhook: z.number().int().min(0),
+});
+
+export type SlackJobData = z.output<typeof slackJobSchema>;
+export type WebhookJobData = z.output<typeof webhookJobSchema>;
+
+/** Slack and webhooks may be away for a while; a notice that is late is still worth sending. */
+export const NOTIFY_JOB_OPTIONS = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { age: 3_600 },
+  removeOnFail: { age: 86_400 },
+} as const;

@@ -1,0 +1,116 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/index.js';
+import { ServiceError } from '../domain/index.js';
+import { PromotionService, type PromotionView } from '../workflow/index.js';
+import type { SlackJobData, WebhookJobData } from './notify-jobs.js';
+import { SlackApi } from './slack-api.js';
+import { approvalMessage, eventMessage } from './slack-message.js';
+import { WEBHOOK_DELIVERY_HEADER, WEBHOOK_EVENT_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, webhookSignature } from './webhook-signature.js';
+
+/** A webhook answered with something a retry cannot change (a 4xx other than 408 and 429). */
+export class WebhookRefused extends Error {
+  readonly permanent = true;
+}
+
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** The notify queue's work: the Slack approval message and notices, and outgoing webhooks. */
+@Injectable()
+export class NotifyService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+    private readonly promotions: PromotionService,
+    @Optional() @Inject(SlackApi) private readonly slack: SlackApi | null,
+  ) {}
+
+  /**
+   * Brings the promotion's Slack message up to date. The first change that concerns approval posts
+   * it; every later one updates it, rendered from the state as it is now (under a per-promotion
+   * lock, so an older job cannot overwrite a newer rendering).
+   */
+  async syncSlack(job: SlackJobData): Promise<string> {
+    const slackConfig = this.config.pipeline.slack;
+    if (!slackConfig || !this.slack) return 'slack is not configured';
+    const first = await this.current(job.promotionId);
+    if (!first) return 'no such promotion';
+    const channel = slackConfig.channels[first.target];
+    if (!channel) return `no channel for ${first.target}`;
+    const slack = this.slack;
+
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`slack-message:${job.promotionId}`]);
+      const view = (await this.current(job.promotionId))!;
+      const [row]: { channel: string; ts: string }[] = await manager.query('SELECT channel, ts FROM slack_messages WHERE promotion_id = $1', [job.promotionId]);
+      if (row) {
+        await slack.update(row.channel, row.ts, approvalMessage(view));
+        await manager.query('UPDATE slack_messages SET status = $2, updated_at = now() WHERE promotion_id = $1', [job.promotionId, view.status]);
+        return { view, result: 'updated' };
+      }
+      const concernsApproval = view.status === 'awaiting_approval' || job.events.some((e) => e === 'promotion.awaiting_approval' || /^(approval|review)\./.test(e));
+      if (!concernsApproval) return { view, result: 'no approval message' };
+      const posted = await slack.postMessage(channel, approvalMessage(view));
+      await manager.query('INSERT INTO slack_messages (promotion_id, channel, ts, status) VALUES ($1, $2, $3, $4)', [job.promotionId, posted.channel, posted.ts, view.status]);
+      return { view, result: 'posted' };
+    });
+
+    // Notices go last: a retry after a failed notice only updates the message again, which is harmless.
+    const notices = (['blocked', 'promoted', 'failed'] as const).filter((n) => job.events.includes(`promotion.${n}`));
+    for (const notice of notices) await slack.postMessage(channel, eventMessage(outcome.view, notice));
+    return [outcome.result, ...notices.map((n) => `${n} notice`)].join(', ');
+  }
+
+  /** POSTs one event to one webhook from the config, signed with its secret. */
+  async deliverWebhook(job: WebhookJobData): Promise<string> {
+    const hook = this.config.pipeline.webhooks[job.webhook];
+    const secret = this.config.notifySecrets.webhooks[job.webhook];
+    if (!hook || secret === undefined) return `webhook ${job.webhook} is no longer configured`;
+    if (!hook.events.includes(job.event)) return `webhook ${job.webhook} no longer wants ${job.event}`;
+    const view = await this.current(job.promotionId);
+    if (!view) return 'no such promotion';
+    const body = JSON.stringify({ event: job.event, deliveryId: job.eventId, at: job.at, promotion: webhookPromotion(view) });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const res = await fetch(hook.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'image-promoter',
+        [WEBHOOK_EVENT_HEADER]: job.event,
+        [WEBHOOK_DELIVERY_HEADER]: job.eventId,
+        [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
+        [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(secret, timestamp, body),
+      },
+      body,
+      // A redirect could point anywhere; the config names the one URL we deliver to.
+      redirect: 'error',
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.ok) return `delivered (${res.status})`;
+    const message = `webhook ${new URL(hook.url).origin} answered ${res.status}`;
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new WebhookRefused(message);
+    throw new Error(message);
+  }
+
+  private async current(id: string): Promise<PromotionView | null> {
+    try {
+      return await this.promotions.get(id);
+    } catch (err) {
+      if (err instanceof ServiceError && err.code === 'not_found') return null;
+      throw err;
+    }
+  }
+}
+
+/** What a webhook receives about the promotion: its state, gate results and approvals, no evidence blobs. */
+function webhookPromotion(view: PromotionView) {
+  const { gates, approvals, reviews, approval, ...summary } = view;
+  return {
+    ...summary,
+    gates: gates.map((g) => ({ gate: g.gate, status: g.status, summary: g.summary, evidenceDigest: g.evidenceDigest })),
+    approvals: approvals.map((a) => ({ approver: a.approver, decision: a.decision, channel: a.channel, at: a.at, counts: a.counts })),
+    reviews: reviews.map((r) => ({ reviewer: r.reviewer, kind: r.kind, verdict: r.verdict, channel: r.channel, at: r.at, counts: r.counts })),
+    approval,
+  };
+}
