@@ -42,6 +42,8 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIF
 
 /** Every certificate in a PEM text, in order; at most `max` of them. */
 export function pemCertificates(text: string, max = MAX_CHAIN_CERTIFICATES): ParsedCertificate[] {
+  // Counted first: the pattern below rescans from every BEGIN marker, so their number must be small.
+  if (text.split('-----BEGIN CERTIFICATE-----').length - 1 > max) throw new CertificateError(`more than ${max} certificates`);
   const out: ParsedCertificate[] = [];
   for (const m of text.matchAll(PEM_CERT)) {
     if (out.length >= max) throw new CertificateError(`more than ${max} certificates`);
