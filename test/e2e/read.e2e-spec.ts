@@ -34,7 +34,13 @@ describe('GET /environments', () => {
       current: [{ app: 'shop', digest: d, repository: `${registryHost()}/staging/shop`, promotionId: p.body.id }],
     });
     expect(prod).toMatchObject({ from: 'staging', reviews: ['security'], current: [] });
-    expect(res.body[4].gates).toEqual({ scan: { failOn: 'critical' }, policy: { rules: ['non-root'] } });
+    expect(Object.keys(res.body[4].gates).sort()).toEqual(['policy', 'scan']);
+    expect(res.body[4].gates.scan).toMatchObject({ failOn: 'critical' });
+    // The policy gate shows the rules in force, expanded, and their digest.
+    expect(res.body[4].gates.policy).toEqual({
+      policyDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      rules: [expect.objectContaining({ name: 'non-root', severity: 'deny', builtin: true, expression: expect.any(String) })],
+    });
   });
 });
 
