@@ -88,7 +88,7 @@ export class ScanResultsService {
       envelope: 'envelope' in parsed ? parsed.envelope : null,
     };
     return this.audit.transaction(async (manager) => {
-      const { row, created } = await this.insert(manager, input, now);
+      const { row, created } = await this.insert(input, manager, now);
       if (created) {
         await this.audit.append(manager, who, {
           action: 'scan.uploaded',
@@ -111,7 +111,7 @@ export class ScanResultsService {
   }
 
   /** Stores a result; an upload or attached report already stored (same report bytes) is returned as it is. */
-  async insert(manager: EntityManager | DataSource, r: NewScanResult, now = new Date()): Promise<{ row: ScanResultRow; created: boolean }> {
+  async insert(r: NewScanResult, manager: EntityManager | DataSource = this.dataSource, now = new Date()): Promise<{ row: ScanResultRow; created: boolean }> {
     const rows = await manager.query(
       `INSERT INTO scan_results (id, digest, source, origin, scanner, scanned_at, received_at, submitted_by, repository, findings, counts, report_digest, envelope, sbom, packages, os, db_imported_at)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
