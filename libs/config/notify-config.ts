@@ -21,12 +21,8 @@ export const slackConfigSchema = z.strictObject({
   /** Target environment name → Slack channel id (or name). */
   channels: z.record(z.string().min(1), z.string().min(1)).default({}),
   /** Slack user id (U…/W…), or an e-mail address when lookupByEmail is on → principal and roles. */
-  users: z
-    .record(
-      z.string().refine((k) => SLACK_USER_ID.test(k) || EMAIL.test(k), 'must be a Slack user id (U…) or an e-mail address'),
-      slackPrincipalSchema,
-    )
-    .default({}),
+  // Keys are checked in notifyIssues: zod reports a refused record key without its message.
+  users: z.record(z.string(), slackPrincipalSchema).default({}),
   lookupByEmail: z.boolean().default(false),
 });
 
@@ -83,10 +79,14 @@ export function readNotifySecrets(
   };
 }
 
-/** Cross-checks the schema cannot make: channels are keyed by environments that exist. */
+/** Cross-checks the schema cannot make: channels keyed by environments that exist, users by id or e-mail. */
 export function notifyIssues(slack: SlackConfig | undefined, environments: readonly string[]): { path: string; message: string }[] {
   if (!slack) return [];
-  return Object.keys(slack.channels)
+  const channels = Object.keys(slack.channels)
     .filter((env) => !environments.includes(env))
     .map((env) => ({ path: `slack.channels.${env}`, message: `unknown environment '${env}' (known: ${environments.join(', ')})` }));
+  const users = Object.keys(slack.users)
+    .filter((key) => !SLACK_USER_ID.test(key) && !EMAIL.test(key))
+    .map((key) => ({ path: `slack.users.${key}`, message: 'must be a Slack user id (U…/W…) or an e-mail address' }));
+  return [...channels, ...users];
 }

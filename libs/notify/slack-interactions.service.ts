@@ -134,7 +134,9 @@ export class SlackInteractionsService implements OnApplicationShutdown {
         this.logger.warn(`users.info for ${userId}: ${err.message}`);
         return null;
       });
-      if (email && Object.hasOwn(slack.users, email)) mapping = slack.users[email];
+      // E-mail addresses compare without case; the config may spell them either way.
+      const key = email ? Object.keys(slack.users).find((k) => k.includes('@') && k.toLowerCase() === email) : undefined;
+      if (key) mapping = slack.users[key];
     }
     return mapping ? { id: mapping.principal, name: mapping.principal, roles: mapping.roles } : null;
   }
