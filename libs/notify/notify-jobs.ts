@@ -7,6 +7,8 @@ export const NOTIFY_JOBS = {
   slack: 'slack-sync',
   /** Deliver one event to one configured webhook. */
   webhook: 'webhook',
+  /** Repeatable: queue syncs for Slack messages the database says are missing or behind. */
+  catchUp: 'slack-catch-up',
 } as const;
 
 export const slackJobSchema = z.strictObject({

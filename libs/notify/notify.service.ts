@@ -1,9 +1,12 @@
+import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/index.js';
 import { ServiceError } from '../domain/index.js';
+import { QUEUES } from '../queue/index.js';
 import { PromotionService, type PromotionView } from '../workflow/index.js';
-import type { SlackJobData, WebhookJobData } from './notify-jobs.js';
+import { NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 import { SlackApi } from './slack-api.js';
 import { approvalMessage, eventMessage } from './slack-message.js';
 import { WEBHOOK_DELIVERY_HEADER, WEBHOOK_EVENT_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, webhookSignature } from './webhook-signature.js';
@@ -14,6 +17,9 @@ export class WebhookRefused extends Error {
 }
 
 const WEBHOOK_TIMEOUT_MS = 10_000;
+/** A change younger than this may still have its own job on the way; catch-up leaves it alone. */
+const CATCH_UP_GRACE = '30 seconds';
+const CATCH_UP_BATCH = 500;
 
 /** The notify queue's work: the Slack approval message and notices, and outgoing webhooks. */
 @Injectable()
@@ -22,8 +28,35 @@ export class NotifyService {
     private readonly config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly promotions: PromotionService,
+    @InjectQueue(QUEUES.notify) private readonly queue: Queue,
     @Optional() @Inject(SlackApi) private readonly slack: SlackApi | null,
   ) {}
+
+  /**
+   * The database knows which messages are owed: promotions awaiting approval with no message, and
+   * messages showing an older state than their promotion's. Queues a sync for each, so a lost
+   * notify job (Redis away at the commit) costs a delay, not a message.
+   */
+  async catchUp(): Promise<number> {
+    const channels = Object.keys(this.config.pipeline.slack?.channels ?? {});
+    if (!this.slack || channels.length === 0) return 0;
+    const owed: { id: string; updated: string }[] = await this.dataSource.query(
+      `SELECT p.id, (extract(epoch FROM p.updated_at) * 1000)::bigint::text AS updated
+         FROM promotions p LEFT JOIN slack_messages m ON m.promotion_id = p.id
+        WHERE p.target = ANY($1) AND p.updated_at < now() - interval '${CATCH_UP_GRACE}'
+          AND ((m.promotion_id IS NULL AND p.status = 'awaiting_approval') OR m.status <> p.status)
+        ORDER BY p.seq LIMIT ${CATCH_UP_BATCH}`,
+      [channels],
+    );
+    if (owed.length === 0) return 0;
+    await this.queue.addBulk(
+      owed.map(({ id, updated }) => {
+        const data: SlackJobData = { promotionId: id, events: ['catch-up'] };
+        return { name: NOTIFY_JOBS.slack, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `slack-catch-up-${id}-${updated}` } };
+      }),
+    );
+    return owed.length;
+  }
 
   /**
    * Brings the promotion's Slack message up to date. The first change that concerns approval posts

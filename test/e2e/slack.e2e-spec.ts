@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhookSignature } from '../../libs/notify/index.js';
+import { NotifyService, verifyWebhookSignature } from '../../libs/notify/index.js';
 import { startFakeSlack, type FakeSlack, type SlackCall } from '../helpers/fake-slack.js';
 import { pushImage } from '../helpers/images.js';
 import { devImage, digest, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -350,6 +350,30 @@ describe('Slack being down', () => {
     expect(actionsOf(message().blocks)).toBeUndefined();
     // The REST approval shows as one, with its channel.
     expect(await approvals(p.id)).toEqual([{ approver_id: expect.stringMatching(/^token:/), decision: 'approve', channel: 'api' }]);
+  });
+});
+
+describe('catching up on lost notify jobs', () => {
+  it('posts a missing approval message and updates one left behind, from what the database says', async () => {
+    const missing = await requestPromotion('staging');
+    const behind = await requestPromotion('hotfix');
+    await approvalMessage(missing.id);
+    const { message } = await approvalMessage(behind.id);
+    // As if Redis lost the jobs: no message recorded for one, an older state shown for the other.
+    await t.db.query('DELETE FROM slack_messages WHERE promotion_id = $1', [missing.id]);
+    await t.db.query("UPDATE slack_messages SET status = 'evaluating' WHERE promotion_id = $1", [behind.id]);
+    await t.db.query("UPDATE promotions SET updated_at = now() - interval '1 minute' WHERE id = ANY($1)", [[missing.id, behind.id]]);
+    const postsBefore = slack.ok('chat.postMessage').filter(about(missing.id)).length;
+    const updatesBefore = slack.ok('chat.update').filter(about(behind.id)).length;
+
+    const notify = t.app.get(NotifyService);
+    // At least these two (a slow run may have others' messages still catching up).
+    expect(await notify.catchUp()).toBeGreaterThanOrEqual(2);
+    await eventually(async () => slack.ok('chat.postMessage').filter(about(missing.id)).length === postsBefore + 1);
+    await eventually(async () => slack.ok('chat.update').filter(about(behind.id)).length === updatesBefore + 1);
+    expect(actionsOf(message().blocks)).toBeDefined();
+    const { rows } = await t.db.query('SELECT promotion_id, status FROM slack_messages WHERE promotion_id = ANY($1) ORDER BY promotion_id', [[missing.id, behind.id]]);
+    expect(rows.map((r) => r.status)).toEqual(['awaiting_approval', 'awaiting_approval']);
   });
 });
 

@@ -1,5 +1,7 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import type { OnApplicationBootstrap } from '@nestjs/common';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { AppConfig } from '../../../../libs/config/index.js';
 import { NOTIFY_JOBS, NotifyService, SlackApiError, slackJobSchema, WebhookRefused, webhookJobSchema } from '../../../../libs/notify/index.js';
 import { QUEUES } from '../../../../libs/queue/index.js';
 
@@ -8,9 +10,23 @@ import { QUEUES } from '../../../../libs/queue/index.js';
  * notifications never feed back into a promotion.
  */
 @Processor(QUEUES.notify, { concurrency: 4 })
-export class NotifyProcessor extends WorkerHost {
-  constructor(private readonly notify: NotifyService) {
+export class NotifyProcessor extends WorkerHost implements OnApplicationBootstrap {
+  constructor(
+    private readonly notify: NotifyService,
+    private readonly config: AppConfig,
+    @InjectQueue(QUEUES.notify) private readonly queue: Queue,
+  ) {
     super();
+  }
+
+  /** The Slack catch-up runs at the reconciler's pace; one schedule however many workers run. */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.pipeline.slack) return;
+    await this.queue.upsertJobScheduler(
+      NOTIFY_JOBS.catchUp,
+      { every: this.config.process.reconcileIntervalMs },
+      { name: NOTIFY_JOBS.catchUp, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
+    );
   }
 
   async process(job: Job<unknown>): Promise<string> {
@@ -26,6 +42,8 @@ export class NotifyProcessor extends WorkerHost {
           if (!parsed.success) throw new UnrecoverableError(`malformed notify job ${job.id}: ${parsed.error.message}`);
           return await this.notify.deliverWebhook(parsed.data);
         }
+        case NOTIFY_JOBS.catchUp:
+          return `queued ${await this.notify.catchUp()} Slack message sync(s)`;
         default:
           throw new UnrecoverableError(`no handler for job '${job.name}' on the notify queue`);
       }
