@@ -101,7 +101,7 @@ describe('gates.policy', () => {
           - { name: bad-message, expression: 'true', message: 'from {{image.registry +}}' }`);
     const found = problems(text);
     expect(found).toEqual([
-      expect.stringMatching(/^environments\[1\]\.gates\.policy\.custom\[0\]\.expression: rule 'typo' does not compile: Unknown variable: imgae/),
+      "environments[1].gates.policy.custom[0].expression: rule 'typo' does not compile: Unknown variable: imgae (at offset 0)",
       expect.stringMatching(/^environments\[1\]\.gates\.policy\.custom\[1\]\.expression: rule 'broken' does not compile: Unexpected token/),
       "environments[1].gates.policy.custom[2].expression: rule 'not-bool' does not compile: the expression gives int, not bool",
       expect.stringMatching(/^environments\[1\]\.gates\.policy\.custom\[3\]\.message: rule 'bad-message' does not compile: \{\{image\.registry \+\}\}: /),
@@ -122,6 +122,9 @@ describe('gates.policy', () => {
     ]);
     expect(problems(pipeline('    gates: { policy: { rules: [non-root, non-root] } }'))).toEqual([
       "environments[1].gates.policy.rules[1]: rule 'non-root' is already defined at environments[1].gates.policy.rules[0] for environment 'staging'",
+    ]);
+    expect(problems(pipeline('    gates: { policy: { custom: [{ name: no-shell, expression: "true" }] } }'))).toEqual([
+      "environments[1].gates.policy.custom[0].name: 'no-shell' is a built-in rule's name; turn it on under rules, or name yours differently",
     ]);
     expect(problems(pipeline('    gates: { policy: { custom: [{ name: x, expression: "true", severity: block }] } }'))[0]).toMatch(
       /^environments\[1\]\.gates\.policy\.custom\[0\]\.severity: /,

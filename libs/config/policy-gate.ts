@@ -77,7 +77,7 @@ const builtinEntry = z.union([z.string(), z.looseObject({ name: z.string() })]).
 });
 
 const customRule = z.strictObject({
-  name,
+  name: name.refine((n) => !isBuiltinRule(n), { error: (issue) => `'${String(issue.input)}' is a built-in rule's name; turn it on under rules, or name yours differently` }),
   expression: z.string().min(1).max(8192),
   message: z.string().max(2000).optional(),
   severity,

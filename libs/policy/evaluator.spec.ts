@@ -94,6 +94,19 @@ describe('compile check', () => {
     expect(checkRule({ expression: 'true', message: 'x {{}}' })[0]!.message).toContain('empty placeholder');
   });
 
+  it('compiles the examples in docs/policy.md', () => {
+    for (const expression of [
+      '!has(gates.signature) || gates.signature.identities.exists(i, i.subject.startsWith("https://github.com/acme/"))',
+      '!has(gates.scan) || gates.scan.counts.critical == 0',
+      'totalSize < 500 * 1024 * 1024',
+      '"team" in config.Labels',
+      'annotations["org.opencontainers.image.source"] != ""',
+      'now - created < duration("720h")',
+    ]) {
+      expect(checkRule({ expression, message: '{{totalSize / (1024 * 1024)}} {{gates.signature.identities.map(i, i.subject)}}' }), expression).toEqual([]);
+    }
+  });
+
   it('refuses expressions past the parse limits (size and nesting)', () => {
     const wide = `[${Array.from({ length: 3000 }, (_, i) => i).join(',')}].size() > 0`;
     expect(checkRule({ expression: wide, message: '' })[0]!.message).toMatch(/Exceeded max/);
