@@ -151,6 +151,15 @@ describe('ScannerService: images from a real registry, OSV records in PostgreSQL
     expect(result.findings.map((f) => f.package)).toEqual(['curl']);
   });
 
+  it('a package database too large to read fails the scan instead of hiding its packages', async () => {
+    const pushed = await pushDebianImage(reg, 'scan/huge-status', Array.from({ length: 50 }, (_, i) => ({ name: `p${i}`, version: '1.0' })));
+    const small = new ScannerService({ registry: new RegistryClient([registryConfig('local', reg)], { env: {} }), db: fresh.db.dataSource, limits: { maxFileBytes: 1000 } });
+    const err = await small.scan(image('scan/huge-status', pushed.digest)).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ImageFsError);
+    expect((err as Error).message).toMatch(/^\/var\/lib\/dpkg\/status is larger than the scanner reads \(\d+ bytes\)$/);
+  });
+
   it('bad images fail with ImageFsError and the reason: not a tar, truncated gzip, ../ entries', async () => {
     const cases: [string, Awaited<ReturnType<typeof layer>>, RegExp][] = [
       ['scan/not-tar', rawLayer(Buffer.from('definitely not a tar archive '.repeat(50)), 'application/vnd.oci.image.layer.v1.tar'), /not a tar archive/],

@@ -139,6 +139,9 @@ describe('files the scanner reads', () => {
     ['/app/node_modules/@babel/core/package.json', true],
     ['/app/node_modules/lodash/fp/package.json', false],
     ['/app/package-lock.json', true],
+    ['/package-lock.json', true],
+    ['/app/node_modules/.package-lock.json', true],
+    ['/app/node_modules/some-lib/package-lock.json', false],
     ['/usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA', true],
     ['/usr/bin/bash', false],
   ])('%s → %s', (path, wanted) => expect(scannerWants(path)).toBe(wanted));

@@ -1,4 +1,4 @@
-import type { ImageFs } from '../../imagefs/index.js';
+import { ImageFsError, type ImageFs } from '../../imagefs/index.js';
 import type { OsInfo, Package } from '../packages.js';
 import { apkPackages } from './apk.js';
 import { dpkgPackages } from './dpkg.js';
@@ -14,7 +14,9 @@ const DPKG_STATUS = '/var/lib/dpkg/status';
 const DPKG_STATUS_D = /^\/var\/lib\/dpkg\/status\.d\/[^/]+$/;
 const APK_INSTALLED = '/lib/apk/db/installed';
 const NPM_INSTALLED = /\/node_modules\/(?:@[^/]+\/)?[^/]+\/package\.json$/;
-const NPM_LOCK = /\/package-lock\.json$/;
+// A project's lockfile, or npm's hidden lockfile of what is installed; lockfiles published inside
+// packages (node_modules/x/package-lock.json) describe their authors' trees, not this image.
+const NPM_LOCK = /^(?:(?!.*\/node_modules\/).*\/package-lock\.json|.*\/node_modules\/\.package-lock\.json)$/;
 const PYTHON_METADATA = /\/[^/]+\.dist-info\/METADATA$|\/[^/]+\.egg-info\/PKG-INFO$/;
 
 /** The files package detection reads: pass as `want` to readImageFiles. */
@@ -47,6 +49,8 @@ export function detectPackages(fs: ImageFs): Detected {
   }
   const found: Package[] = [];
   for (const file of fs.files()) {
+    // Fail closed: a package database too large to read would otherwise hide its packages.
+    if (file.contentOmitted) throw new ImageFsError('too_much_content', `${file.path} is larger than the scanner reads (${file.size} bytes)`);
     if (!file.content) continue;
     const text = file.content.toString('utf8');
     const path = file.path;
