@@ -196,6 +196,17 @@ describe('readImageFiles against docker-registry', () => {
     expect(fs.exists('/a')).toBe(true);
   });
 
+  it('empty layers (the gzip of two zero blocks, and no bytes at all) add nothing and are no error', async () => {
+    const fs = await read([
+      await layer([{ name: 'a', content: 'a' }]),
+      rawLayer(gzipSync(Buffer.alloc(1024)), 'application/vnd.oci.image.layer.v1.tar+gzip'),
+      rawLayer(Buffer.alloc(0), 'application/vnd.oci.image.layer.v1.tar'),
+    ]);
+
+    expect(fs.layers.map((l) => l.entries)).toEqual([1, 0, 0]);
+    expect(fs.list('/')).toEqual(['a']);
+  });
+
   it('refuses layers that are not filesystems', async () => {
     const err = await failure([rawLayer(Buffer.from('{}'), 'application/vnd.in-toto+json')]);
 
