@@ -9,6 +9,7 @@ import {
   buildFacts,
   evaluatePolicy,
   FactsError,
+  gateFactsOf,
   PolicyEvaluator,
   type GateFacts,
   type ImageFacts,
@@ -150,7 +151,7 @@ export class PolicyService implements OnModuleDestroy {
   /** Results of the other gates of this round that have reported, as rules see them. */
   private async otherGates(promotionId: string, round: number): Promise<Record<string, GateFacts>> {
     const rows = await this.dataSource.getRepository(GateResultEntity).find({ where: { promotionId, round, gate: Not('policy') } });
-    return Object.fromEntries(rows.filter((r) => r.status !== 'pending').map((r) => [r.gate, gateFacts(r)]));
+    return Object.fromEntries(rows.filter((r) => r.status !== 'pending').map((r) => [r.gate, gateFactsOf(r)]));
   }
 
   private dryRunError(err: unknown, image: string): unknown {
@@ -178,24 +179,4 @@ function factsProblem(err: unknown): string {
   if (isRegistryError(err)) return `registry: ${err.message}`;
   if (err instanceof FactsError || isImageFsError(err)) return err.message;
   return `unexpected: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-/** Signers and finding counts from another gate's evidence, when it carries them. */
-function gateFacts(row: GateResultEntity): GateFacts {
-  const evidence = (row.evidence ?? {}) as Record<string, unknown>;
-  const facts: GateFacts = { status: row.status, summary: row.summary };
-  const report = (evidence.report ?? {}) as Record<string, unknown>;
-  const signers = [evidence.identities, evidence.signers, report.signers].find(Array.isArray) as unknown[] | undefined;
-  if (signers) facts.identities = signers.filter(isObject).map(scalars);
-  const counts = [evidence.counts, (evidence.summary as Record<string, unknown> | undefined)?.counts].find(isObject);
-  if (counts) facts.counts = Object.fromEntries(Object.entries(counts).filter((e): e is [string, number] => typeof e[1] === 'number'));
-  return facts;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function scalars(o: Record<string, unknown>): Record<string, string | number> {
-  return Object.fromEntries(Object.entries(o).filter((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number'));
 }
