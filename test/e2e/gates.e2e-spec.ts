@@ -4,7 +4,7 @@ import { devImage, eventually, startTestApp, type TestApp } from '../helpers/tes
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
-describe('gates that this build does not implement', () => {
+describe('gates that cannot read the image', () => {
   let t: TestApp;
   let ci: string;
   let rm: string;
@@ -29,8 +29,8 @@ describe('gates that this build does not implement', () => {
     });
     for (const gate of blocked.gates) {
       expect(gate.status).toBe('error');
-      // The policy gate is implemented: it fails closed because the registry does not hold this digest.
-      expect(gate.summary).toContain(gate.gate === 'policy' ? "the image's facts could not be read" : 'not implemented');
+      // Both gates are implemented: they fail closed because the registry does not hold this digest.
+      expect(gate.summary).toContain(gate.gate === 'policy' ? "the image's facts could not be read" : 'the built-in scanner cannot read');
     }
     const approve = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm)).send({ decision: 'approve' });
     expect(approve.status).toBe(409);
