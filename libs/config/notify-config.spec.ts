@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -101,5 +101,17 @@ describe('notify secrets at boot', () => {
       { path: 'webhooks[0].secretEnv', message: 'environment variable HOOK_SECRET is not set' },
     ]);
     expect(error!.message).not.toContain('xoxb-secret-value');
+  });
+});
+
+describe('the documented examples', () => {
+  it('docs/configuration.md and docs/slack.md: the slack and webhooks blocks parse', () => {
+    const withProd = BASE + '  - name: prod\n    from: staging\n    repository: local/prod/{app}\n';
+    for (const doc of ['configuration.md', 'slack.md']) {
+      const text = readFileSync(new URL(`../../docs/${doc}`, import.meta.url), 'utf8');
+      const blocks = [...text.matchAll(/```yaml\n((?:slack|webhooks):[\s\S]*?)```/g)].map((m) => m[1]!);
+      expect(blocks.length).toBeGreaterThan(0);
+      for (const block of blocks) expect(() => parsePipeline(withProd + block)).not.toThrow();
+    }
   });
 });

@@ -114,6 +114,10 @@ export class SlackInteractionsService implements OnApplicationShutdown {
     if (who.id === view.requestedBy.id || who.id === view.requestedBy.name) {
       return refuse('You requested this promotion; someone else has to decide on it. Nothing was recorded.');
     }
+    // Same person, other channel: an approval from a token named like this principal counts as theirs.
+    if (view.approvals.some((a) => a.counts && a.approver.id !== who.id && a.approver.name === who.id)) {
+      return refuse(`You have already decided on this promotion as ${who.id} through the API or the CLI; your decision counts once. Nothing more was recorded.`);
+    }
     try {
       const after = await this.approvals.decide(who, value.promotionId, { decision: click.decision, comment: 'from Slack' }, 'slack');
       const state = after.status === 'awaiting_approval' ? `${after.approval.needed} more approval(s) needed` : `the promotion is now ${after.status.replace('_', ' ')}`;

@@ -287,6 +287,18 @@ describe('clicks that change nothing get an ephemeral reason', () => {
     expect(await approvals(id)).toEqual([]);
   });
 
+  it('the same person approving through the API and then Slack', async () => {
+    const aliceToken = await t.token('alice', ['release-manager']);
+    const p = await requestPromotion('staging');
+    const button = await buttonValue(p.id);
+    const rest = await t.api().post(`/api/v1/promotions/${p.id}/approvals`).set(auth(aliceToken)).send({ decision: 'approve' });
+    expect(rest.status).toBe(201);
+    const c = click('U0ALICE', button);
+    expect((await c).status).toBe(200);
+    expect((await ephemeral(c.responseUrl)).text).toMatch(/already decided on this promotion as alice through the API or the CLI/);
+    expect(await approvals(p.id)).toEqual([{ approver_id: expect.stringMatching(/^token:/), decision: 'approve', channel: 'api' }]);
+  });
+
   it('a stale digest', async () => {
     const stale = JSON.stringify({ ...JSON.parse(value), d: digest() });
     const c = click('U0ALICE', stale);
