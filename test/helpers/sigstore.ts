@@ -239,3 +239,69 @@ export function ecKeyPair(): { privateKey: KeyObject; publicKey: KeyObject; publ
   const { privateKey, publicKey } = ecKey();
   return { privateKey, publicKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
+
+// ---- sigstore bundle referrers (cosign 3) ----------------------------------------------------------
+
+const BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+
+/** A DSSE envelope over an in-toto statement, signed over the PAE with `key`. */
+export function dsseEnvelope(statement: object, key: KeyObject): { payloadType: string; payload: string; signatures: Array<{ keyid: string; sig: string }> } {
+  const payload = Buffer.from(JSON.stringify(statement));
+  const type = 'application/vnd.in-toto+json';
+  const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
+  return { payloadType: type, payload: payload.toString('base64'), signatures: [{ keyid: '', sig: sign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', pae, key).toString('base64') }] };
+}
+
+/** A sigstore bundle v0.3 for a key (public-key hint, no log entry) or a Fulcio certificate with its Rekor entry. */
+export function sigstoreBundle(envelope: object, material: { hint: string } | { certificate: TestCert; rekorBundle: string }): object {
+  if ('hint' in material) return { mediaType: BUNDLE_V03, verificationMaterial: { publicKey: { hint: material.hint }, tlogEntries: [] }, dsseEnvelope: envelope };
+  const { SignedEntryTimestamp, Payload } = JSON.parse(material.rekorBundle) as { SignedEntryTimestamp: string; Payload: { body: string; integratedTime: number; logIndex: number; logID: string } };
+  return {
+    mediaType: BUNDLE_V03,
+    verificationMaterial: {
+      certificate: { rawBytes: material.certificate.der.toString('base64') },
+      tlogEntries: [
+        {
+          logIndex: String(Payload.logIndex),
+          logId: { keyId: Buffer.from(Payload.logID, 'hex').toString('base64') },
+          kindVersion: { kind: 'dsse', version: '0.0.1' },
+          integratedTime: String(Payload.integratedTime),
+          inclusionPromise: { signedEntryTimestamp: SignedEntryTimestamp },
+          canonicalizedBody: Payload.body,
+        },
+      ],
+    },
+    dsseEnvelope: envelope,
+  };
+}
+
+/**
+ * Pushes each bundle as an OCI referrer of `subject` (cosign 3's layout) and lists them all in the
+ * referrers fallback tag `sha256-<hex>` (docker-registry 2.8 has no referrers API).
+ */
+export async function pushBundleReferrers(reg: RawRegistry, repo: string, subject: Descriptor, bundles: Array<{ bundle: object; predicateType: string }>): Promise<Descriptor[]> {
+  const empty = Buffer.from('{}');
+  await pushBlob(reg, repo, empty);
+  const referrers: Descriptor[] = [];
+  for (const { bundle, predicateType } of bundles) {
+    const blob = Buffer.from(JSON.stringify(bundle));
+    await pushBlob(reg, repo, blob);
+    const annotations = { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': predicateType };
+    const bytes = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MT.ociManifest,
+        artifactType: BUNDLE_V03,
+        config: { mediaType: MT.ociEmpty, digest: sha256(empty), size: 2 },
+        layers: [{ mediaType: BUNDLE_V03, digest: sha256(blob), size: blob.length }],
+        subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+        annotations,
+      }),
+    );
+    const digest = await pushManifest(reg, repo, sha256(bytes), bytes, MT.ociManifest);
+    referrers.push({ mediaType: MT.ociManifest, digest, size: bytes.length, artifactType: BUNDLE_V03, annotations });
+  }
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: referrers }));
+  await pushManifest(reg, repo, `sha256-${subject.digest.slice(7)}`, index, MT.ociIndex);
+  return referrers;
+}

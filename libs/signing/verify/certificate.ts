@@ -201,3 +201,7 @@ function issuedBy(subject: ParsedCertificate, issuer: ParsedCertificate, at: Dat
     return false;
   }
 }
+
+export function pemOf(der: Buffer): string {
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+}

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushImage } from '../../../test/helpers/images.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../../../test/helpers/registry.js';
-import { ecKeyPair, pushCosignManifest, testFulcio, testRekor, type CosignLayer, type TestCert } from '../../../test/helpers/sigstore.js';
+import { dsseEnvelope, ecKeyPair, pushBundleReferrers, pushCosignManifest, sigstoreBundle, testFulcio, testRekor, type CosignLayer, type TestCert } from '../../../test/helpers/sigstore.js';
 import { signatureGateSchema } from '../../config/index.js';
 import { RegistryClient } from '../../registry/index.js';
-import { Annotations, inTotoStatement, pae, simpleSigningPayload } from '../formats.js';
+import { Annotations, COSIGN_SIGN_PREDICATE_TYPE, inTotoStatement, pae, simpleSigningPayload } from '../formats.js';
 import { loadVerificationPolicy, verifyImage, type VerificationPolicy, type VerificationReport } from './index.js';
 
 const ISSUER = 'https://token.actions.githubusercontent.com';
@@ -49,10 +49,10 @@ describe('verifyImage against a real registry', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function image(): Promise<{ repo: string; digest: string }> {
+  async function image(): Promise<{ repo: string; digest: string; mediaType: string; size: number }> {
     const repo = `verify/app${++n}`;
     const img = await pushImage(reg, repo, { layers: 1 });
-    return { repo, digest: img.digest };
+    return { repo, digest: img.digest, mediaType: img.mediaType, size: img.size };
   }
 
   function keySigned(key: KeyObject, repo: string, digest: string): CosignLayer {
@@ -347,6 +347,58 @@ describe('verifyImage against a real registry', () => {
       ]);
       const report = await verify([keySigned(ci.privateKey, img.repo, img.digest)], p, img);
       expect(report.attestations[0]).toMatchObject({ satisfied: true });
+      expect(report.verified).toBe(true);
+    });
+  });
+
+  describe('sigstore bundle referrers (cosign 3)', () => {
+    const statement = (repo: string, digest: string, predicateType: string) => inTotoStatement(`${reg.host}/${repo}`, digest, predicateType, {});
+
+    it('accepts a cosign sign/v1 bundle by a trusted key when the image has no .sig', async () => {
+      const img = await image();
+      await pushBundleReferrers(reg, img.repo, img, [{ bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, img.digest, COSIGN_SIGN_PREDICATE_TYPE), ci.privateKey), { hint: 'x' }), predicateType: COSIGN_SIGN_PREDICATE_TYPE }]);
+      const report = await verify([], policy, img);
+      expect(report.verified).toBe(true);
+      expect(report.referrers).toEqual({ listedBy: 'fallback-tag', found: 1, examined: 1 });
+      expect(report.signatures.items).toEqual([expect.objectContaining({ source: 'referrer', accepted: true, predicateType: COSIGN_SIGN_PREDICATE_TYPE })]);
+      expect(report.signers).toEqual([expect.objectContaining({ kind: 'key', source: 'ci.pub' })]);
+    });
+
+    it('accepts a keyless bundle (certificate + DSSE Rekor entry) and rejects bundles about another image or by another key', async () => {
+      const img = await image();
+      const elsewhere = await image();
+      const leaf = fulcio.leaf({ uri: SUBJECT, oidcIssuer: ISSUER });
+      const st = statement(img.repo, img.digest, COSIGN_SIGN_PREDICATE_TYPE);
+      const envelope = dsseEnvelope(st, leaf.key);
+      const rekorBundle = rekor.dsseBundle({ payload: Buffer.from(envelope.payload, 'base64'), certificatePem: leaf.pem });
+      await pushBundleReferrers(reg, img.repo, img, [
+        { bundle: sigstoreBundle(envelope, { certificate: leaf, rekorBundle }), predicateType: COSIGN_SIGN_PREDICATE_TYPE },
+        { bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, elsewhere.digest, COSIGN_SIGN_PREDICATE_TYPE), ci.privateKey), { hint: 'x' }), predicateType: COSIGN_SIGN_PREDICATE_TYPE },
+        { bundle: sigstoreBundle(dsseEnvelope(st, other.privateKey), { hint: 'x' }), predicateType: COSIGN_SIGN_PREDICATE_TYPE },
+        { bundle: { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }, predicateType: COSIGN_SIGN_PREDICATE_TYPE },
+      ]);
+      // A bundle carries the leaf only: the intermediate comes from the configured roots file, as in sigstore's trusted root.
+      writeFileSync(join(dir, 'fulcio-chain.pem'), fulcio.root.pem + fulcio.intermediate.pem);
+      const p = loadVerificationPolicy(
+        signatureGateSchema.parse({ keys: ['ci.pub'], identities: [{ issuer: ISSUER, subject: SUBJECT }], trustedRoot: { fulcioRoots: 'fulcio-chain.pem', rekorKey: 'rekor.pub' } }),
+        dir,
+      );
+      const report = await verify([], p, img);
+      expect(report.signatures.items.map((i) => [i.index, i.reason ?? 'ok'])).toEqual([
+        [0, 'ok'],
+        [1, 'wrong-digest'],
+        [2, 'unknown-key'],
+        [3, 'malformed'],
+      ]);
+      expect(report.signers).toEqual([expect.objectContaining({ kind: 'keyless', subject: SUBJECT, logIndex: 7 })]);
+    });
+
+    it('satisfies an attestation requirement with a bundle of that predicate type', async () => {
+      const img = await image();
+      const p = loadVerificationPolicy(signatureGateSchema.parse({ keys: ['ci.pub'], attestations: [{ predicateType: PROVENANCE, keys: ['builder.pub'] }] }), dir);
+      await pushBundleReferrers(reg, img.repo, img, [{ bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, img.digest, PROVENANCE), builder.privateKey), { hint: 'x' }), predicateType: PROVENANCE }]);
+      const report = await verify([keySigned(ci.privateKey, img.repo, img.digest)], p, img);
+      expect(report.attestations[0]).toMatchObject({ satisfied: true, items: [expect.objectContaining({ source: 'referrer', accepted: true })] });
       expect(report.verified).toBe(true);
     });
   });

@@ -1,20 +1,9 @@
-import type { Descriptor, Manifest, RepositoryLocation } from '../../registry/index.js';
+import type { Descriptor, Manifest } from '../../registry/index.js';
 import { isRegistryError } from '../../registry/index.js';
-import {
-  Annotations,
-  attestationTag,
-  FormatError,
-  MAX_SIGNATURE_LAYERS,
-  pae,
-  parseDsseEnvelope,
-  parseInTotoStatement,
-  parseSimpleSigningPayload,
-  signatureTag,
-  SigningMediaTypes,
-  type DsseEnvelope,
-  type InTotoStatement,
-} from '../formats.js';
-import { verifyKeyless, verifyWithKeys, type SignedItem } from './checks.js';
+import { Annotations, attestationTag, MAX_SIGNATURE_LAYERS, parseSimpleSigningPayload, signatureTag, SigningMediaTypes } from '../formats.js';
+import { verifyBundles } from './bundles.js';
+import type { SignedItem } from './checks.js';
+import { decodeEnvelope, envelopeOutcome } from './envelope.js';
 import { sha256Hex } from './rekor.js';
 import {
   reject,
@@ -27,27 +16,17 @@ import {
   type VerificationReport,
   type VerifiedSigner,
 } from './report.js';
-import type { AttestationRequirement, KeylessTrust, TrustedKey, VerificationPolicy } from './trust.js';
+import { BASE64, check, mapLimit, readLayer, toItem, type AttachmentReader, type Ctx, type ImageToVerify } from './shared.js';
+import type { AttestationRequirement, VerificationPolicy } from './trust.js';
 
-/** The registry calls verification needs (RegistryClient has them). */
-export interface AttachmentReader {
-  getManifest(location: RepositoryLocation, reference: string, signal?: AbortSignal): Promise<Manifest>;
-  readBlob(location: RepositoryLocation, blob: Pick<Descriptor, 'digest' | 'size'>, limit?: number, signal?: AbortSignal): Promise<Buffer>;
-}
-
-export interface ImageToVerify extends RepositoryLocation {
-  digest: string;
-}
+export type { AttachmentReader, ImageToVerify } from './shared.js';
 
 /**
  * Bounds on what one verification reads: layers beyond `maxLayers` are not examined (and say so),
  * a payload or envelope larger than its cap is rejected unread.
  */
 export const DEFAULT_LIMITS: VerificationLimits = { maxLayers: 256, maxPayloadBytes: 64 * 1024, maxEnvelopeBytes: 4 * 1024 * 1024 };
-/** A DSSE envelope with more signatures than this is malformed. */
-const MAX_ENVELOPE_SIGNATURES = 16;
 const MAX_ANNOTATION_CHARS = { signature: 4096, certificate: 32 * 1024, chain: 64 * 1024, bundle: 64 * 1024 };
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const CONCURRENCY = 8;
 
 export interface VerifyOptions {
@@ -69,6 +48,12 @@ export async function verifyImage(reader: AttachmentReader, image: ImageToVerify
   const checkSignatures = options.signatures ?? true;
   const signatures = checkSignatures ? await verifySignatures(ctx, policy) : { tag: signatureTag(image.digest), manifest: null, layers: 0, examined: 0, items: [] };
   const attestations = policy.attestations.length > 0 ? await verifyAttestations(ctx, policy.attestations) : [];
+  const bundles = await verifyBundles(ctx, policy, checkSignatures);
+  signatures.items.push(...bundles.signatures);
+  attestations.forEach((a, r) => {
+    a.items.push(...bundles.attestations[r]!);
+    a.satisfied = a.items.some((i) => i.accepted);
+  });
   const all = [...signatures.items, ...attestations.flatMap((a) => a.items)];
   const signers = new Map<string, VerifiedSigner>();
   for (const item of all) if (item.signer) signers.set(signerKey(item.signer), item.signer);
@@ -78,17 +63,9 @@ export async function verifyImage(reader: AttachmentReader, image: ImageToVerify
     limits,
     signatures,
     attestations,
+    referrers: bundles.info,
     signers: [...signers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, s]) => s),
   };
-}
-
-interface Ctx {
-  reader: AttachmentReader;
-  image: ImageToVerify;
-  location: RepositoryLocation;
-  limits: VerificationLimits;
-  now: Date;
-  signal?: AbortSignal;
 }
 
 async function verifySignatures(ctx: Ctx, policy: VerificationPolicy): Promise<ManifestResult> {
@@ -121,14 +98,6 @@ async function signatureLayer(ctx: Ctx, policy: VerificationPolicy, layer: Descr
   }
   if (digest !== ctx.image.digest) return item(reject('wrong-digest', `signed for ${digest}, not ${ctx.image.digest}`));
   return item(outcome);
-}
-
-/** Keyless when the layer carries a certificate and identities are trusted; else the trusted keys. */
-function check(item: SignedItem, keys: TrustedKey[], keyless: KeylessTrust | null, now: Date): Outcome {
-  if (item.certificate !== undefined && keyless) return verifyKeyless(item, keyless, now);
-  if (keys.length === 0 && item.certificate !== undefined) return reject('unknown-key', 'keyless signature, but no keyless identity is trusted here');
-  if (keys.length === 0) return reject('unknown-key', 'signed with a key, but only keyless identities are trusted here');
-  return verifyWithKeys(item, keys);
 }
 
 type Annotated = Pick<SignedItem, 'signature' | 'certificate' | 'chain' | 'bundle'>;
@@ -184,44 +153,17 @@ async function attestationLayer(ctx: Ctx, requirements: AttestationRequirement[]
   if (layer.size > ctx.limits.maxEnvelopeBytes) return all(reject('malformed', `envelope is ${layer.size} bytes; at most ${ctx.limits.maxEnvelopeBytes} are read`));
   const blob = await readLayer(ctx, layer, ctx.limits.maxEnvelopeBytes);
   if (typeof blob === 'string') return all(reject('malformed', blob));
-
-  let envelope: DsseEnvelope;
-  let payload: Buffer;
-  let statement: InTotoStatement;
-  try {
-    envelope = parseDsseEnvelope(blob);
-    if (envelope.payloadType !== SigningMediaTypes.inTotoPayload) {
-      return all(reject('wrong-predicate', `payload type ${JSON.stringify(envelope.payloadType).slice(0, 100)} is not ${SigningMediaTypes.inTotoPayload}`));
-    }
-    if (envelope.signatures.length === 0 || envelope.signatures.length > MAX_ENVELOPE_SIGNATURES) {
-      return all(reject('malformed', `envelope has ${envelope.signatures.length} signatures (1 to ${MAX_ENVELOPE_SIGNATURES} allowed)`));
-    }
-    if (!BASE64.test(envelope.payload) || envelope.signatures.some((s) => !BASE64.test(s.sig))) throw new FormatError('payload or a signature is not base64');
-    payload = Buffer.from(envelope.payload, 'base64');
-    statement = parseInTotoStatement(payload);
-  } catch (err) {
-    return all(reject('malformed', `envelope: ${(err as Error).message}`));
-  }
-
-  const signed = pae(envelope.payloadType, payload);
-  const payloadSha256 = sha256Hex(payload);
-  return requirements.map((req) => {
-    if (statement.predicateType !== req.predicateType) {
-      return toItem(index, layer.digest, reject('wrong-predicate', `predicate type ${JSON.stringify(statement.predicateType).slice(0, 200)}`), statement.predicateType);
-    }
-    let outcome: Outcome = reject('unknown-key', 'no signature');
-    for (const s of envelope.signatures) {
-      outcome = check({ ...annotations, signature: Buffer.from(s.sig, 'base64'), signed, payloadSha256, messageSignature: false }, req.keys, req.keyless, ctx.now);
-      if (outcome.ok) break;
-    }
-    if (outcome.ok) {
-      const hex = ctx.image.digest.slice('sha256:'.length);
-      if (!statement.subject.some((s) => s.digest.sha256 === hex)) {
-        outcome = reject('wrong-digest', `no subject of the statement has the digest ${ctx.image.digest}`);
-      }
-    }
-    return toItem(index, layer.digest, outcome, statement.predicateType);
-  });
+  const decoded = decodeEnvelope(blob);
+  if ('ok' in decoded) return all(decoded);
+  const type = decoded.statement.predicateType;
+  return requirements.map((req) =>
+    toItem(
+      index,
+      layer.digest,
+      type === req.predicateType ? envelopeOutcome(ctx, decoded, annotations, req.keys, req.keyless) : reject('wrong-predicate', `predicate type ${JSON.stringify(type).slice(0, 200)}`),
+      { predicateType: type },
+    ),
+  );
 }
 
 interface ReadManifest {
@@ -265,36 +207,4 @@ function notExamined(result: ManifestResult, limits: VerificationLimits): ItemRe
       reject('not-examined', `${left} more layers (${result.examined}–${result.layers - 1}) were not examined: one verification examines at most ${limits.maxLayers}`),
     ),
   ];
-}
-
-/** A layer's blob, or a string saying why it could not be used; transient registry failures throw. */
-async function readLayer(ctx: Ctx, layer: Descriptor, limit: number): Promise<Buffer | string> {
-  try {
-    return await ctx.reader.readBlob(ctx.location, layer, limit, ctx.signal);
-  } catch (err) {
-    if (isRegistryError(err) && !err.retryable && err.code !== 'unauthorized' && err.code !== 'unknown_registry') {
-      return `blob ${layer.digest}: ${err.message}`;
-    }
-    throw err;
-  }
-}
-
-function toItem(index: number, digest: string | null, outcome: Outcome, predicateType?: string): ItemResult {
-  const base = { index, digest, ...(predicateType !== undefined ? { predicateType } : {}) };
-  return outcome.ok
-    ? { ...base, accepted: true, signer: outcome.signer, detail: 'verified' }
-    : { ...base, accepted: false, reason: outcome.reason, detail: outcome.detail };
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

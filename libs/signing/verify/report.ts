@@ -21,8 +21,10 @@ export interface ItemResult {
   index: number;
   /** The layer's digest (the payload or envelope blob). */
   digest: string | null;
-  /** Attestations: the statement's predicate type, when it could be read. */
+  /** Attestations and bundles: the statement's predicate type, when it could be read. */
   predicateType?: string;
+  /** `referrer`: a sigstore bundle found through the OCI referrers (index = its place there); else a `.sig`/`.att` layer. */
+  source?: 'referrer';
   accepted: boolean;
   signer?: VerifiedSigner;
   reason?: RejectReason;
@@ -59,6 +61,8 @@ export interface VerificationReport {
   limits: VerificationLimits;
   signatures: ManifestResult;
   attestations: AttestationResult[];
+  /** Sigstore bundles (cosign 3) found as OCI referrers; their items are in `signatures` and `attestations`. */
+  referrers: { listedBy: 'referrers-api' | 'fallback-tag' | null; found: number; examined: number; problem?: string };
   /** Each distinct signer whose signature verified, sorted: what policy rules see. */
   signers: VerifiedSigner[];
 }

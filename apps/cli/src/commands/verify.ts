@@ -146,16 +146,17 @@ function print(report: VerificationReport, attestation: string | undefined, out:
 }
 
 function section(title: string, m: ManifestResult, out: (line?: string) => void): void {
-  if (m.manifest === null && !m.problem) {
-    out(`${title}: none (no ${m.tag} in the repository)`);
+  if (m.items.length === 0 && !m.problem) {
+    out(`${title}: none (no ${m.tag} in the repository, no sigstore bundle referrer)`);
     return;
   }
-  out(`${title}: ${m.tag} (${m.manifest ?? 'unreadable'}), ${m.layers} layer(s), ${m.examined} examined`);
+  if (m.manifest !== null || m.problem) out(`${title}: ${m.tag} (${m.manifest ?? 'unreadable'}), ${m.layers} layer(s), ${m.examined} examined`);
+  else out(`${title}: no ${m.tag}; sigstore bundle referrers:`);
   if (m.problem) out(`  rejected: ${m.problem}`);
   for (const item of m.items) out(`  ${line(item)}`);
 }
 
 function line(item: ItemResult): string {
-  const where = `[${item.index}]${item.digest ? ` ${item.digest.slice(0, 19)}…` : ''}`;
+  const where = `${item.source === 'referrer' ? 'referrer ' : ''}[${item.index}]${item.digest ? ` ${item.digest.slice(0, 19)}…` : ''}`;
   return item.accepted ? `${where} accepted: ${signerLabel(item.signer!)}` : `${where} rejected (${item.reason}): ${item.detail}`;
 }

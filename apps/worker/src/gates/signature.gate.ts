@@ -73,9 +73,9 @@ function summarise(report: VerificationReport): string {
 
 function describe(what: string, m: ManifestResult): string {
   if (m.problem) return `no valid ${what}: ${m.problem}`;
-  if (m.manifest === null) return `no ${what}s: the image has no ${m.tag}`;
+  if (m.items.length === 0) return `no ${what}s: the image has no ${m.tag} and no sigstore bundle referrer`;
   const reasons = new Map<string, number>();
   for (const item of m.items) if (!item.accepted && item.reason) reasons.set(item.reason, (reasons.get(item.reason) ?? 0) + 1);
   const list = [...reasons].map(([r, n]) => `${r} ×${n}`).join(', ');
-  return `no valid ${what} among ${m.layers} (rejected: ${list || 'none examined'})`;
+  return `no valid ${what} among ${m.items.length} found (rejected: ${list || 'none examined'})`;
 }
