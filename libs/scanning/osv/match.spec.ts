@@ -120,6 +120,58 @@ describe('matching packages to records', () => {
   });
 });
 
+describe('records as OSV publishes them', () => {
+  it('a Debian DSA: CVEs from related/upstream become aliases; versions lists and ranges both match', () => {
+    const dsa = {
+      id: 'DSA-5532-1',
+      summary: 'openssl - security update',
+      schema_version: '1.6.0',
+      published: '2023-10-24T00:00:00Z',
+      modified: '2023-11-08T06:06:44Z',
+      related: ['CVE-2023-5363'],
+      upstream: ['CVE-2023-5678'],
+      affected: [
+        {
+          package: { ecosystem: 'Debian:12', name: 'openssl', purl: 'pkg:deb/debian/openssl?arch=source' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '3.0.11-1~deb12u2' }] }],
+          versions: ['3.0.9-1', '3.0.11-1~deb12u1'],
+          database_specific: { source: 'https://storage.googleapis.com/debian-osv/dsa-osv/DSA-5532-1.json' },
+        },
+      ],
+      references: [{ type: 'ADVISORY', url: 'https://www.debian.org/security/2023/dsa-5532' }],
+    };
+    const [entry] = entries(dsa);
+    expect(entry.aliases).toEqual(['CVE-2023-5363', 'CVE-2023-5678']);
+    expect(affects(entry, '3.0.9-1')).toEqual({ affected: true, fixedVersion: '3.0.11-1~deb12u2' });
+    expect(affects(entry, '3.0.11-1~deb12u2').affected).toBe(false);
+  });
+
+  it('a GHSA record: several ranges and packages; the CVSS v3 vector wins over the named severity', () => {
+    const ghsa = {
+      schema_version: '1.4.0',
+      id: 'GHSA-p6mc-m468-83gw',
+      modified: '2023-11-07T05:06:05Z',
+      published: '2023-10-16T13:55:36Z',
+      aliases: ['CVE-2023-45133'],
+      summary: 'Babel vulnerable to arbitrary code execution when compiling specifically crafted malicious code',
+      severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:C/C:H/I:H/A:H' }],
+      affected: [
+        { package: { ecosystem: 'npm', name: '@babel/traverse' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '7.23.2' }] }] },
+        { package: { ecosystem: 'npm', name: '@babel/traverse' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '8.0.0-alpha.0' }, { fixed: '8.0.0-alpha.4' }] }] },
+        { package: { ecosystem: 'npm', name: 'babel-traverse' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], database_specific: { last_known_affected_version_range: '<= 6.26.0' } },
+      ],
+      database_specific: { cwe_ids: ['CWE-184', 'CWE-697'], severity: 'CRITICAL', github_reviewed: true },
+    };
+    const list = entries(ghsa);
+    expect(list.map((e) => e.package)).toEqual(['@babel/traverse', 'babel-traverse']);
+    // The vector decides over GitHub's own CRITICAL label.
+    expect(list[0]).toMatchObject({ severity: 'high', cvssScore: 8.6 });
+    expect(affects(list[0], '8.0.0-alpha.2')).toEqual({ affected: true, fixedVersion: '8.0.0-alpha.4' });
+    expect(affects(list[0], '7.23.2').affected).toBe(false);
+    expect(affects(list[1], '6.26.0')).toEqual({ affected: true, fixedVersion: null });
+  });
+});
+
 describe('severity', () => {
   const sev = (extra: object) => entries({ id: 'S', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }], ...extra })[0];
 

@@ -52,6 +52,10 @@ export function parseOsvRecord(value: unknown): ParsedRecord {
   if (value.withdrawn !== undefined && typeof value.withdrawn !== 'string') return fail('withdrawn is not a timestamp');
   const aliases = value.aliases ?? [];
   if (!isStringArray(aliases)) return fail('aliases is not a list of strings');
+  // Distribution advisories name the CVEs they fix in `upstream` (or, from older converters,
+  // `related`) rather than `aliases`; a waiver of the CVE must still find the DSA.
+  const upstream = [value.upstream ?? [], value.related ?? []];
+  if (!upstream.every(isStringArray)) return fail('upstream or related is not a list of strings');
   if (value.summary !== undefined && typeof value.summary !== 'string') return fail('summary is not a string');
   const affected = value.affected ?? [];
   if (!Array.isArray(affected)) return fail('affected is not a list');
@@ -104,7 +108,7 @@ export function parseOsvRecord(value: unknown): ParsedRecord {
       affected: slot.specs,
       severity,
       cvssScore,
-      aliases: [...new Set(aliases)].sort(),
+      aliases: [...new Set([...aliases, ...upstream.flat()])].filter((a) => a !== id).sort(),
       summary: typeof value.summary === 'string' ? value.summary.slice(0, 500) : null,
     });
   }
