@@ -45,7 +45,11 @@ describe('parsePipeline', () => {
     expect(staging.approvals).toEqual({ required: 1, roles: ['release-manager'], expiresAfterMs: 86_400_000, timeoutMs: 604_800_000 });
     expect(pipeline.environments[2]!.reviews).toEqual(['security']);
     expect(pipeline.registries[0]).toMatchObject({ host: '127.0.0.1:5000', insecure: true, rateLimit: 50, auth: { type: 'none' } });
-    expect(pipeline.signing?.key).toEqual({ path: 'keys/promoter.key', passwordEnv: 'PROMOTER_KEY_PASSWORD', passwordFile: null });
+    // Signing is shipped commented out (it needs a key pair); uncommented, it names keygen's key.
+    expect(pipeline.signing).toBeNull();
+    const shipped = readFileSync(new URL('../../promoter.yaml', import.meta.url), 'utf8');
+    const signed = parsePipeline(shipped.replace(/^# signing:\n#   key: (.*)$/m, 'signing:\n  key: $1'));
+    expect(signed.signing?.key).toEqual({ path: 'keys/cosign.key', passwordEnv: 'PROMOTER_KEY_PASSWORD', passwordFile: null });
   });
 
   it('reads the tags an environment adds and whether it copies attachments', () => {
