@@ -8,7 +8,7 @@ import { AuditService } from '../workflow/index.js';
 import { NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 
 /** Changes that can alter what a promotion's Slack message shows. */
-const SLACK_ACTIONS = /^(promotion\.(awaiting_approval|approved|promoting|promoted|rejected|blocked|failed|cancelled|expired|evaluating)|approval\.(approve|reject)|review\.(approve|reject))$/;
+const SLACK_ACTIONS = /^(promotion\.(pending|evaluating|awaiting_approval|approved|promoting|promoted|rejected|blocked|failed|cancelled|expired)|approval\.(approve|reject)|review\.(approve|reject))$/;
 
 /**
  * Turns committed promotion changes into notify jobs. It runs after the commit and never waits
