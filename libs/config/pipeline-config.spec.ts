@@ -121,6 +121,7 @@ describe('loadProcessConfig', () => {
     expect(loadProcessConfig({})).toEqual({
       port: 8080,
       host: '0.0.0.0',
+      workerHealthPort: null,
       databaseUrl: null,
       redisUrl: null,
       redisPrefix: 'promoter',
