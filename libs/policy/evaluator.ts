@@ -114,6 +114,8 @@ export class PolicyEvaluator {
     if (tasks.length === 0) return [];
     const job: Job = { id: this.nextId++, facts, tasks, results: new Array(tasks.length), next: 0 };
     while (job.next < tasks.length) {
+      // Closed while this call ran (shutdown): no new worker; the caller tries again later.
+      if (this.closed) throw new Error('the policy evaluator is closed');
       let worker: Worker;
       try {
         worker = await this.start();
