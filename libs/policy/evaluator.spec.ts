@@ -146,6 +146,16 @@ describe('bounds on evaluation', () => {
     }
   });
 
+  it('closing stops a running rule and starts no new worker', async () => {
+    const evaluator = new PolicyEvaluator({ timeoutMs: 10_000 });
+    const running = evaluator.evaluate([facts()], [rule('runaway', RUNAWAY), rule('after', 'true')].map((r) => ({ rule: r, facts: 0 })));
+    await new Promise((r) => setTimeout(r, 300));
+    await evaluator.close();
+    await expect(running).rejects.toThrow('the policy evaluator is closed');
+    expect(evaluator.workersStarted).toBe(1);
+    await expect(evaluator.evaluate([facts()], [{ rule: rule('x', 'true'), facts: 0 }])).rejects.toThrow('closed');
+  });
+
   it('serves concurrent callers one at a time, each getting its own results', async () => {
     const evaluator = new PolicyEvaluator();
     try {
