@@ -257,15 +257,29 @@ scanning: { maxWaiver: 30d, recheckInterval: 1h }
     expect(still.body.status).toBe('promoted');
   });
 
-  it('a malformed layer is a gate error with the reason; the worker carries on', async () => {
+  it('malformed layers (not a tar, truncated, ../ paths) are gate errors with the reason; an escaping symlink and 10,000 packages are read; the worker carries on', async () => {
     const notTar = await pushLayers(reg(), 'dev/broken', [rawLayer(Buffer.from('this is not a tar stream at all'.repeat(40)), 'application/vnd.oci.image.layer.v1.tar')]);
     const truncated = await layer([{ name: 'var/lib/dpkg/status', content: 'Package: x\n'.repeat(2000) }]);
     const cut = await pushLayers(reg(), 'dev/broken', [rawLayer(truncated.bytes.subarray(0, truncated.bytes.length / 2), truncated.mediaType, truncated.diffId)]);
-    for (const digest of [notTar.digest, cut.digest]) {
+    const escape = await pushLayers(reg(), 'dev/broken', [await layer([{ name: '../../etc/cron.d/evil', content: '* * * * * root sh' }])]);
+    for (const digest of [notTar.digest, cut.digest, escape.digest]) {
       const p = await settled(await promote('dev/broken', digest, 'staging'));
       expect(p.status).toBe('blocked');
       expect(scanGate(p).status).toBe('error');
       expect(scanGate(p).summary).toMatch(/built-in scanner cannot read .*: \S+/);
+      expect(scanGate(p).evidence.code).toEqual(expect.any(String));
+    }
+    // A status file symlinked out of the root resolves inside the image; 10,000 packages are read, not a crash.
+    const outside = await pushLayers(reg(), 'dev/broken', [
+      await layer([
+        { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' },
+        { name: 'var/lib/dpkg/status', type: 'symlink', linkname: '../../../../../../../../etc/shadow' },
+      ]),
+    ]);
+    const many = await pushDebianImage(reg(), 'dev/broken', Array.from({ length: 10_000 }, (_, i) => ({ name: `pkg${i}`, version: `1.0-${i}` })));
+    for (const [digest, packages] of [[outside.digest, 0], [many.digest, 10_000]] as const) {
+      const p = await settled(await promote('dev/broken', digest, 'staging'));
+      expect(scanGate(p)).toMatchObject({ status: 'passed', evidence: { sbom: { packages } } });
     }
     const ok = await pushAppImage(reg(), 'dev/after-broken', [{ name: 'after-broken', version: '1.0.0' }], []);
     expect((await settled(await promote('dev/after-broken', ok.digest, 'staging'))).status).toBe('promoted');

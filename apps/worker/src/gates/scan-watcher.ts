@@ -83,7 +83,14 @@ export class ScanWatcher implements OnApplicationBootstrap, OnApplicationShutdow
   async rematch(now = new Date()): Promise<RematchReport | null> {
     const [current] = await this.dataSource.query('SELECT id, imported_at FROM vuln_imports ORDER BY id DESC LIMIT 1');
     if (!current) return null;
-    const claimed = await this.dataSource.query('INSERT INTO scan_rematches (import_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING import_id', [current.id]);
+    // One worker claims the import; a claim left unfinished (its worker died) is taken over after a while.
+    const claimed = await this.dataSource.query(
+      `INSERT INTO scan_rematches (import_id) VALUES ($1)
+       ON CONFLICT (import_id) DO UPDATE SET started_at = now()
+         WHERE scan_rematches.finished_at IS NULL AND scan_rematches.started_at < now() - interval '15 minutes'
+       RETURNING import_id`,
+      [current.id],
+    );
     if (claimed.length === 0) return null;
     const importId = String(current.id);
     const promoted: { id: string; digest: string; target: string; target_repository: string; repository: string }[] = await this.dataSource.query(
