@@ -30,16 +30,20 @@ function kustomizationDirs(dir: string): string[] {
   return here.some((e) => e.isFile() && e.name === 'kustomization.yaml') ? [dir, ...nested] : nested;
 }
 
-/** Environment variables (values of `…Env` keys) and files (absolute paths) a pipeline file names anywhere. */
-function namedInPipeline(node: unknown, key = ''): { variables: string[]; files: string[] } {
+/** Environment variables (values of `…Env` keys, with the top-level section naming them) and files
+ * (absolute paths) a pipeline file names anywhere. */
+function namedInPipeline(node: unknown, key = '', section = ''): { variables: [string, string][]; files: string[] } {
   if (typeof node === 'string') {
-    if (key.endsWith('Env')) return { variables: [node], files: [] };
+    if (key.endsWith('Env')) return { variables: [[node, section]], files: [] };
     return { variables: [], files: node.startsWith('/') ? [node] : [] };
   }
   const entries: [string, unknown][] = Array.isArray(node) ? node.map((v) => [key, v]) : node && typeof node === 'object' ? Object.entries(node) : [];
-  const found = entries.map(([k, v]) => namedInPipeline(v, k));
+  const found = entries.map(([k, v]) => namedInPipeline(v, k, section || k));
   return { variables: found.flatMap((f) => f.variables), files: found.flatMap((f) => f.files) };
 }
+
+/** Which Secret the manifests load each section's variables from (envFrom). */
+const SECRET_FOR_SECTION: Record<string, string> = { registries: 'promoter-registry-credentials', slack: 'promoter-slack' };
 
 const id = (d: Doc) => `${d.kind}/${d.metadata?.name}`;
 const workloads = (docs: Doc[]) => docs.filter((d) => podSpecOf(d) !== undefined);
@@ -259,11 +263,12 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
       expect(pod.volumes.find((v: Doc) => v.name === configMount?.name)?.configMap?.name, `${id(w)} mounts promoter.yaml`).toBe('promoter-config');
       expect(posix.basename(configPath)).toBe('promoter.yaml');
 
-      // Every named variable comes from an env entry or from a Secret that must exist (not optional).
-      const fromSecrets = ((c.envFrom ?? []) as Doc[]).filter((s) => s.secretRef && !s.secretRef.optional);
-      for (const name of envNames) {
-        const direct = (c.env as Doc[]).some((e) => e.name === name);
-        expect(direct || fromSecrets.length > 0, `${id(w)} gets ${name}`).toBe(true);
+      // Every named variable comes from an env entry, or from its section's Secret, which must then
+      // exist (not optional): the process refuses to start without it.
+      const required = ((c.envFrom ?? []) as Doc[]).filter((s) => s.secretRef && !s.secretRef.optional).map((s) => s.secretRef.name);
+      for (const [name, section] of envNames) {
+        if ((c.env as Doc[]).some((e) => e.name === name)) continue;
+        expect(required, `${id(w)} gets ${name} (${section}) from a required Secret`).toContain(SECRET_FOR_SECTION[section]);
       }
       // Every named file is under a read-only mount; a Secret volume with items holds that very file.
       for (const file of needed) {

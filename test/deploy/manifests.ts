@@ -118,7 +118,8 @@ export function renderKustomization(dir: string): Rendered {
     const targets = docs.filter(
       (d) =>
         d.kind === t.kind &&
-        d.metadata?.name === t.name &&
+        // kustomize reads a target's name as an anchored regular expression.
+        new RegExp(`^(?:${t.name})$`).test(d.metadata?.name ?? '') &&
         (t.group === undefined || groupOf(d) === t.group) &&
         (t.version === undefined || versionOf(d) === t.version),
     );
@@ -145,7 +146,7 @@ function versionOf(d: Doc): string {
   return String(d.apiVersion).split('/').pop()!;
 }
 
-/** add, replace and remove of RFC 6902; a path that does not exist (except add's last step) is an error. */
+/** add, replace, remove and test of RFC 6902; a path that does not exist (except add's last step) is an error. */
 export function applyJsonPatchOp(doc: Doc, op: Doc, where: string): void {
   const steps = String(op.path).split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const last = steps.pop();
@@ -154,6 +155,11 @@ export function applyJsonPatchOp(doc: Doc, op: Doc, where: string): void {
   for (const step of steps) {
     if (node === null || typeof node !== 'object' || !(step in node)) throw new Error(`${where}: ${op.path} does not exist in ${doc.kind} ${doc.metadata?.name}`);
     node = node[step];
+  }
+  if (op.op === 'test') {
+    const actual = Array.isArray(node) ? node[Number(last)] : node?.[last];
+    if (JSON.stringify(actual) !== JSON.stringify(op.value)) throw new Error(`${where}: test of ${op.path} failed in ${doc.kind} ${doc.metadata?.name}`);
+    return;
   }
   if (Array.isArray(node)) {
     const index = last === '-' ? node.length : Number(last);
