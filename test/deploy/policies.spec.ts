@@ -2,7 +2,7 @@ import { join, posix } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parsePipeline } from '../../libs/config/index.js';
-import { VSA_PREDICATE_TYPE } from '../../libs/signing/index.js';
+import { PROMOTER_VERIFIER_ID, VSA_PREDICATE_TYPE } from '../../libs/signing/index.js';
 import { deployDir, renderKustomization, type Doc } from './manifests.js';
 import { kyvernoClusterPolicySchema, policyControllerClusterImagePolicySchema } from './policy-schemas.js';
 
@@ -63,19 +63,28 @@ describe('admission policies', () => {
     expect(validate(copy)).toBe(false);
   });
 
-  it('demand the predicate type the promoter attests with (libs/signing VSA_PREDICATE_TYPE), verificationResult PASSED', () => {
+  it('demand the predicate type and verifier id the promoter attests with (libs/signing), verificationResult PASSED', () => {
     expect(VSA_PREDICATE_TYPE).toBe('https://slsa.dev/verification_summary/v1');
     for (const rule of verifyRules) {
       expect(rule.required).toBe(true);
       expect(rule.attestations.map((a: Doc) => a.type)).toEqual([VSA_PREDICATE_TYPE]);
-      expect(rule.attestations[0].conditions).toEqual([{ all: [{ key: '{{ verificationResult }}', operator: 'Equals', value: 'PASSED' }] }]);
+      expect(rule.attestations[0].conditions).toEqual([
+        {
+          all: [
+            { key: '{{ verifier.id }}', operator: 'Equals', value: PROMOTER_VERIFIER_ID },
+            { key: '{{ verificationResult }}', operator: 'Equals', value: 'PASSED' },
+          ],
+        },
+      ]);
     }
     for (const authority of imagePolicy.spec.authorities as Doc[]) {
       expect(authority.attestations.map((a: Doc) => a.predicateType)).toEqual([VSA_PREDICATE_TYPE]);
       const cue = authority.attestations[0].policy.data as string;
       expect(authority.attestations[0].policy.type).toBe('cue');
       expect(cue).toContain(`predicateType: ${JSON.stringify(VSA_PREDICATE_TYPE)}`);
-      expect(cue).toMatch(/predicate: verificationResult: "PASSED"/);
+      expect(cue).toContain(`verifier: id: ${JSON.stringify(PROMOTER_VERIFIER_ID)}`);
+      expect(cue).toContain('verificationResult: "PASSED"');
+      expect(cue.indexOf('verificationResult')).toBeGreaterThan(cue.indexOf('predicate: {'));
     }
   });
 
