@@ -220,5 +220,25 @@ describe('the policy gate', () => {
       expect((await post({ image: `${registryHost()}/dev/rooty:1.0.0`, target: 'staging' }, auditor)).status).toBe(403);
       expect((await t.api().post('/api/v1/policy/evaluate').send({ image: `${registryHost()}/dev/rooty:1.0.0`, target: 'staging' })).status).toBe(401);
     });
+
+    it('answers generated input with 200 or a 4xx, never a 5xx', async () => {
+      let seed = 42;
+      const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+      const values = [
+        '', ' ', 'latest', '::', '@', 'a'.repeat(600), '\u0000', '../../etc', 'sha256:abc', 42, null, true, [], {}, ['x'],
+        `${registryHost()}/dev/rooty`, `${registryHost()}/dev/rooty:1.0.0`, `${registryHost()}/dev/rooty@sha256:${'f'.repeat(64)}`,
+        `${registryHost()}/dev/ROOTY:1`, `${registryHost()}//dev:1`, `${registryHost()}/dev/distroless:1.0.0@sha256:${'0'.repeat(64)}`,
+        'staging', 'qa', 'open', 'dev', 'nowhere',
+      ];
+      for (let i = 0; i < 60; i++) {
+        const body: Record<string, unknown> = {};
+        if (rand(5) > 0) body.image = values[rand(values.length)];
+        if (rand(5) > 0) body.target = values[rand(values.length)];
+        if (rand(4) === 0) body.reason = values[rand(values.length)];
+        if (rand(8) === 0) body.extra = 1;
+        const res = await t.api().post('/api/v1/policy/evaluate').set(auth(ci)).send(body);
+        expect(res.status === 200 || (res.status >= 400 && res.status < 500), `${JSON.stringify(body)} → ${res.status} ${JSON.stringify(res.body)}`).toBe(true);
+      }
+    });
   });
 });
