@@ -55,6 +55,11 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
     // One line per request only when debugging: at hundreds of requests a second it is noise.
     logController: new LogController({ disableRequestLogging: pino.level !== 'debug' && pino.level !== 'trace' }),
   });
+  // A route may raise its own body limit with @RouteConfig({ bodyLimit }) (scanner reports are large).
+  adapter.getInstance().addHook('onRoute', (route) => {
+    const limit = (route.config as { bodyLimit?: unknown } | undefined)?.bodyLimit;
+    if (typeof limit === 'number') route.bodyLimit = limit;
+  });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule.forRoot(parts, true), adapter, {
     logger: new PinoLogger(pino),
     bufferLogs: false,

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
@@ -7,6 +8,8 @@ import { ScanResultsService } from '../../../../libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
 
 const READERS = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
+/** Trivy and Grype reports of large images run to megabytes; other routes keep the API's 1 MiB. */
+export const REPORT_BODY_LIMIT = 16 * 1024 * 1024;
 
 export const digestParam = new ZodPipe(z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be an image digest (sha256:<64 hex>)'), 'digest');
 
@@ -23,6 +26,7 @@ export class ScansController {
   constructor(private readonly scans: ScanResultsService) {}
 
   @Post(':digest/scans')
+  @RouteConfig({ bodyLimit: REPORT_BODY_LIMIT })
   @HttpCode(201)
   @Roles('ci')
   upload(@CurrentPrincipal() who: Principal, @Param('digest', digestParam) digest: string, @Body(new ZodPipe(uploadSchema)) body: z.output<typeof uploadSchema>) {
