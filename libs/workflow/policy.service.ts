@@ -74,7 +74,8 @@ export class PolicyService implements OnModuleDestroy {
         signal: AbortSignal.timeout(FACTS_TIMEOUT_MS),
       });
     } catch (err) {
-      if (isRegistryError(err) && err.retryable) throw err;
+      // A registry that is unavailable or too slow may answer later: the job is retried.
+      if ((isRegistryError(err) && err.retryable) || isTimeout(err)) throw err;
       const reason = factsProblem(err);
       return {
         status: 'error',
@@ -161,7 +162,7 @@ export class PolicyService implements OnModuleDestroy {
       if (err.retryable) return new ServiceError('unavailable', `image: could not read '${image}': ${err.message}`, { field: 'image' });
       return new ServiceError('bad_gateway', `image: could not read '${image}': ${err.message}`, { field: 'image', code: err.code });
     }
-    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+    if (isTimeout(err)) {
       return new ServiceError('unavailable', `image: reading '${image}' took longer than ${DRY_RUN_TIMEOUT_MS / 1000} s`, { field: 'image' });
     }
     if (err instanceof FactsError || isImageFsError(err)) return new ServiceError('unprocessable', `image: cannot evaluate '${image}': ${err.message}`, { field: 'image' });
@@ -174,8 +175,11 @@ function needsFilesystem(policy: PolicySet): boolean {
   return policy.rules.some((r) => /\bfilesystem\b/.test(r.expression) || /\bfilesystem\b/.test(r.message));
 }
 
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+}
+
 function factsProblem(err: unknown): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `reading the image took longer than ${FACTS_TIMEOUT_MS / 60_000} min`;
   if (isRegistryError(err)) return `registry: ${err.message}`;
   if (err instanceof FactsError || isImageFsError(err)) return err.message;
   return `unexpected: ${err instanceof Error ? err.message : String(err)}`;
