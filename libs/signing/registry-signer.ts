@@ -23,6 +23,11 @@ export interface ImageToSign extends RepositoryLocation {
   name?: string;
 }
 
+export interface AttestationInput {
+  predicateType: string;
+  predicate: unknown;
+}
+
 export interface SignatureWritten {
   tag: string;
   /** The `.sig` manifest now under the tag. */
@@ -72,42 +77,60 @@ export class RegistrySigner {
     if (existing && mine) return { tag, manifestDigest: existing.digest, payloadDigest, status: 'present' };
 
     const signature = await this.signer.sign(payload);
-    await this.registry.pushBlob(image, payload, signal);
     const layer: Descriptor = {
       mediaType: SigningMediaTypes.simpleSigning,
       size: payload.length,
       digest: payloadDigest,
       annotations: { [Annotations.signature]: signature.toString('base64') },
     };
-    const manifestDigest = await this.appendLayer(image, tag, existing, layer, signal);
+    const manifestDigest = await this.appendLayers(image, tag, existing, [layer], signal, [payload]);
     return { tag, manifestDigest, payloadDigest, status: 'added' };
   }
 
   /** An in-toto statement about the image with this predicate, as a `.att` layer and a bundle referrer. */
   async attest(image: ImageToSign, predicateType: string, predicate: unknown, signal?: AbortSignal): Promise<AttestationWritten> {
-    const statement = statementBytes(inTotoStatement(nameOf(image), image.digest, predicateType, predicate));
-    const statementDigest = sha256Digest(statement);
-    const tag = attestationTag(image.digest);
-    const existing = await this.readCosignManifest(image, tag, signal);
+    return (await this.attestAll(image, [{ predicateType, predicate }], signal))[0]!;
+  }
 
-    let envelopeBytes = existing ? await this.findOwnEnvelope(image, existing, predicateType, statement, signal) : null;
-    let manifestDigest = existing?.digest ?? '';
-    const status = envelopeBytes ? 'present' : 'added';
-    if (!envelopeBytes) {
-      envelopeBytes = Buffer.from(JSON.stringify(await signEnvelope(this.signer, statement)), 'utf8');
-      const blob = await this.registry.pushBlob(image, envelopeBytes, signal);
-      const layer: Descriptor = {
-        mediaType: SigningMediaTypes.dsseEnvelope,
-        size: blob.size,
-        digest: blob.digest,
-        annotations: { [Annotations.signature]: '', [Annotations.predicateType]: predicateType },
-      };
-      manifestDigest = await this.appendLayer(image, tag, existing, layer, signal);
-    }
-    const envelopeDigest = sha256Digest(envelopeBytes);
-    // The bundle is derived from the stored envelope only, so a retry produces the same referrer digest.
-    const referrer = await this.writeBundleReferrer(image, envelopeBytes, predicateType, signal);
-    return { predicateType, statementDigest, envelopeDigest, tag, manifestDigest, status, referrer };
+  /**
+   * Several statements at once: one read and one write of `.att` and of the fallback index, the
+   * blobs and referrer manifests pushed concurrently. Each statement is found or added on its own.
+   */
+  async attestAll(image: ImageToSign, items: AttestationInput[], signal?: AbortSignal): Promise<AttestationWritten[]> {
+    const tag = attestationTag(image.digest);
+    const statements = items.map((i) => statementBytes(inTotoStatement(nameOf(image), image.digest, i.predicateType, i.predicate)));
+    const [existing, subject] = await Promise.all([this.readCosignManifest(image, tag, signal), this.registry.headManifest(image, image.digest, signal)]);
+    if (!subject) throw new RegistryError('not_found', `${nameOf(image)}@${image.digest} is not in the registry`, { status: 404 });
+
+    const found = await Promise.all(items.map((i, k) => (existing ? this.findOwnEnvelope(image, existing, i.predicateType, statements[k]!, signal) : null)));
+    const envelopes = await Promise.all(
+      statements.map(async (statement, k) => found[k] ?? Buffer.from(JSON.stringify(await signEnvelope(this.signer, statement)), 'utf8')),
+    );
+    const bundles = envelopes.map((e) => Buffer.from(JSON.stringify(keyBundle(parseDsseEnvelope(e), this.signer.keyId)), 'utf8'));
+    // Blobs first (each push is skipped when the blob is there): manifests only ever point at stored blobs.
+    await Promise.all([
+      ...envelopes.map((e, k) => (found[k] ? null : this.registry.pushBlob(image, e, signal))),
+      ...bundles.map((b) => this.registry.pushBlob(image, b, signal)),
+      this.registry.pushBlob(image, EMPTY_JSON, signal),
+    ]);
+    const newLayers: Descriptor[] = envelopes.flatMap((e, k) =>
+      found[k]
+        ? []
+        : [{ mediaType: SigningMediaTypes.dsseEnvelope, size: e.length, digest: sha256Digest(e), annotations: { [Annotations.signature]: '', [Annotations.predicateType]: items[k]!.predicateType } }],
+    );
+    const [manifestDigest, referrers] = await Promise.all([
+      newLayers.length > 0 ? this.appendLayers(image, tag, existing, newLayers, signal) : Promise.resolve(existing!.digest),
+      this.writeBundleReferrers(image, subject, bundles, items.map((i) => i.predicateType), signal),
+    ]);
+    return items.map((i, k) => ({
+      predicateType: i.predicateType,
+      statementDigest: sha256Digest(statements[k]!),
+      envelopeDigest: sha256Digest(envelopes[k]!),
+      tag,
+      manifestDigest,
+      status: found[k] ? 'present' : 'added',
+      referrer: referrers[k]!,
+    }));
   }
 
   private async readCosignManifest(image: ImageToSign, tag: string, signal?: AbortSignal): Promise<Manifest | null> {
@@ -144,11 +167,12 @@ export class RegistrySigner {
     return null;
   }
 
-  /** cosign's append: the old layers, then the new one; the config's diff_ids follow the layers. */
-  private async appendLayer(image: ImageToSign, tag: string, existing: Manifest | null, layer: Descriptor, signal?: AbortSignal): Promise<string> {
-    const layers = [...(existing?.json.layers ?? []), layer];
+  /** cosign's append: the old layers, then the new ones; the config's diff_ids follow the layers. */
+  private async appendLayers(image: ImageToSign, tag: string, existing: Manifest | null, added: Descriptor[], signal?: AbortSignal, blobs: Buffer[] = []): Promise<string> {
+    const layers = [...(existing?.json.layers ?? []), ...added];
     const configBytes = cosignConfigBlob(layers.map((l) => l.digest));
-    const config = await this.registry.pushBlob(image, configBytes, signal);
+    // The layer blobs and the config go up together; the manifest only once all are stored.
+    const [config] = await Promise.all([this.registry.pushBlob(image, configBytes, signal), ...blobs.map((b) => this.registry.pushBlob(image, b, signal))]);
     const json = {
       schemaVersion: 2,
       mediaType: SigningMediaTypes.ociManifest,
@@ -160,41 +184,48 @@ export class RegistrySigner {
     return put.digest;
   }
 
-  private async writeBundleReferrer(image: ImageToSign, envelopeBytes: Buffer, predicateType: string, signal?: AbortSignal): Promise<AttestationWritten['referrer']> {
-    const subject = await this.registry.headManifest(image, image.digest, signal);
-    if (!subject) throw new RegistryError('not_found', `${nameOf(image)}@${image.digest} is not in the registry`, { status: 404 });
-    const bundle = Buffer.from(JSON.stringify(keyBundle(parseDsseEnvelope(envelopeBytes), this.signer.keyId)), 'utf8');
-    const bundleBlob = await this.registry.pushBlob(image, bundle, signal);
-    await this.registry.pushBlob(image, EMPTY_JSON, signal);
-    const annotations = { [Annotations.bundleContent]: 'dsse-envelope', [Annotations.bundlePredicateType]: predicateType };
-    const json = {
-      schemaVersion: 2,
-      mediaType: SigningMediaTypes.ociManifest,
-      artifactType: SigningMediaTypes.sigstoreBundleV03,
-      config: { mediaType: SigningMediaTypes.ociEmpty, digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON.length },
-      layers: [{ mediaType: SigningMediaTypes.sigstoreBundleV03, digest: bundleBlob.digest, size: bundleBlob.size }],
-      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-      annotations,
-    };
-    const bytes = Buffer.from(JSON.stringify(json));
-    const put = await this.registry.putManifest(image, sha256Digest(bytes), { bytes, mediaType: SigningMediaTypes.ociManifest }, signal);
-    const bundleDigest = bundleBlob.digest;
-    if (put.subjectIndexed || (await this.registry.referrers(image, image.digest, signal)) !== null) {
-      return { digest: put.digest, bundleDigest, listedBy: 'referrers-api' };
-    }
-    const descriptor: Descriptor = { mediaType: SigningMediaTypes.ociManifest, digest: put.digest, size: bytes.length, artifactType: SigningMediaTypes.sigstoreBundleV03, annotations };
-    await this.addToFallbackIndex(image, descriptor, signal);
-    return { digest: put.digest, bundleDigest, listedBy: 'fallback-tag' };
+  /** One sigstore bundle referrer per bundle (blobs already pushed); derived from stored envelopes only, so a retry yields the same digests. */
+  private async writeBundleReferrers(
+    image: ImageToSign,
+    subject: Descriptor,
+    bundles: Buffer[],
+    predicateTypes: string[],
+    signal?: AbortSignal,
+  ): Promise<AttestationWritten['referrer'][]> {
+    const manifests = bundles.map((bundle, k) => {
+      const annotations = { [Annotations.bundleContent]: 'dsse-envelope', [Annotations.bundlePredicateType]: predicateTypes[k]! };
+      const json = {
+        schemaVersion: 2,
+        mediaType: SigningMediaTypes.ociManifest,
+        artifactType: SigningMediaTypes.sigstoreBundleV03,
+        config: { mediaType: SigningMediaTypes.ociEmpty, digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON.length },
+        layers: [{ mediaType: SigningMediaTypes.sigstoreBundleV03, digest: sha256Digest(bundle), size: bundle.length }],
+        subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+        annotations,
+      };
+      const bytes = Buffer.from(JSON.stringify(json));
+      const descriptor: Descriptor = { mediaType: SigningMediaTypes.ociManifest, digest: sha256Digest(bytes), size: bytes.length, artifactType: SigningMediaTypes.sigstoreBundleV03, annotations };
+      return { bytes, descriptor, bundleDigest: sha256Digest(bundle) };
+    });
+    const puts = await Promise.all(
+      manifests.map((m) => this.registry.putManifest(image, m.descriptor.digest, { bytes: m.bytes, mediaType: SigningMediaTypes.ociManifest }, signal)),
+    );
+    const api = puts.every((p) => p.subjectIndexed) || (await this.registry.referrers(image, image.digest, signal)) !== null;
+    if (!api) await this.addToFallbackIndex(image, manifests.map((m) => m.descriptor), signal);
+    const listedBy = api ? ('referrers-api' as const) : ('fallback-tag' as const);
+    return manifests.map((m) => ({ digest: m.descriptor.digest, bundleDigest: m.bundleDigest, listedBy }));
   }
 
   /** Registries without the referrers API: clients read the `sha256-<hex>` index (read-modify-write). */
-  private async addToFallbackIndex(image: ImageToSign, descriptor: Descriptor, signal?: AbortSignal): Promise<void> {
+  private async addToFallbackIndex(image: ImageToSign, descriptors: Descriptor[], signal?: AbortSignal): Promise<void> {
     const tag = referrersFallbackTag(image.digest);
     const head = await this.registry.headManifest(image, tag, signal);
     const index = head ? (await this.registry.getManifest(image, head.digest, signal)).json : { schemaVersion: 2, mediaType: SigningMediaTypes.ociIndex, manifests: [] };
     if (!Array.isArray(index.manifests)) throw new RegistryError('protocol', `${nameOf(image)}:${tag} is not an index; refusing to overwrite it`);
-    if (index.manifests.some((m) => m.digest === descriptor.digest)) return;
-    const json = { ...index, manifests: [...index.manifests, descriptor] };
+    const have = new Set(index.manifests.map((m) => m.digest));
+    const missing = descriptors.filter((d) => !have.has(d.digest) && have.add(d.digest));
+    if (missing.length === 0) return;
+    const json = { ...index, manifests: [...index.manifests, ...missing] };
     await this.registry.putManifest(image, tag, { bytes: Buffer.from(JSON.stringify(json)), mediaType: SigningMediaTypes.ociIndex }, signal);
   }
 }

@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/index.js';
 import { RegistryClient } from '../registry/index.js';
-import { loadKeySigner, RegistrySigner, type AttestationWritten, type SignatureWritten, type Signer } from '../signing/index.js';
+import { loadKeySigner, RegistrySigner, type AttestationInput, type AttestationWritten, type SignatureWritten, type Signer } from '../signing/index.js';
 
 /** The service's signer, or null when the pipeline configures no `signing` key. */
 export const SIGNER = Symbol('SIGNER');
@@ -87,6 +87,11 @@ export class AttestationService {
    */
   async attest(target: AttestationTarget, predicateType: string, predicate: unknown, signal?: AbortSignal): Promise<AttestationWritten | null> {
     return this.writer ? this.writer.attest(imageOf(target), predicateType, predicate, signal) : null;
+  }
+
+  /** Several predicates in one read-modify-write of `.att` and of the referrers fallback index. */
+  async attestAll(target: AttestationTarget, items: AttestationInput[], signal?: AbortSignal): Promise<AttestationWritten[] | null> {
+    return this.writer ? this.writer.attestAll(imageOf(target), items, signal) : null;
   }
 }
 

@@ -80,15 +80,14 @@ export class PromoteService {
   private async signAndAttest(record: PromotionRecord, env: EnvironmentConfig, tags: string[]) {
     if (!this.attestations.enabled) return { signed: false };
     const target = { repository: record.promotion.targetRepository, digest: record.promotion.digest };
-    const signature = (await this.attestations.sign(target))!;
-    const attestations = [];
-    for (const [type, predicate] of [
-      [VSA_PREDICATE_TYPE, verificationSummary(record, env)],
-      [PROMOTION_PREDICATE_TYPE, promotionPredicate(record, tags, true)],
-    ] as const) {
-      const a = (await this.attestations.attest(target, type, predicate))!;
-      attestations.push({ predicateType: a.predicateType, statementDigest: a.statementDigest, envelopeDigest: a.envelopeDigest, manifestDigest: a.manifestDigest, status: a.status, referrer: a.referrer });
-    }
+    // Different tags (.sig and .att): the two read-modify-writes can run side by side.
+    const [signature, attestations] = await Promise.all([
+      this.attestations.sign(target),
+      this.attestations.attestAll(target, [
+        { predicateType: VSA_PREDICATE_TYPE, predicate: verificationSummary(record, env) },
+        { predicateType: PROMOTION_PREDICATE_TYPE, predicate: promotionPredicate(record, tags, true) },
+      ]),
+    ]);
     return { signed: true, keyId: this.attestations.keyId, signature, attestations };
   }
 
