@@ -23,6 +23,15 @@ export interface ReviewInput {
   notes: string;
 }
 
+/**
+ * The approval rule counts people, and a person is known by name through every channel: the API
+ * token named `alice` and the Slack user mapped to principal `alice` are one approver, and neither
+ * may approve what `alice` requested. Token names are unique; Slack principals are set in config.
+ */
+function asPerson(who: Principal): Principal {
+  return { ...who, id: who.name };
+}
+
 interface Deciding {
   manager: EntityManager;
   promotion: PromotionEntity;
@@ -46,8 +55,8 @@ export class ApprovalService {
   decide(who: Principal, id: string, input: DecisionInput, channel: Channel): Promise<PromotionView> {
     return this.decideOn(who, id, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ApprovalEntity, { where: { promotionId: id } });
-      const records = existing.map((a) => ({ approverId: a.approverId, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt }));
-      checkApprover(rule, promotion.requestedBy, who, records, bound);
+      const records = existing.map((a) => ({ approverId: a.approverName, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt }));
+      checkApprover(rule, promotion.requestedByName, asPerson(who), records, bound);
       const approval = Object.assign(new ApprovalEntity(), {
         id: randomUUID(),
         promotionId: id,
@@ -72,8 +81,8 @@ export class ApprovalService {
   review(who: Principal, id: string, input: ReviewInput, channel: Channel): Promise<PromotionView> {
     return this.decideOn(who, id, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ReviewEntity, { where: { promotionId: id } });
-      const records = existing.map((r) => ({ reviewerId: r.reviewerId, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }));
-      checkReviewer(rule, promotion.requestedBy, who, input.kind, records, bound);
+      const records = existing.map((r) => ({ reviewerId: r.reviewerName, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }));
+      checkReviewer(rule, promotion.requestedByName, asPerson(who), input.kind, records, bound);
       const review = Object.assign(new ReviewEntity(), {
         id: randomUUID(),
         promotionId: id,

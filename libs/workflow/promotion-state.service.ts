@@ -106,8 +106,9 @@ export class PromotionStateService {
     const { promotion } = record;
     return tallyApprovals(
       approvalRule(this.environmentOf(promotion)),
-      record.approvals.map((a) => ({ approverId: a.approverId, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
-      record.reviews.map((r) => ({ reviewerId: r.reviewerId, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
+      // Counted by person (name), as ApprovalService checks them: one person, one vote, any channel.
+      record.approvals.map((a) => ({ approverId: a.approverName, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
+      record.reviews.map((r) => ({ reviewerId: r.reviewerName, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
       { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now },
     );
   }

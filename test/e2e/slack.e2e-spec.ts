@@ -297,6 +297,17 @@ describe('clicks that change nothing get an ephemeral reason', () => {
     expect((await c).status).toBe(200);
     expect((await ephemeral(c.responseUrl)).text).toMatch(/already decided on this promotion as alice through the API or the CLI/);
     expect(await approvals(p.id)).toEqual([{ approver_id: expect.stringMatching(/^token:/), decision: 'approve', channel: 'api' }]);
+
+    // And the other way round: a Slack approval first, then the same person's token over REST.
+    const p2 = await requestPromotion('staging');
+    const first = click('U0ALICE', await buttonValue(p2.id));
+    expect((await first).status).toBe(200);
+    expect((await ephemeral(first.responseUrl)).text).toMatch(/^Recorded your approval as alice/);
+    const again = await t.api().post(`/api/v1/promotions/${p2.id}/approvals`).set(auth(aliceToken)).send({ decision: 'approve' });
+    expect(again.status).toBe(409);
+    expect(again.body.details.code).toBe('duplicate_decision');
+    expect(await approvals(p2.id)).toEqual([{ approver_id: 'alice', decision: 'approve', channel: 'slack' }]);
+    expect(await status(p2.id)).toBe('awaiting_approval');
   });
 
   it('a stale digest', async () => {
