@@ -349,16 +349,7 @@ scanning: { maxWaiver: 30d, recheckInterval: 1h }
 
   it('trusts vulnerability attestations attached to the image only when a trusted key signed them', async () => {
     const image = await pushAppImage(reg(), 'dev/attested', [{ name: 'attested', version: '1.0.0' }], []);
-    const statement = {
-      _type: 'https://in-toto.io/Statement/v0.1',
-      predicateType: 'https://cosign.sigstore.dev/attestation/vuln/v1',
-      subject: [{ name: `${registryHost()}/dev/attested`, digest: { sha256: image.digest.slice(7) } }],
-      predicate: {
-        invocation: { parameters: null, uri: '', event_id: '', 'builder.id': '' },
-        scanner: { uri: 'pkg:github/anchore/grype@0.84.0', version: '0.84.0', db: { uri: '', version: '' }, result: reportFor('grype-debian.json', image.digest, 'dev/attested') },
-        metadata: { scanStartedOn: new Date(Date.now() - 5000).toISOString(), scanFinishedOn: new Date().toISOString() },
-      },
-    };
+    const statement = vulnStatement(image.digest, 'dev/attested');
     const untrusted = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     // First only an attestation signed by an unknown key: no trusted source.
     await pushVulnAttestation('dev/attested', image.digest, statement, [untrusted]);
@@ -374,6 +365,60 @@ scanning: { maxWaiver: 30d, recheckInterval: 1h }
     expect(gate.evidence.sources).toEqual([expect.objectContaining({ source: 'attestation', origin: 'attached', signedBy: expect.stringContaining('vuln.pub') })]);
     expect(gate.evidence.blocking.map((b: { id: string }) => b.id)).toEqual(['CVE-2024-5535']);
   });
+
+  it('counts an uploaded attestation only when a trusted key signed it', async () => {
+    const image = await pushAppImage(reg(), 'dev/uploaded-att', [{ name: 'uploaded-att', version: '1.0.0' }], []);
+    const statement = vulnStatement(image.digest, 'dev/uploaded-att');
+    const untrusted = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const upload = (key: typeof untrusted) =>
+      t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ format: 'attestation', report: envelope(statement, key) });
+    expect((await upload(untrusted)).status).toBe(201);
+    const first = await settled(await promote('dev/uploaded-att', image.digest, 'attested'));
+    expect(scanGate(first).status).toBe('failed');
+    expect(scanGate(first).evidence.missing.join('\n')).toContain('is not signed by a key in gates.scan.attestationKeys');
+    expect((await upload(vulnKey)).status).toBe(201);
+    expect((await t.api().post(`/api/v1/promotions/${first.id}/reevaluate`).set(auth(rm))).status).toBe(202);
+    const gate = scanGate(await settled(first.id, 2));
+    expect(gate.evidence.sources).toEqual([expect.objectContaining({ source: 'attestation', origin: 'upload', signedBy: expect.stringContaining('vuln.pub') })]);
+    expect(gate.evidence.blocking.map((b: { id: string }) => b.id)).toEqual(['CVE-2024-5535']);
+    // A bare (unsigned) statement is refused outright.
+    const bare = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: statement });
+    expect(bare.status).toBe(422);
+    expect(bare.body.message).toContain('DSSE envelope');
+  });
+
+  it('fails closed when the vulnerability database is older than maxAge', async () => {
+    const image = await pushAppImage(reg(), 'dev/stale-db', [{ name: 'stale-db', version: '1.0.0' }], []);
+    const { rows } = await t.db.query('SELECT id, imported_at FROM vuln_imports ORDER BY id DESC LIMIT 1');
+    await t.db.query(`UPDATE vuln_imports SET imported_at = now() - interval '2 hours' WHERE id = $1`, [rows[0].id]);
+    try {
+      const p = await settled(await promote('dev/stale-db', image.digest, 'staging'));
+      expect(p.status).toBe('blocked');
+      expect(scanGate(p).status).toBe('failed');
+      expect(scanGate(p).summary).toContain('longer ago than maxAge 1h');
+    } finally {
+      await t.db.query('UPDATE vuln_imports SET imported_at = $2 WHERE id = $1', [rows[0].id, rows[0].imported_at]);
+    }
+  });
+
+  function vulnStatement(digest: string, repo: string) {
+    return {
+      _type: 'https://in-toto.io/Statement/v0.1',
+      predicateType: 'https://cosign.sigstore.dev/attestation/vuln/v1',
+      subject: [{ name: `${registryHost()}/${repo}`, digest: { sha256: digest.slice(7) } }],
+      predicate: {
+        invocation: { parameters: null, uri: '', event_id: '', 'builder.id': '' },
+        scanner: { uri: 'pkg:github/anchore/grype@0.84.0', version: '0.84.0', db: { uri: '', version: '' }, result: reportFor('grype-debian.json', digest, repo) },
+        metadata: { scanStartedOn: new Date(Date.now() - 5000).toISOString(), scanFinishedOn: new Date().toISOString() },
+      },
+    };
+  }
+
+  function envelope(statement: object, key: ReturnType<typeof generateKeyPairSync>['privateKey']) {
+    const payload = Buffer.from(JSON.stringify(statement));
+    const sig = sign('sha256', pae('application/vnd.in-toto+json', payload), key).toString('base64');
+    return { payloadType: 'application/vnd.in-toto+json', payload: payload.toString('base64'), signatures: [{ keyid: '', sig }] };
+  }
 
   /** A `.att` manifest with one DSSE layer per key, as `cosign attest --type vuln` writes them. */
   async function pushVulnAttestation(repo: string, digest: string, statement: object, keys: ReturnType<typeof generateKeyPairSync>['privateKey'][]) {
