@@ -8,7 +8,7 @@ import { ScanResultsService, WaiverService, type Gate, type GateContext, type Ga
 import { readAttachedVulnAttestations } from './attached-attestations.js';
 import { envelopeSigner, loadAttestationKeys } from './scan-trust.js';
 
-/** Blocking findings listed one by one in the evidence; the count is always complete. */
+/** Blocking and waived findings listed one by one in the evidence; the counts are always complete. */
 const MAX_LISTED = 200;
 
 interface SourceUsed {
@@ -149,13 +149,14 @@ export class ScanGate implements Gate {
     const evidence = {
       ...base,
       sources: used,
-      missing,
+      missing: missing.slice(0, MAX_LISTED),
       dbImportedAt: dbImportedAt?.toISOString() ?? null,
       sbom,
       counts: verdict.counts,
       blockingCount: verdict.blocking.length,
       blocking: verdict.blocking.slice(0, MAX_LISTED).map(blockingEntry),
-      waived: verdict.waived.map(({ finding, waiverId }) => {
+      waivedCount: verdict.waived.length,
+      waived: verdict.waived.slice(0, MAX_LISTED).map(({ finding, waiverId }) => {
         const w = waiverById.get(waiverId)!;
         return { waiverId, vulnerabilityId: w.vulnerabilityId, scope: w.scope, expiresAt: w.expiresAt.toISOString(), vexStatus: w.vexStatus, justification: w.justification, finding: blockingEntry(finding) };
       }),
