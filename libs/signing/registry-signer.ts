@@ -1,4 +1,4 @@
-import { RegistryError, sha256Digest, type Descriptor, type Manifest, type RegistryClient, type RepositoryLocation } from '../registry/index.js';
+import { isRegistryError, RegistryError, sha256Digest, type Descriptor, type Manifest, type RegistryClient, type RepositoryLocation } from '../registry/index.js';
 import { keyBundle, signEnvelope, statementBytes } from './dsse.js';
 import {
   Annotations,
@@ -107,20 +107,18 @@ export class RegistrySigner {
       statements.map(async (statement, k) => found[k] ?? Buffer.from(JSON.stringify(await signEnvelope(this.signer, statement)), 'utf8')),
     );
     const bundles = envelopes.map((e) => Buffer.from(JSON.stringify(keyBundle(parseDsseEnvelope(e), this.signer.keyId)), 'utf8'));
-    // Blobs first (each push is skipped when the blob is there): manifests only ever point at stored blobs.
-    await Promise.all([
-      ...envelopes.map((e, k) => (found[k] ? null : this.registry.pushBlob(image, e, signal))),
-      ...bundles.map((b) => this.registry.pushBlob(image, b, signal)),
-      this.registry.pushBlob(image, EMPTY_JSON, signal),
-    ]);
     const newLayers: Descriptor[] = envelopes.flatMap((e, k) =>
       found[k]
         ? []
         : [{ mediaType: SigningMediaTypes.dsseEnvelope, size: e.length, digest: sha256Digest(e), annotations: { [Annotations.signature]: '', [Annotations.predicateType]: items[k]!.predicateType } }],
     );
+    const appended =
+      newLayers.length > 0 ? this.appendLayers(image, tag, existing, newLayers, signal, envelopes.filter((_, k) => !found[k])) : Promise.resolve(existing!.digest);
+    // A referrer is made visible only once its envelope is in `.att`: a crash in between then leaves
+    // nothing a retry (which signs afresh, ECDSA being randomised) would duplicate.
     const [manifestDigest, referrers] = await Promise.all([
-      newLayers.length > 0 ? this.appendLayers(image, tag, existing, newLayers, signal) : Promise.resolve(existing!.digest),
-      this.writeBundleReferrers(image, subject, bundles, items.map((i) => i.predicateType), signal),
+      appended,
+      this.writeBundleReferrers(image, subject, bundles, items.map((i) => i.predicateType), appended, signal),
     ]);
     return items.map((i, k) => ({
       predicateType: i.predicateType,
@@ -133,10 +131,19 @@ export class RegistrySigner {
     }));
   }
 
+  /** The manifest under a tag, or null: one GET, where HEAD then GET would cost a round trip more. */
+  private async manifestIfPresent(image: ImageToSign, tag: string, signal?: AbortSignal): Promise<Manifest | null> {
+    try {
+      return await this.registry.getManifest(image, tag, signal);
+    } catch (err) {
+      if (isRegistryError(err, 'not_found')) return null;
+      throw err;
+    }
+  }
+
   private async readCosignManifest(image: ImageToSign, tag: string, signal?: AbortSignal): Promise<Manifest | null> {
-    const head = await this.registry.headManifest(image, tag, signal);
-    if (!head) return null;
-    const manifest = await this.registry.getManifest(image, head.digest, signal);
+    const manifest = await this.manifestIfPresent(image, tag, signal);
+    if (!manifest) return null;
     if (!manifest.json.config || !Array.isArray(manifest.json.layers)) {
       throw new RegistryError('protocol', `${nameOf(image)}:${tag} is not an image manifest; refusing to overwrite it`);
     }
@@ -190,6 +197,7 @@ export class RegistrySigner {
     subject: Descriptor,
     bundles: Buffer[],
     predicateTypes: string[],
+    after: Promise<unknown>,
     signal?: AbortSignal,
   ): Promise<AttestationWritten['referrer'][]> {
     const manifests = bundles.map((bundle, k) => {
@@ -207,20 +215,28 @@ export class RegistrySigner {
       const descriptor: Descriptor = { mediaType: SigningMediaTypes.ociManifest, digest: sha256Digest(bytes), size: bytes.length, artifactType: SigningMediaTypes.sigstoreBundleV03, annotations };
       return { bytes, descriptor, bundleDigest: sha256Digest(bundle) };
     });
+    // Blobs, the referrers API probe and the fallback index are independent: fetch and push them together.
+    const fallbackTag = referrersFallbackTag(image.digest);
+    const [apiAnswer, fallback] = await Promise.all([
+      this.registry.referrers(image, image.digest, signal),
+      this.manifestIfPresent(image, fallbackTag, signal),
+      ...bundles.map((b) => this.registry.pushBlob(image, b, signal)),
+      this.registry.pushBlob(image, EMPTY_JSON, signal),
+    ]);
+    await after;
     const puts = await Promise.all(
       manifests.map((m) => this.registry.putManifest(image, m.descriptor.digest, { bytes: m.bytes, mediaType: SigningMediaTypes.ociManifest }, signal)),
     );
-    const api = puts.every((p) => p.subjectIndexed) || (await this.registry.referrers(image, image.digest, signal)) !== null;
-    if (!api) await this.addToFallbackIndex(image, manifests.map((m) => m.descriptor), signal);
+    const api = apiAnswer !== null || puts.every((p) => p.subjectIndexed);
+    // Without the API, clients read the fallback index; it is written after the manifests it lists.
+    if (!api) await this.addToFallbackIndex(image, fallbackTag, fallback as Manifest | null, manifests.map((m) => m.descriptor), signal);
     const listedBy = api ? ('referrers-api' as const) : ('fallback-tag' as const);
     return manifests.map((m) => ({ digest: m.descriptor.digest, bundleDigest: m.bundleDigest, listedBy }));
   }
 
   /** Registries without the referrers API: clients read the `sha256-<hex>` index (read-modify-write). */
-  private async addToFallbackIndex(image: ImageToSign, descriptors: Descriptor[], signal?: AbortSignal): Promise<void> {
-    const tag = referrersFallbackTag(image.digest);
-    const head = await this.registry.headManifest(image, tag, signal);
-    const index = head ? (await this.registry.getManifest(image, head.digest, signal)).json : { schemaVersion: 2, mediaType: SigningMediaTypes.ociIndex, manifests: [] };
+  private async addToFallbackIndex(image: ImageToSign, tag: string, current: Manifest | null, descriptors: Descriptor[], signal?: AbortSignal): Promise<void> {
+    const index = current ? current.json : { schemaVersion: 2, mediaType: SigningMediaTypes.ociIndex, manifests: [] };
     if (!Array.isArray(index.manifests)) throw new RegistryError('protocol', `${nameOf(image)}:${tag} is not an index; refusing to overwrite it`);
     const have = new Set(index.manifests.map((m) => m.digest));
     const missing = descriptors.filter((d) => !have.has(d.digest) && have.add(d.digest));
