@@ -38,13 +38,15 @@ export function check(item: SignedItem, keys: TrustedKey[], keyless: KeylessTrus
 /** A blob, or a string saying why it could not be used; transient or access failures throw. */
 export async function readLayer(ctx: Ctx, layer: Descriptor, limit: number): Promise<Buffer | string> {
   if (layer.size > limit) return `${layer.digest} is ${layer.size} bytes; at most ${limit} are read`;
-  try {
-    return await ctx.reader.readBlob(ctx.location, layer, limit, ctx.signal);
-  } catch (err) {
-    if (isRegistryError(err) && !err.retryable && err.code !== 'unauthorized' && err.code !== 'unknown_registry') {
+  // A body cut short looks like wrong bytes (digest_mismatch): read once more before calling the layer malformed.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.reader.readBlob(ctx.location, layer, limit, ctx.signal);
+    } catch (err) {
+      if (!isRegistryError(err) || err.retryable || err.code === 'unauthorized' || err.code === 'unknown_registry') throw err;
+      if (attempt < 2 && (err.code === 'digest_mismatch' || err.code === 'protocol')) continue;
       return `blob ${layer.digest}: ${err.message}`;
     }
-    throw err;
   }
 }
 
