@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/index.js';
 import { RegistryClient } from '../registry/index.js';
 import { loadKeySigner, RegistrySigner, type AttestationInput, type AttestationWritten, type SignatureWritten, type Signer } from '../signing/index.js';
+import { HOLDS_SIGNING_KEY } from './core.module.js';
 
 /** The service's signer, or null when the pipeline configures no `signing` key. */
 export const SIGNER = Symbol('SIGNER');
@@ -47,8 +48,10 @@ async function loadSigner(config: AppConfig): Promise<Signer | null> {
 
 export const signerProvider = {
   provide: SIGNER,
-  inject: [AppConfig],
-  useFactory: async (config: AppConfig): Promise<Signer | null> => {
+  inject: [AppConfig, HOLDS_SIGNING_KEY],
+  useFactory: async (config: AppConfig, holdsKey: boolean): Promise<Signer | null> => {
+    // The API alone never signs, so it never reads the key (nor needs it mounted).
+    if (!holdsKey) return null;
     const signer = await loadConfiguredSigner(config);
     if (signer) new Logger('Signing').log(`signing with the ${signer.algorithm} key ${signer.keyId}`);
     return signer;

@@ -32,14 +32,25 @@ function kustomizationDirs(dir: string): string[] {
 
 /** Environment variables (values of `…Env` keys, with the top-level section naming them) and files
  * (absolute paths) a pipeline file names anywhere. */
-function namedInPipeline(node: unknown, key = '', section = ''): { variables: [string, string][]; files: string[] } {
+/** Files only a worker opens: the signing key and the signature gates' trust files. */
+function namedInPipeline(
+  node: unknown,
+  key = '',
+  section = '',
+  workerOnly = false,
+): { variables: [string, string][]; files: string[]; workerOnlyFiles: string[] } {
   if (typeof node === 'string') {
-    if (key.endsWith('Env')) return { variables: [[node, section]], files: [] };
-    return { variables: [], files: node.startsWith('/') ? [node] : [] };
+    if (key.endsWith('Env')) return { variables: [[node, section]], files: [], workerOnlyFiles: [] };
+    const file = node.startsWith('/') ? [node] : [];
+    return { variables: [], files: workerOnly ? [] : file, workerOnlyFiles: workerOnly ? file : [] };
   }
   const entries: [string, unknown][] = Array.isArray(node) ? node.map((v) => [key, v]) : node && typeof node === 'object' ? Object.entries(node) : [];
-  const found = entries.map(([k, v]) => namedInPipeline(v, k, section || k));
-  return { variables: found.flatMap((f) => f.variables), files: found.flatMap((f) => f.files) };
+  const found = entries.map(([k, v]) => namedInPipeline(v, k, section || k, workerOnly || k === 'signature' || (section || k) === 'signing'));
+  return {
+    variables: found.flatMap((f) => f.variables),
+    files: found.flatMap((f) => f.files),
+    workerOnlyFiles: found.flatMap((f) => f.workerOnlyFiles),
+  };
 }
 
 /** Which Secret the manifests load each section's variables from (envFrom). */
@@ -240,7 +251,7 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
     }
   });
 
-  it('give the API and workers the pipeline file, and every variable and file it names', () => {
+  it('give the API and workers the pipeline file, and every variable and file each opens', () => {
     const config = byId(docs, 'ConfigMap', 'promoter-config');
     // The service's own parser accepts it (it throws a ConfigError naming the key otherwise).
     parsePipeline(config.data['promoter.yaml'], `${relative(deployDir, dir)}: promoter.yaml`);
@@ -249,13 +260,20 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
 
     // Whatever the file names, by any key: variables (`…Env`) and files (absolute paths).
     const named = namedInPipeline(parseYaml(config.data['promoter.yaml']));
-    expect(named.files.length, 'the signing key and trust files at least').toBeGreaterThanOrEqual(3);
+    expect(named.workerOnlyFiles.length, 'the signing key and trust files at least').toBeGreaterThanOrEqual(3);
     const envNames = named.variables;
-    const namedFiles = named.files;
 
-    // Every process opens the signing key and the gates' trust files at start (apps/api/src/boot.ts).
+    // Only workers open the signing key and the gates' trust files (apps/api/src/boot.ts): the API
+    // gets neither, so a compromised API pod holds no key to sign with.
+    const apiMounts = (api.spec.template.spec.containers[0].volumeMounts as Doc[]).map((m) => m.mountPath);
+    for (const file of named.workerOnlyFiles) {
+      expect(apiMounts.filter((m) => file.startsWith(`${m}/`)), `${id(api)} does not mount ${file}`).toEqual([]);
+    }
+    const secretVolumes = (api.spec.template.spec.volumes as Doc[]).map((v) => v.secret?.secretName).filter(Boolean);
+    expect(secretVolumes, 'the API mounts no signing key').not.toContain('promoter-signing-key');
+
     for (const w of [api, worker]) {
-      const needed = namedFiles;
+      const needed = w === worker ? [...named.files, ...named.workerOnlyFiles] : named.files;
       const pod = w.spec.template.spec;
       const c = pod.containers[0];
       const configPath = c.env.find((e: Doc) => e.name === 'PROMOTER_CONFIG').value as string;

@@ -132,4 +132,32 @@ describe('starting the service', () => {
       await admin.end();
     }
   });
+
+  it('opens the signing key only in processes that run the worker', async () => {
+    const admin = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
+    await admin.connect();
+    const name = `promoter_key_${inject('runId')}_${randomBytes(3).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${name}`);
+    try {
+      const url = new URL(inject('adminDatabaseUrl'));
+      url.pathname = `/${name}`;
+      const keyed = join(dir, 'keyed.yaml');
+      writeFileSync(keyed, testPipeline() + `signing:\n  key: { path: ${join(dir, 'no-such-cosign.key')} }\n`);
+      const port = await freePort();
+      const e = env({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: url.toString(), PROMOTER_CONFIG: keyed });
+      // The API never signs: it starts without the key.
+      const api = run(API, e);
+      started.push(api);
+      await waitReady(`http://127.0.0.1:${port}`, api);
+      // A worker cannot do its job without it, and says which key it could not open.
+      const worker = run(WORKER, e);
+      expect(await worker.exited).toBe(1);
+      expect(worker.output()).toContain('signing.key');
+      expect(worker.output()).toContain('no-such-cosign.key');
+      expect(await api.stop()).toBe(0);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
 });

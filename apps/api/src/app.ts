@@ -35,7 +35,7 @@ class RootModule {
     return {
       module: RootModule,
       imports: [
-        CoreModule.forRoot(parts.config, parts.redisUrl),
+        CoreModule.forRoot(parts.config, parts.redisUrl, { worker: parts.worker }),
         ...(parts.api ? [ApiModule] : http ? [HealthModule] : []),
         ...(parts.worker ? [WorkerModule.forRoot(parts.gateHandlers)] : []),
       ],

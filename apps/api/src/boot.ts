@@ -13,10 +13,13 @@ export interface Boot {
 export async function boot(env: Record<string, string | undefined>, mode: 'all-in-one' | 'api' | 'worker'): Promise<Boot> {
   try {
     const config = loadConfig(env);
-    // A signing key that cannot be opened stops start-up here, with the key path in the message.
-    await loadConfiguredSigner(config);
-    // So does a trust file of a signature gate (keys, Fulcio roots, Rekor keys).
-    loadSignaturePolicies(config);
+    if (mode !== 'api') {
+      // Only processes that run the worker sign and verify, so only they get to hold the key: the
+      // API never opens it. A signing key that cannot be opened stops start-up here, with the key
+      // path in the message; so does a trust file of a signature gate (keys, Fulcio roots, Rekor keys).
+      await loadConfiguredSigner(config);
+      loadSignaturePolicies(config);
+    }
     if (mode !== 'all-in-one' && config.process.databaseUrl === null) {
       // The embedded database belongs to one process; separate API and worker processes must share a server.
       throw new Error(`running the ${mode} on its own needs DATABASE_URL (a PostgreSQL server shared with the other processes)`);
