@@ -42,6 +42,8 @@ export class ScanWatcher implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger(ScanWatcher.name);
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
+  private closing = false;
+  private readonly attesting = new Set<Promise<unknown>>();
 
   constructor(
     private readonly config: AppConfig,
@@ -57,11 +59,20 @@ export class ScanWatcher implements OnApplicationBootstrap, OnApplicationShutdow
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.tick(), this.config.pipeline.scanning.recheckIntervalMs);
     this.timer.unref();
+    // A promotion this worker completes gets its SBOM attested right away; the interval catches the rest.
+    this.audit.onCommit((events) => {
+      if (this.closing || !events.some((e) => e.action === 'promotion.promoted')) return;
+      const run = this.attestSboms()
+        .catch((err: Error) => void this.logger.warn(`SBOM attestation: ${err.message}`))
+        .finally(() => this.attesting.delete(run));
+      this.attesting.add(run);
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     clearInterval(this.timer);
-    await this.running;
+    await Promise.all([this.running, ...this.attesting]);
   }
 
   /** One round of both follow-ups; a round still running is joined, not doubled. */
