@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AppConfig, scanGateSchema } from '../../../../libs/config/index.js';
@@ -38,7 +38,7 @@ export interface RematchReport {
  * - a promoted image whose built-in scan kept an SBOM gets it attached as a signed CycloneDX attestation.
  */
 @Injectable()
-export class ScanWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ScanWatcher.name);
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
@@ -69,7 +69,8 @@ export class ScanWatcher implements OnApplicationBootstrap, OnApplicationShutdow
     });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database and Redis close: a round in flight finishes. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.timer);
     await Promise.all([this.running, ...this.attesting]);
