@@ -81,7 +81,8 @@ export class ScanResultsService {
       source,
       origin: 'upload',
       scanner: parsed.scanner,
-      scannedAt: parsed.scannedAt ?? now,
+      // A report dated in the future would stay fresh forever: it counts from when it arrived at the latest.
+      scannedAt: parsed.scannedAt && parsed.scannedAt < now ? parsed.scannedAt : now,
       submittedBy: who.id,
       findings: parsed.findings,
       reportDigest: 'sha256:' + sha256Hex(canonicalJson(report)),

@@ -42,7 +42,7 @@ export async function readAttachedVulnAttestations(registry: RegistryClient, res
         source: 'attestation',
         origin: 'attached',
         scanner: parsed.scanner,
-        scannedAt: parsed.scannedAt ?? now,
+        scannedAt: parsed.scannedAt && parsed.scannedAt < now ? parsed.scannedAt : now,
         submittedBy: `attestation:${item.signer && item.signer.kind === 'key' ? item.signer.source : 'unknown'}`,
         findings: parsed.findings,
         reportDigest: item.digest!,
