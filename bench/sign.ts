@@ -2,13 +2,14 @@
 // It starts one docker-registry, loads a cosign-format encrypted key (scrypt N=32768, as keygen writes it)
 // through the same loader the service boots with, and for each run pushes a fresh image (not timed) and
 // times exactly the promote step's signing work on it, as PromoteService does it after the copy:
+//   0. copy:      the small image copied into the target repository first (for scale, not part of the figure);
 //   1. sign:      the simple-signing payload, ECDSA P-256, appended to a new `.sig` manifest;
 //   2. attest:    the SLSA VSA and the promotion record, each a DSSE envelope in `.att` plus a sigstore
 //                 bundle referrer added to the `sha256-<hex>` fallback index (docker-registry has no referrers API);
 //   3. re-run:    the same step again on the same image (a retried promotion): everything found, nothing added;
 //   4. crypto:    the three ECDSA signatures alone, without the registry.
 // Each scenario has three discarded warm-up runs. Prints a table and, as the last line of stdout, the figures
-// as JSON. Exits non-zero when a run fails or writes other than it should.
+// as JSON. Exits non-zero when a run fails or writes other than it should (a missed target is only reported).
 //
 // Environment: BENCH_SIGN_RUNS (measured runs, default 50).
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
@@ -96,10 +97,13 @@ async function main(): Promise<number> {
   const client = new RegistryClient([registryConfig('bench', reg)], { env: {} });
   const writer = new RegistrySigner(client, signer);
 
+  const copies: number[] = [];
   const first: number[] = [];
   const again: number[] = [];
   for (let i = 0; i < WARMUP + RUNS; i++) {
-    const img = await pushImage(reg, `prod/web${i}`, { layers: 1, layerSize: 1024 });
+    // The copy the signing follows, for scale: a small image into another repository (blobs mounted).
+    const img = await pushImage(reg, `dev/web${i}`, { layers: 1, layerSize: 1024 });
+    const [copyMs] = await time(() => client.copy({ registry: 'bench', repository: `dev/web${i}`, digest: img.digest }, { registry: 'bench', repository: `prod/web${i}`, tags: ['1'] }));
     const repository = `${reg.host}/prod/web${i}`;
     const [ms, statuses] = await time(() => signAndAttest(writer, repository, img.digest));
     if (statuses.some((s) => s !== 'added')) throw new Error(`run ${i}: expected everything added, got ${statuses.join(', ')}`);
@@ -109,6 +113,7 @@ async function main(): Promise<number> {
     const att = JSON.parse((await getManifest(reg, `prod/web${i}`, `sha256-${img.digest.slice(7)}.att`)).bytes.toString());
     if (sig.layers.length !== 1 || att.layers.length !== 2) throw new Error(`run ${i}: ${sig.layers.length} signatures, ${att.layers.length} attestations`);
     if (i >= WARMUP) {
+      copies.push(copyMs);
       first.push(ms);
       again.push(msAgain);
     }
@@ -128,6 +133,7 @@ async function main(): Promise<number> {
 
   const figures = {
     keyLoadMs: round(loadMs),
+    copyMs: stats(copies),
     signAndAttestMs: stats(first),
     rerunMs: stats(again),
     cryptoOnlyMs: stats(crypto),
@@ -137,12 +143,14 @@ async function main(): Promise<number> {
   const row = (name: string, s: ReturnType<typeof stats>) => `${name.padEnd(34)} ${String(s.median).padStart(8)} ${String(s.p95).padStart(8)} ${String(s.min).padStart(8)} ${String(s.max).padStart(8)}`;
   process.stdout.write(`signing key (cosign, scrypt N=32768) loaded in ${figures.keyLoadMs} ms\n`);
   process.stdout.write(`${'scenario (ms, ' + RUNS + ' runs)'.padEnd(34)} ${'median'.padStart(8)} ${'p95'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}\n`);
+  process.stdout.write(row('copy of the image (for scale)', figures.copyMs) + '\n');
   process.stdout.write(row('sign + 2 attestations (new image)', figures.signAndAttestMs) + '\n');
   process.stdout.write(row('same again (retry: all present)', figures.rerunMs) + '\n');
   process.stdout.write(row('3 ECDSA P-256 signatures only', figures.cryptoOnlyMs) + '\n');
   process.stdout.write(`target: p95 of sign + attest under ${TARGET_MS} ms: ${figures.withinTarget ? 'met' : 'NOT met'}\n`);
   process.stdout.write(JSON.stringify(figures) + '\n');
-  return figures.withinTarget ? 0 : 1;
+  // A missed target is a finding to report, not a failed run (as in bench:copy).
+  return 0;
 }
 
 async function cleanup(): Promise<void> {
