@@ -134,7 +134,10 @@ export class PromotionStateService {
       const verdict = gatesVerdict(outcomes);
       if (verdict === 'failed') {
         const failing = gates.filter((g) => g.status === 'failed' || g.status === 'error').map((g) => g.gate);
-        moves.push(this.transit(promotion, 'gates_failed', { gates: failing }, {}));
+        // A blocked promotion waits for a re-evaluation (a waiver, a fixed rule) as long as one awaiting
+        // approval would wait for approvers; then the reconciler expires it and frees its digest.
+        const env = this.environmentOf(promotion);
+        moves.push(this.transit(promotion, 'gates_failed', { gates: failing }, { expiresAt: new Date(Date.now() + env.approvals.timeoutMs) }));
       } else if (verdict === 'passed') {
         const env = this.environmentOf(promotion);
         moves.push(

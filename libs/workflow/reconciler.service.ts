@@ -20,7 +20,7 @@ const RECONCILER = 'system:reconciler';
 /**
  * PostgreSQL says what work is owed; Redis only carries requests for it. This puts back on the
  * queues whatever the database says is owed (a flushed Redis loses nothing), and expires
- * promotions that waited for approval too long. Safe to run any number of times.
+ * promotions that waited for approval, or stayed blocked, too long. Safe to run any number of times.
  */
 @Injectable()
 export class ReconcilerService {
@@ -74,13 +74,14 @@ export class ReconcilerService {
     }
 
     const overdue: { id: string }[] = await this.dataSource.query(
-      `SELECT id FROM promotions WHERE status = 'awaiting_approval' AND expires_at < now() ORDER BY seq LIMIT $1`,
+      `SELECT id FROM promotions WHERE status IN ('awaiting_approval', 'blocked') AND expires_at < now() ORDER BY seq LIMIT $1`,
       [BATCH],
     );
     for (const { id } of overdue) {
       await this.audit.transaction(async (manager) => {
         const promotion = await this.state.lock(manager, id);
-        if (promotion.status !== 'awaiting_approval' || !promotion.expiresAt || promotion.expiresAt > new Date()) return;
+        if (promotion.status !== 'awaiting_approval' && promotion.status !== 'blocked') return;
+        if (!promotion.expiresAt || promotion.expiresAt > new Date()) return;
         await this.state.move(manager, promotion, 'expire', RECONCILER, { expiresAt: promotion.expiresAt.toISOString() });
         report.expired += 1;
       });

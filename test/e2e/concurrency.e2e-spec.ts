@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReconcilerService } from '../../libs/workflow/index.js';
-import { devImage, eventually, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, eventually, startTestApp, testPipeline, type TestApp } from '../helpers/test-app.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -127,6 +127,47 @@ describe('a flushed Redis', () => {
       }
     } finally {
       await api.close();
+    }
+  });
+});
+
+describe('a promotion left blocked', () => {
+  it('expires after the environment timeout and frees its digest for a new request', async () => {
+    const pipeline = testPipeline() + `
+  - name: fragile
+    from: dev
+    repository: local/fragile/{app}
+    gates: { policy: { rules: [non-root] } }
+    approvals: { required: 1, roles: [release-manager], timeout: 1s }
+`;
+    const failing = async () => ({ status: 'failed' as const, summary: 'runs as root', evidence: { rule: 'non-root' } });
+    const t = await startTestApp({ pipeline, gateHandlers: { policy: failing } });
+    try {
+      const ci = await t.token('ci', ['ci']);
+      const image = devImage('leftover');
+      const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image, target: 'fragile' });
+      const id = created.body.id;
+      const blocked = await eventually(async () => {
+        const res = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
+        return res.body.status === 'blocked' && res.body;
+      });
+      expect(blocked.expiresAt).not.toBeNull();
+      // While blocked it holds the digest's place in the environment.
+      expect((await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image, target: 'fragile' })).status).toBe(409);
+
+      const reconciler = t.app.get(ReconcilerService);
+      expect((await reconciler.run()).expired).toBe(0);
+      await new Promise((r) => setTimeout(r, Date.parse(blocked.expiresAt) - Date.now() + 50));
+      expect((await reconciler.run()).expired).toBe(1);
+      const fetched = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
+      expect(fetched.body.status).toBe('expired');
+      const { rows } = await t.db.query(`SELECT actor, data FROM audit_events WHERE subject = $1 AND action = 'promotion.expired'`, [`promotion:${id}`]);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].actor).toBe('system:reconciler');
+      // An expired promotion is over: the same digest may be requested again.
+      expect((await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image, target: 'fragile' })).status).toBe(202);
+    } finally {
+      await t.close();
     }
   });
 });
