@@ -18,8 +18,13 @@ const fixed = (v: string) => [{ introduced: '0' }, { fixed: v }];
 const fixture = (name: string) => readFileSync(new URL(`../../libs/scanning/reports/fixtures/${name}`, import.meta.url), 'utf8');
 /** The fixtures' image digest, replaced by the digest of an image pushed in the test. */
 const FIXTURE_DIGEST = 'sha256:4c2a0b1e6f3d5a7b9c8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e';
-const reportFor = (name: string, digest: string, repo: string) =>
-  JSON.parse(fixture(name).replaceAll(FIXTURE_DIGEST, digest).replaceAll('registry.example.com/dev/web', `${registryHost()}/${repo}`));
+/** A fixture report for an image pushed in the test, dated `scannedAt` (now unless given). */
+function reportFor(name: string, digest: string, repo: string, scannedAt = new Date()) {
+  const report = JSON.parse(fixture(name).replaceAll(FIXTURE_DIGEST, digest).replaceAll('registry.example.com/dev/web', `${registryHost()}/${repo}`));
+  if (report.SchemaVersion) report.CreatedAt = scannedAt.toISOString();
+  else report.descriptor.timestamp = scannedAt.toISOString();
+  return report;
+}
 
 async function* docs(records: unknown[]): AsyncGenerator<OsvDocument> {
   for (const [i, r] of records.entries()) yield { name: `r${i}.json`, bytes: Buffer.from(JSON.stringify(r)) };
@@ -290,10 +295,11 @@ scanning: { maxWaiver: 30d, recheckInterval: 1h }
     const trivy = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ format: 'trivy', report: reportFor('trivy-debian.json', image.digest, 'dev/web') });
     expect(trivy.status).toBe(201);
     expect(trivy.body).toMatchObject({ source: 'trivy', findings: 4, counts: { critical: 1, high: 2, low: 1 }, created: true });
-    const grype = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: reportFor('grype-debian.json', image.digest, 'dev/web') });
+    const grypeReport = reportFor('grype-debian.json', image.digest, 'dev/web');
+    const grype = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: grypeReport });
     expect(grype.status).toBe(201);
     expect(grype.body).toMatchObject({ source: 'grype', scanner: { name: 'grype', version: '0.84.0' } });
-    const again = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: reportFor('grype-debian.json', image.digest, 'dev/web') });
+    const again = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: grypeReport });
     expect(again.body).toMatchObject({ id: grype.body.id, created: false });
 
     const listed = await t.api().get(`/api/v1/images/${image.digest}/findings`).set(auth(auditor));
@@ -312,11 +318,14 @@ scanning: { maxWaiver: 30d, recheckInterval: 1h }
     ]);
     expect(gate.evidence.ignoredUnfixed).toBe(1);
 
-    // No report at all for another digest: no trusted source, failing closed.
+    // Only a report older than maxAge (24h) for another digest: no trusted source, failing closed.
     const bare = await pushAppImage(reg(), 'dev/bare', [{ name: 'x', version: '1.0.0' }], []);
+    const old = reportFor('trivy-debian.json', bare.digest, 'dev/bare', new Date(Date.now() - 2 * 86_400_000));
+    expect((await t.api().post(`/api/v1/images/${bare.digest}/scans`).set(auth(ci)).send({ report: old })).status).toBe(201);
     const none = await settled(await promote('dev/bare', bare.digest, 'reports'));
     expect(scanGate(none).status).toBe('failed');
-    expect(scanGate(none).summary).toContain('no trusted scan source (trivy, grype)');
+    expect(scanGate(none).summary).toContain('no trusted scan source (trivy, grype) has a result newer than 24h');
+    expect(scanGate(none).evidence.missing).toEqual([expect.stringContaining('no trivy report scanned since'), expect.stringContaining('no grype report scanned since')]);
   });
 
   it('refuses bad reports with a 4xx naming the problem, and stores nothing', async () => {
