@@ -13,7 +13,7 @@ export class AppConfig {
     readonly pipeline: PipelineConfig,
     /** The registry credentials named by the pipeline (`usernameEnv`, `passwordEnv`), read at boot. */
     readonly registryEnv: Readonly<Record<string, string | undefined>> = {},
-    /** The signing key's password from `signing.key.passwordEnv`, read at boot (may be empty). */
+    /** The signing key's password from `signing.key.passwordEnv`, read at boot (may be empty); null when unset. */
     readonly signingPassword: string | null = null,
     /** The Slack bot token, signing secret and webhook secrets the pipeline names, read at boot. */
     readonly notifySecrets: NotifySecrets = { slack: null, webhooks: [] },
@@ -48,12 +48,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (missing.length > 0) {
     throw new ConfigError(proc.configPath, missing.map(([n, i]) => ({ path: `registries[${i}].auth`, message: `environment variable ${n} is not set` })));
   }
+  // Checked where the key is opened (processes that run the worker): the API alone needs no password.
   const passwordEnv = pipeline.signing?.key.passwordEnv ?? null;
-  // An empty password is a valid cosign password: only an unset variable is an error.
-  if (passwordEnv !== null && env[passwordEnv] === undefined) {
-    throw new ConfigError(proc.configPath, [{ path: 'signing.key.passwordEnv', message: `environment variable ${passwordEnv} is not set` }]);
-  }
-  const signingPassword = passwordEnv === null ? null : env[passwordEnv]!;
+  const signingPassword = passwordEnv === null ? null : (env[passwordEnv] ?? null);
   const notifySecrets = readNotifySecrets(pipeline, env, proc.configPath);
   return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])), signingPassword, notifySecrets);
 }

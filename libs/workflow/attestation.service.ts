@@ -35,6 +35,10 @@ async function loadSigner(config: AppConfig): Promise<Signer | null> {
   if (!key) return null;
   // Relative paths are relative to the pipeline file, which is usually kept next to its keys.
   const base = dirname(config.process.configPath);
+  // An empty password is a valid cosign password: only an unset variable is an error.
+  if (key.passwordEnv && !key.passwordFile && config.signingPassword === null) {
+    throw new Error(`signing.key.passwordEnv: environment variable ${key.passwordEnv} is not set`);
+  }
   try {
     return await loadKeySigner({
       path: resolve(base, key.path),

@@ -223,7 +223,7 @@ describe('signing configuration at start-up', () => {
     expect(await loadConfiguredSigner(configFor('cosign.key', PASSWORD))).toMatchObject({ algorithm: 'ec-p256' });
     const unset = join(dir, 'promoter-unset.yaml');
     writeFileSync(unset, pipeline(signingBlock('cosign.key')));
-    expect(() => loadConfig({ PROMOTER_CONFIG: unset, PROMOTER_BOOTSTRAP_TOKEN: 'x'.repeat(32) })).toThrow(/signing.key.passwordEnv: environment variable PROMOTER_KEY_PASSWORD is not set/);
+    await expect(loadConfiguredSigner(loadConfig({ PROMOTER_CONFIG: unset, PROMOTER_BOOTSTRAP_TOKEN: 'x'.repeat(32) }))).rejects.toThrow(/signing.key.passwordEnv: environment variable PROMOTER_KEY_PASSWORD is not set/);
   });
 
   it('without a signing key the promotion is recorded as not signed and nothing is written', async () => {
