@@ -3,3 +3,4 @@ export * from './scan-results.service.js';
 export * from './scan-rows.js';
 export * from './waiver.service.js';
 export * from './scan.module.js';
+export * from './new-findings-job.js';

@@ -6,24 +6,17 @@ import { AppConfig, scanGateSchema } from '../../../../libs/config/index.js';
 import { QUEUES } from '../../../../libs/queue/index.js';
 import { isRegistryError } from '../../../../libs/registry/index.js';
 import { CYCLONEDX_PREDICATE_TYPE, judgeFindings, ScannerService, type Finding } from '../../../../libs/scanning/index.js';
-import { AttestationService, AuditService, ScanResultsService, WaiverService } from '../../../../libs/workflow/index.js';
+import {
+  AttestationService,
+  AuditService,
+  NEW_FINDINGS_JOB,
+  newFindingsJobId,
+  ScanResultsService,
+  WaiverService,
+  type NewFindingsJobData,
+} from '../../../../libs/workflow/index.js';
 
 const WORKER = 'system:worker';
-/** Job on the `notify` queue when a database import finds new blocking vulnerabilities in a promoted image. */
-export const NEW_FINDINGS_JOB = 'scan-new-findings';
-
-export interface NewFindingsJobData {
-  promotionId: string;
-  environment: string;
-  /** The promoted image: target repository and digest. */
-  image: string;
-  digest: string;
-  failOn: string;
-  importId: string;
-  dbImportedAt: string;
-  findings: { id: string; package: string; installedVersion: string; fixedVersion: string | null; severity: string; source: string }[];
-}
-
 export interface RematchReport {
   importId: string;
   images: { promotionId: string; environment: string; image: string; status: 'rematched' | 'skipped'; reason?: string; newBlocking: number }[];
@@ -159,7 +152,7 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
       };
       await this.audit.transaction((m) => this.audit.append(m, WORKER, { action: 'scan.new_findings', subject: `promotion:${p.id}`, data: { ...data } }));
       await this.notify
-        .add(NEW_FINDINGS_JOB, data, { jobId: `${NEW_FINDINGS_JOB}-${p.id}-${importId}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000 } })
+        .add(NEW_FINDINGS_JOB, data, { jobId: newFindingsJobId(p.id, importId), attempts: 8, backoff: { type: 'exponential', delay: 2_000 } })
         .catch((err: Error) => this.logger.warn(`could not queue the new-findings notice for promotion ${p.id}: ${err.message}`));
     }
     await this.dataSource.query('UPDATE scan_rematches SET finished_at = now(), report = $2 WHERE import_id = $1', [current.id, JSON.stringify(report)]);
