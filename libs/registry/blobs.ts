@@ -41,11 +41,19 @@ export async function readBlob(side: Side, blob: Pick<Descriptor, 'digest' | 'si
   return Buffer.concat(parts);
 }
 
-/** Uploads a small blob in one request (POST, then PUT with the digest); skipped when present. */
+/** Blobs up to this size are uploaded without asking first whether the registry has them. */
+const ASK_FIRST_ABOVE = 64 * 1024;
+
+/**
+ * Uploads a small blob (POST, then PUT with the digest). A larger one is skipped when present; a
+ * tiny one (a signature payload, a config) is sent anyway: sending it again costs less than the
+ * round trip of asking, and the registry stores content by digest, so nothing is duplicated.
+ * `existed` is true only when the registry was asked and had it.
+ */
 export async function pushBlob(side: Side, bytes: Uint8Array, signal?: AbortSignal): Promise<Descriptor & { existed: boolean }> {
   const digest = sha256Digest(bytes);
   const descriptor = { mediaType: 'application/octet-stream', digest, size: bytes.length };
-  if (await blobExists(side, digest, signal)) return { ...descriptor, existed: true };
+  if (bytes.length > ASK_FIRST_ABOVE && (await blobExists(side, digest, signal))) return { ...descriptor, existed: true };
   const scopes = [pushScope(side.repository)];
   const open = await side.transport.request({
     method: 'POST',

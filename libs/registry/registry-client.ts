@@ -125,7 +125,7 @@ export class RegistryClient {
     return readBlob(this.side(location), { digest: checkDigest(blob.digest), size: blob.size }, limit, signal);
   }
 
-  /** Uploads a small blob held in memory; nothing is sent when the registry already has it. */
+  /** Uploads a small blob held in memory; a large one is not sent when the registry already has it. */
   async pushBlob(location: RepositoryLocation, bytes: Uint8Array, signal?: AbortSignal): Promise<Descriptor & { existed: boolean }> {
     return pushBlob(this.side(location), bytes, signal);
   }
