@@ -97,7 +97,6 @@ const registrySchema = z.strictObject({
   rateLimit: z.number().positive().optional(),
 });
 
-const gateOptions = z.record(z.string(), z.unknown()).nullable().transform((v) => v ?? {});
 const environmentSchema = z.strictObject({
   name,
   from: name.optional(),
