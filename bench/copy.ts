@@ -2,14 +2,15 @@
 // builds first. It starts two docker-registries (A and B), pushes one 1 GiB image (10 raw-tar layers of
 // 102.4 MiB each, generated as a stream and uploaded through the raw distribution API) to A `dev/big`, puts a
 // variant of it in A `dev/<app>` for every run (its blobs mounted from dev/big, a manifest of its own: a digest
-// is promoted into an environment only once), starts dist/apps/api/src/all-in-one.js against a fresh
-// PostgreSQL database and a unique Redis prefix, and measures:
+// is promoted into an environment only once), starts the API (dist/apps/api/src/main.js) and the worker
+// (dist/apps/worker/src/main.js) as two processes, as deployments run them, against a fresh PostgreSQL
+// database and a unique Redis prefix, and measures:
 //   1. same-registry promotion (blobs mounted): POST /api/v1/promotions -> `promoted` (polled every 20 ms),
 //      A dev/<app> -> A same/<app>; against skopeo copy A -> A (another repository), with a cold blob-info
 //      cache (skopeo streams every blob through itself) and with a warm one (skopeo mounts);
 //   2. cross-registry promotion: POST -> `promoted`, A dev/<app> -> B cross/<app>; against skopeo copy A -> B,
 //      the two taking turns;
-//   3. the server's peak RSS during each cross-registry promotion (VmHWM, reset through clear_refs before each
+//   3. the worker's peak RSS during each cross-registry promotion (VmHWM, reset through clear_refs before each
 //      run, and VmRSS sampled every 50 ms).
 // Every run writes into a repository nothing was written to before, so no run finds blobs left there by an
 // earlier one. Each scenario has one discarded warm-up run first. Prints a table and, as the last line of
@@ -55,16 +56,17 @@ const LOG_FILE = `/tmp/promoter-bench-copy-${STAMP}.log`;
 /** Everything the run has to give back. */
 const state: {
   server: BenchServer | null;
+  worker: BenchServer | null;
   skopeo: ChildProcess | null;
   registries: TestRegistry[];
   dbCreated: boolean;
   tmpDirs: string[];
   keepLog: boolean;
-} = { server: null, skopeo: null, registries: [], dbCreated: false, tmpDirs: [], keepLog: false };
+} = { server: null, worker: null, skopeo: null, registries: [], dbCreated: false, tmpDirs: [], keepLog: false };
 
-// Whatever happens, the server and skopeo do not outlive the benchmark (the registries are stopped by cleanup).
+// Whatever happens, the service's processes and skopeo do not outlive the benchmark (the registries are stopped by cleanup).
 process.on('exit', () => {
-  for (const c of [state.server?.child, state.skopeo]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of [state.server?.child, state.worker?.child, state.skopeo]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
 const log = (message: string) => process.stderr.write(`[bench:copy] ${message}\n`);
@@ -155,7 +157,8 @@ async function promote(base: string, tokens: Tokens, image: string, target: stri
       throw new Error(`promotion ${id} of ${image} into ${target} ended ${status}: ${JSON.stringify(events.json?.items?.at(-1)?.data ?? null)}`);
     }
     if (Date.now() > deadline) throw new Error(`promotion ${id} still ${status} after ${RUN_TIMEOUT_MS / 1000} s`);
-    if (state.server && !state.server.alive()) throw state.server.failure(`server died during promotion ${id}`);
+    if (state.server && !state.server.alive()) throw state.server.failure(`API died during promotion ${id}`);
+    if (state.worker && !state.worker.alive()) throw state.worker.failure(`worker died during promotion ${id}`);
     await sleep(POLL_MS);
     const res = await api(base, tokens.ci, 'GET', `/api/v1/promotions/${id}`);
     if (res.status !== 200) throw new Error(`GET /api/v1/promotions/${id} answered ${res.status}: ${JSON.stringify(res.json)}`);
@@ -320,8 +323,10 @@ function table(rows: Row[]): string {
 
 async function cleanup(): Promise<void> {
   if (state.skopeo && state.skopeo.exitCode === null) state.skopeo.kill('SIGKILL');
-  await state.server?.stop().catch((err) => log(`stopping the server failed: ${(err as Error).message}`));
+  await state.server?.stop().catch((err) => log(`stopping the API failed: ${(err as Error).message}`));
+  await state.worker?.stop().catch((err) => log(`stopping the worker failed: ${(err as Error).message}`));
   state.server = null;
+  state.worker = null;
   for (const reg of state.registries.splice(0)) {
     await withTimeout(reg.stop(), 15_000, `stop registry ${reg.host}`).catch((err) => log((err as Error).message));
   }
@@ -388,24 +393,24 @@ environments:
   await withTimeout(adminQuery(`CREATE DATABASE "${DB_NAME}"`), 30_000, 'create database');
   state.dbCreated = true;
   log(`created database ${DB_NAME}`);
-  const server = await BenchServer.start({
-    port: await freePort(),
-    logFile: LOG_FILE,
-    log,
-    env: {
-      DATABASE_URL: `${PG_BASE_URL}/${DB_NAME}`,
-      REDIS_URL,
-      REDIS_PREFIX,
-      PROMOTER_CONFIG: configPath,
-      PROMOTER_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
-      PROMOTER_DATA_DIR: join(tmp, 'data'),
-    },
-  });
+  // API and worker as separate processes, as a deployment runs them: the copy happens in the worker,
+  // whose memory is what the target is about.
+  const env = {
+    DATABASE_URL: `${PG_BASE_URL}/${DB_NAME}`,
+    REDIS_URL,
+    REDIS_PREFIX,
+    PROMOTER_CONFIG: configPath,
+    PROMOTER_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
+    PROMOTER_DATA_DIR: join(tmp, 'data'),
+  };
+  const server = await BenchServer.start({ script: 'api', port: await freePort(), logFile: LOG_FILE, log, env });
   state.server = server;
+  const worker = await BenchServer.start({ script: 'worker', port: await freePort(), logFile: LOG_FILE, log, env });
+  state.worker = worker;
   const base = server.base;
-  const pid = server.child.pid!;
+  const pid = worker.child.pid!;
   const tokens: Tokens = { ci: await createToken(base, 'bench-ci', ['ci']), auditor: await createToken(base, 'bench-auditor', ['auditor']) };
-  log(`server ready at ${base}`);
+  log(`API ready at ${base}, worker (pid ${pid}) ready`);
 
   const problems: string[] = [];
   const expect = (ok: boolean, what: string) => {
@@ -507,7 +512,7 @@ environments:
   process.stdout.write(`\nimage: ${image.digest}, ${LAYERS} layers + config, ${mb(imageBytes)} MiB; ${RUNS} measured runs per row\n\n`);
   process.stdout.write(`${table(rows)}\n\n`);
   process.stdout.write(
-    'server RSS during each cross-registry promotion (MB): ' +
+    'worker RSS during each cross-registry promotion (MB): ' +
       `before the first (warm-up) one ${mb(rssBeforeCross)}; ` +
       crossRuns.map((c) => `${c.app}: before ${c.baselineRssMb}, peak ${c.peakHwmMb ?? '?'} (VmHWM) / ${c.peakSampledMb} (sampled)`).join('; ') +
       '\n\n',
@@ -531,7 +536,7 @@ environments:
       skopeoCacheIsolated: isolatedCache,
       hwmReset,
       results: rows,
-      serverRssBeforeCrossMb: mb(rssBeforeCross),
+      workerRssBeforeCrossMb: mb(rssBeforeCross),
       crossRss: crossRuns,
       targets,
     }) + '\n',

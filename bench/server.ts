@@ -9,6 +9,12 @@ import pg from 'pg';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SERVER = join(ROOT, 'dist/apps/api/src/all-in-one.js');
+/** The processes a benchmark can start: API and worker together, or either alone. */
+export const SCRIPTS = {
+  'all-in-one': SERVER,
+  api: join(ROOT, 'dist/apps/api/src/main.js'),
+  worker: join(ROOT, 'dist/apps/worker/src/main.js'),
+} as const;
 export const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const PG_BASE_URL = 'postgres://postgres@127.0.0.1:5432';
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -64,6 +70,8 @@ export async function dropRedisKeys(prefix: string): Promise<void> {
 }
 
 export interface ServerOptions {
+  /** Default all-in-one. A worker alone answers /readyz on `port` through WORKER_HEALTH_PORT. */
+  script?: keyof typeof SCRIPTS;
   port: number;
   logFile: string;
   /** PROMOTER_* and database/Redis settings; added to this process's environment. */
@@ -99,13 +107,15 @@ export class BenchServer {
   /** Starts the server and waits until GET /readyz answers 200. */
   static async start(options: ServerOptions): Promise<BenchServer> {
     const logFd = openSync(options.logFile, 'a');
-    const child = spawn(process.execPath, [SERVER], {
+    const script = options.script ?? 'all-in-one';
+    const port = String(options.port);
+    const child = spawn(process.execPath, [SCRIPTS[script]], {
       cwd: ROOT,
       stdio: ['ignore', logFd, logFd],
-      env: { ...process.env, PORT: String(options.port), HOST, LOG_LEVEL: 'warn', ...options.env },
+      env: { ...process.env, ...(script === 'worker' ? { WORKER_HEALTH_PORT: port } : { PORT: port }), HOST, LOG_LEVEL: 'warn', ...options.env },
     });
     const server = new BenchServer(child, options, logFd);
-    options.log(`server pid ${child.pid} on port ${options.port}, log ${options.logFile}`);
+    options.log(`${script} pid ${child.pid} on port ${options.port}, log ${options.logFile}`);
     await server.ready();
     return server;
   }
