@@ -37,6 +37,8 @@ export const NOTIFY_EVENTS = [
   'promotion.cancelled',
   'approval.approve',
   'approval.reject',
+  // Raised by a vulnerability database import, not by a change of the promotion (see docs/slack.md).
+  'scan.new_findings',
 ] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 

@@ -1,5 +1,6 @@
 // Notifications: the Slack approval message and its buttons, notices, and signed outgoing webhooks.
 // Jobs on the `notify` queue; nothing here can hold up or fail a promotion.
+export * from './new-findings-message.js';
 export * from './notify-jobs.js';
 export * from './notify.module.js';
 export * from './notify.service.js';

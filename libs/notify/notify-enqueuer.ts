@@ -9,6 +9,8 @@ import { NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData
 
 /** Changes that can alter what a promotion's Slack message shows. */
 const SLACK_ACTIONS = /^(promotion\.(pending|evaluating|awaiting_approval|approved|promoting|promoted|rejected|blocked|failed|cancelled|expired)|approval\.(approve|reject)|review\.(approve|reject))$/;
+/** Events whose webhooks their own notify job delivers (scan.new_findings: the `scan-new-findings` job). */
+const OWN_JOB_EVENTS: ReadonlySet<string> = new Set(['scan.new_findings']);
 
 /**
  * Turns committed promotion changes into notify jobs. It runs after the commit and never waits
@@ -55,7 +57,7 @@ export class NotifyEnqueuer implements OnModuleInit {
     }
     this.config.pipeline.webhooks.forEach((hook, index) => {
       for (const e of events) {
-        if (!isNotifyEvent(e.action) || !hook.events.includes(e.action)) continue;
+        if (!isNotifyEvent(e.action) || OWN_JOB_EVENTS.has(e.action) || !hook.events.includes(e.action)) continue;
         const data: WebhookJobData = { promotionId, event: e.action, eventId: e.id, at: e.at.toISOString(), webhook: index };
         jobs.push({ name: NOTIFY_JOBS.webhook, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `webhook-${index}-${e.id}` } });
       }

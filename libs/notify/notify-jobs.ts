@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NOTIFY_EVENTS } from '../config/index.js';
+import { NEW_FINDINGS_JOB, type NewFindingsJobData } from '../workflow/index.js';
 
 /** Jobs on the `notify` queue. Each renders the promotion as it is when the job runs. */
 export const NOTIFY_JOBS = {
@@ -9,6 +10,8 @@ export const NOTIFY_JOBS = {
   webhook: 'webhook',
   /** Repeatable: queue syncs for Slack messages the database says are missing or behind. */
   catchUp: 'slack-catch-up',
+  /** Queued by the scan watcher: new blocking findings on a promoted image → Slack notice and webhooks. */
+  newFindings: NEW_FINDINGS_JOB,
 } as const;
 
 export const slackJobSchema = z.strictObject({
@@ -26,6 +29,27 @@ export const webhookJobSchema = z.strictObject({
   /** Index into the pipeline's `webhooks`: URLs come from the config only, never from a job. */
   webhook: z.number().int().min(0),
 });
+
+const newFindingSchema = z.strictObject({
+  id: z.string().min(1).max(300),
+  package: z.string().min(1).max(500),
+  installedVersion: z.string().max(300),
+  fixedVersion: z.string().max(300).nullable(),
+  severity: z.string().min(1).max(20),
+  source: z.string().max(100),
+});
+
+/** The scan watcher's job (NewFindingsJobData), checked like every job: the worker never trusts Redis blindly. */
+export const newFindingsJobSchema = z.strictObject({
+  promotionId: z.uuid(),
+  environment: z.string().min(1).max(200),
+  image: z.string().min(1).max(2000),
+  digest: z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/, 'must be a digest'),
+  failOn: z.string().min(1).max(20),
+  importId: z.string().regex(/^\d+$/, 'must be an import id'),
+  dbImportedAt: z.string().max(64),
+  findings: z.array(newFindingSchema).min(1),
+}) satisfies z.ZodType<NewFindingsJobData>;
 
 export type SlackJobData = z.output<typeof slackJobSchema>;
 export type WebhookJobData = z.output<typeof webhookJobSchema>;

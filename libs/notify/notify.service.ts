@@ -5,8 +5,9 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/index.js';
 import { ServiceError } from '../domain/index.js';
 import { QUEUES } from '../queue/index.js';
-import { PromotionService, type PromotionView } from '../workflow/index.js';
-import { NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
+import { PromotionService, type NewFindingsJobData, type PromotionView } from '../workflow/index.js';
+import { newFindingsMessage } from './new-findings-message.js';
+import { newFindingsJobSchema, NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 import { SlackApi } from './slack-api.js';
 import { approvalMessage, eventMessage } from './slack-message.js';
 import { WEBHOOK_DELIVERY_HEADER, WEBHOOK_EVENT_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, webhookSignature } from './webhook-signature.js';
@@ -17,6 +18,7 @@ export class WebhookRefused extends Error {
 }
 
 const WEBHOOK_TIMEOUT_MS = 10_000;
+const NEW_FINDINGS_EVENT = 'scan.new_findings';
 /** A change younger than this may still have its own job on the way; catch-up leaves it alone. */
 const CATCH_UP_GRACE = '30 seconds';
 const CATCH_UP_BATCH = 500;
@@ -94,6 +96,43 @@ export class NotifyService {
     return [outcome.result, ...notices.map((n) => `${n} notice`)].join(', ');
   }
 
+  /**
+   * New blocking findings on an image already promoted: queues a delivery for each webhook that
+   * wants `scan.new_findings` (their own jobs, so one slow receiver or Slack retries nothing else),
+   * then posts the notice to the environment's channel. Deliveries go first: their job ids make a
+   * retry of this job queue nothing twice, while a Slack post would repeat.
+   */
+  async notifyNewFindings(notice: NewFindingsJobData): Promise<string> {
+    const done: string[] = [];
+    const hooks = this.config.pipeline.webhooks.flatMap((hook, index) => (hook.events.includes(NEW_FINDINGS_EVENT) ? [index] : []));
+    if (hooks.length > 0) {
+      // The audit event the scan watcher committed before queuing this job: its id is the delivery id.
+      const [event]: { id: string; at: Date }[] = await this.dataSource.query(
+        `SELECT id, at FROM audit_events WHERE action = $1 AND subject = $2 AND data->>'importId' = $3 ORDER BY at LIMIT 1`,
+        [NEW_FINDINGS_EVENT, `promotion:${notice.promotionId}`, notice.importId],
+      );
+      if (event) {
+        await this.queue.addBulk(
+          hooks.map((webhook) => {
+            const data: WebhookJobData = { promotionId: notice.promotionId, event: NEW_FINDINGS_EVENT, eventId: event.id, at: new Date(event.at).toISOString(), webhook };
+            return { name: NOTIFY_JOBS.webhook, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `webhook-${webhook}-${event.id}` } };
+          }),
+        );
+        done.push(`${hooks.length} webhook deliver${hooks.length === 1 ? 'y' : 'ies'} queued`);
+      } else {
+        done.push('no scan.new_findings audit event for this import: no webhook delivery');
+      }
+    }
+    const channel = this.config.pipeline.slack?.channels[notice.environment];
+    if (this.slack && channel) {
+      await this.slack.postMessage(channel, newFindingsMessage(notice));
+      done.push('Slack notice posted');
+    } else if (this.slack) {
+      done.push(`no Slack channel for ${notice.environment}`);
+    }
+    return done.length > 0 ? done.join(', ') : 'neither Slack nor a webhook wants this notice';
+  }
+
   /** POSTs one event to one webhook from the config, signed with its secret. */
   async deliverWebhook(job: WebhookJobData): Promise<string> {
     const hook = this.config.pipeline.webhooks[job.webhook];
@@ -102,7 +141,12 @@ export class NotifyService {
     if (!hook.events.includes(job.event)) return `webhook ${job.webhook} no longer wants ${job.event}`;
     const view = await this.current(job.promotionId);
     if (!view) return 'no such promotion';
-    const body = JSON.stringify({ event: job.event, deliveryId: job.eventId, at: job.at, promotion: webhookPromotion(view) });
+    let newFindings: NewFindingsJobData | undefined;
+    if (job.event === NEW_FINDINGS_EVENT) {
+      newFindings = await this.newFindingsOf(job.eventId);
+      if (!newFindings) return `no readable ${NEW_FINDINGS_EVENT} event ${job.eventId}`;
+    }
+    const body = JSON.stringify({ event: job.event, deliveryId: job.eventId, at: job.at, promotion: webhookPromotion(view), ...(newFindings ? { newFindings } : {}) });
     const timestamp = String(Math.floor(Date.now() / 1000));
     const res = await fetch(hook.url, {
       method: 'POST',
@@ -124,6 +168,13 @@ export class NotifyService {
     const message = `webhook ${new URL(hook.url).origin} answered ${res.status}`;
     if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new WebhookRefused(message);
     throw new Error(message);
+  }
+
+  /** What a `scan.new_findings` delivery reports, from the audit record rather than from Redis. */
+  private async newFindingsOf(eventId: string): Promise<NewFindingsJobData | undefined> {
+    const [row]: { data: unknown }[] = await this.dataSource.query('SELECT data FROM audit_events WHERE id = $1 AND action = $2', [eventId, NEW_FINDINGS_EVENT]);
+    const parsed = newFindingsJobSchema.safeParse(row?.data);
+    return parsed.success ? parsed.data : undefined;
   }
 
   private async current(id: string): Promise<PromotionView | null> {

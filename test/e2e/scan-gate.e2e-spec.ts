@@ -1,16 +1,20 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanWatcher } from '../../apps/worker/src/gates/scan-watcher.js';
+import { verifyWebhookSignature } from '../../libs/notify/index.js';
 import { importOsv, type OsvDocument } from '../../libs/scanning/index.js';
 import { generateCosignKeyPair, pae } from '../../libs/signing/index.js';
 import { MT, pushBlob, pushManifest, sha256, type Descriptor } from '../helpers/images.js';
 import { layer, pushLayers, rawLayer } from '../helpers/layers.js';
 import { CRITICAL_V3, osvRecord, pushAlpineImage, pushAppImage, pushDebianImage } from '../helpers/scan-images.js';
+import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack.js';
 import { eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -37,6 +41,7 @@ const OPENSSL_OLD = [
 ];
 
 const PASSWORD = 'scan-gate-test';
+const WEBHOOK_SECRET = `hook-${randomBytes(12).toString('hex')}`;
 
 describe('the scan gate (real registry, PostgreSQL, Redis, OSV database)', () => {
   let t: TestApp;
@@ -46,6 +51,8 @@ describe('the scan gate (real registry, PostgreSQL, Redis, OSV database)', () =>
   let sec: string;
   let auditor: string;
   let vulnKey: ReturnType<typeof generateKeyPairSync>['privateKey'];
+  let slack: FakeSlack;
+  let hooks: { server: Server; url: string; received: { headers: Record<string, string>; body: string }[] };
   const reg = () => ({ url: `http://${registryHost()}`, host: registryHost() });
 
   beforeAll(async () => {
@@ -55,8 +62,20 @@ describe('the scan gate (real registry, PostgreSQL, Redis, OSV database)', () =>
     const vuln = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     vulnKey = vuln.privateKey;
     writeFileSync(join(dir, 'vuln.pub'), vuln.publicKey.export({ type: 'spki', format: 'pem' }));
+    slack = await startFakeSlack();
+    const received: { headers: Record<string, string>; body: string }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    hooks = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
     t = await startTestApp({
-      env: { PROMOTER_KEY_PASSWORD: PASSWORD },
+      env: { PROMOTER_KEY_PASSWORD: PASSWORD, SLACK_BOT_TOKEN: slack.token, SLACK_SIGNING_SECRET: 'scan-gate-signing', HOOK_SECRET: WEBHOOK_SECRET },
       pipeline: `
 registries:
   - name: local
@@ -79,6 +98,15 @@ environments:
 signing:
   key: { path: ${join(dir, 'promoter.key')}, passwordEnv: PROMOTER_KEY_PASSWORD }
 scanning: { maxWaiver: 30d, recheckInterval: 1h }
+slack:
+  botTokenEnv: SLACK_BOT_TOKEN
+  signingSecretEnv: SLACK_SIGNING_SECRET
+  apiUrl: ${slack.apiUrl}
+  channels: { staging: C0SCANSTAGING, reports: C0SCANREPORTS }
+webhooks:
+  - url: ${hooks.url}
+    secretEnv: HOOK_SECRET
+    events: [scan.new_findings]
 `,
     });
     ci = await t.token('ci', ['ci']);
@@ -98,6 +126,8 @@ scanning: { maxWaiver: 30d, recheckInterval: 1h }
   }, 60_000);
   afterAll(async () => {
     await t?.close();
+    await slack?.close();
+    await new Promise((r) => hooks?.server.close(r));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -264,6 +294,36 @@ scanning: { maxWaiver: 30d, recheckInterval: 1h }
     }
     const still = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
     expect(still.body.status).toBe('promoted');
+
+    // The notify job: a notice in the channel of the environment the image is in…
+    const notice = await eventually(async () =>
+      slack.ok('chat.postMessage').find((c) => c.args.blocks?.[0]?.text?.text === 'New vulnerabilities in staging' && JSON.stringify(c.args.blocks).includes(id)),
+    );
+    expect(notice.args.channel).toBe('C0SCANSTAGING');
+    expect(notice.args.text).toContain('1 new blocking vulnerability finding in');
+    const blocks = JSON.stringify(notice.args.blocks);
+    expect(blocks).toContain(`@sha256:${app.digest.slice(7, 19)}`);
+    expect(blocks).toContain('• *GHSA-xvch-5gv4-984h* (critical) `minimist` 1.2.5 → 1.2.6');
+    // …and one signed webhook delivery of scan.new_findings, whose delivery id is the audit event's.
+    const delivery = await eventually(async () => hooks.received.find((r) => r.headers['x-promoter-event'] === 'scan.new_findings' && r.body.includes(id)));
+    expect(verifyWebhookSignature(WEBHOOK_SECRET, delivery.headers['x-promoter-timestamp']!, delivery.body, delivery.headers['x-promoter-signature']!)).toBe(true);
+    const [audited] = (await t.db.query(`SELECT id FROM audit_events WHERE action = 'scan.new_findings' AND subject = $1`, [`promotion:${id}`])).rows;
+    const payload = JSON.parse(delivery.body);
+    expect(delivery.headers['x-promoter-delivery']).toBe(audited.id);
+    expect(payload).toMatchObject({
+      event: 'scan.new_findings',
+      deliveryId: audited.id,
+      promotion: { id, status: 'promoted', target: 'staging' },
+      newFindings: {
+        environment: 'staging',
+        digest: app.digest,
+        failOn: 'critical',
+        importId: report!.importId,
+        findings: [{ id: 'GHSA-xvch-5gv4-984h', package: 'minimist', installedVersion: '1.2.5', fixedVersion: '1.2.6', severity: 'critical' }],
+      },
+    });
+    // The hook subscribed to scan.new_findings only: no promotion events reached it.
+    expect(hooks.received.every((r) => r.headers['x-promoter-event'] === 'scan.new_findings')).toBe(true);
   });
 
   it('malformed layers (not a tar, truncated, ../ paths) are gate errors with the reason; an escaping symlink and 10,000 packages are read; the worker carries on', async () => {

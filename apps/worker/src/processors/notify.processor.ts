@@ -2,7 +2,7 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { AppConfig } from '../../../../libs/config/index.js';
-import { NOTIFY_JOBS, NotifyService, SlackApiError, slackJobSchema, WebhookRefused, webhookJobSchema } from '../../../../libs/notify/index.js';
+import { newFindingsJobSchema, NOTIFY_JOBS, NotifyService, SlackApiError, slackJobSchema, WebhookRefused, webhookJobSchema } from '../../../../libs/notify/index.js';
 import { QUEUES } from '../../../../libs/queue/index.js';
 
 /**
@@ -41,6 +41,11 @@ export class NotifyProcessor extends WorkerHost implements OnApplicationBootstra
           const parsed = webhookJobSchema.safeParse(job.data);
           if (!parsed.success) throw new UnrecoverableError(`malformed notify job ${job.id}: ${parsed.error.message}`);
           return await this.notify.deliverWebhook(parsed.data);
+        }
+        case NOTIFY_JOBS.newFindings: {
+          const parsed = newFindingsJobSchema.safeParse(job.data);
+          if (!parsed.success) throw new UnrecoverableError(`malformed notify job ${job.id}: ${parsed.error.message}`);
+          return await this.notify.notifyNewFindings(parsed.data);
         }
         case NOTIFY_JOBS.catchUp:
           return `queued ${await this.notify.catchUp()} Slack message sync(s)`;
