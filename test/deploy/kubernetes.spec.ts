@@ -8,6 +8,7 @@ import {
   containersOf,
   deployDir,
   hardeningProblems,
+  imageName,
   kubernetesProblems,
   kustomizationPath,
   podLabelsOf,
@@ -181,6 +182,8 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
           .flatMap((r) => (r.ports as Doc[]).map((p) => p.port)),
       );
     expect([...reachablePorts(byId(docs, 'Job', 'promoter-migrate'))].sort()).toEqual([53, 5432]);
+    // The vulnerability database import: PostgreSQL, and HTTPS for the OSV download; no Redis.
+    expect([...reachablePorts(byId(docs, 'CronJob', 'promoter-vulndb-import'))].sort((a, b) => a - b)).toEqual([53, 443, 5432]);
     for (const name of ['promoter-api', 'promoter-worker']) {
       expect([...reachablePorts(byId(docs, 'Deployment', name))].sort((a, b) => a - b), name).toEqual([53, 443, 5432, 6379]);
     }
@@ -210,13 +213,50 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
     expect(c.ports.map((p: Doc) => p.name)).toContain(service.spec.ports[0].targetPort);
   });
 
-  it('start each process with a command the entry point knows: api, worker, migrate', () => {
-    const modes = Object.fromEntries(workloads(docs).flatMap((w) => containersOf(w).map((c) => [c.name, dispatch(c.args ?? [])])));
+  it('start each process of the promoter image with a command the entry point knows: api, worker, migrate, cli vulndb import', () => {
+    const promoterImage = (c: Doc) => imageName(c.image).split('/').pop() === 'image-promoter';
+    const modes = Object.fromEntries(
+      workloads(docs).flatMap((w) => containersOf(w).filter(promoterImage).map((c) => [c.name, dispatch(c.args ?? [])])),
+    );
     expect(modes).toEqual({
       api: expect.objectContaining({ kind: 'module', mode: 'api' }),
       worker: expect.objectContaining({ kind: 'module', mode: 'worker' }),
       migrate: expect.objectContaining({ kind: 'module', mode: 'migrate' }),
+      'vulndb-import': { kind: 'cli', args: ['vulndb', 'import', '/var/lib/osv'] },
     });
+    // Everything else is the import's downloader; it must not fall back to the image's own command.
+    const others = workloads(docs).flatMap((w) => containersOf(w).filter((c) => !promoterImage(c)));
+    expect(others.map((c) => c.name)).toEqual(['osv-download']);
+    expect(others[0]!.command).toEqual(['/bin/sh', '-c']);
+  });
+
+  it('import the vulnerability database on a schedule well inside maxAge, from archives an initContainer fetched in the same pod', () => {
+    const cron = byId(docs, 'CronJob', 'promoter-vulndb-import');
+    // At most every 6 hours: four tries before the default maxAge (24h) fails the scan gate closed.
+    expect(cron.spec.schedule).toMatch(/^\d+ \*\/6 \* \* \*$/);
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    const pod = podSpecOf(cron)!;
+    expect(pod.restartPolicy).toBe('Never');
+    const [download] = pod.initContainers as Doc[];
+    const [imports] = pod.containers as Doc[];
+    // The import reads the directory the download wrote, through the same emptyDir, read-only.
+    const osvVolume = (pod.volumes as Doc[]).find((v) => v.name === 'osv')!;
+    expect(osvVolume.emptyDir).toBeDefined();
+    const mountOf = (c: Doc) => (c.volumeMounts as Doc[]).find((m) => m.name === 'osv')!;
+    expect(mountOf(download!).mountPath).toBe(imports!.args.at(-1));
+    expect(mountOf(imports!)).toMatchObject({ mountPath: imports!.args.at(-1), readOnly: true });
+    // HTTPS only, failing on an HTTP error, from a configurable base URL, for each configured ecosystem.
+    const script = download!.args.join('\n') as string;
+    for (const flag of ['--fail', "--proto '=https'"]) expect(script).toContain(flag);
+    expect(script).toContain('"$OSV_BASE_URL/$ecosystem/all.zip"');
+    expect(script).not.toContain('--location');
+    const env = Object.fromEntries((download!.env as Doc[]).map((e) => [e.name, e.value]));
+    expect(env.OSV_BASE_URL).toMatch(/^https:\/\//);
+    expect(env.OSV_ECOSYSTEMS.split(' ')).toEqual(expect.arrayContaining(['Debian', 'Ubuntu', 'Alpine', 'npm', 'PyPI']));
+    // DATABASE_URL from the Secret the other workloads use.
+    const migrateUrl = (byId(docs, 'Job', 'promoter-migrate').spec.template.spec.containers[0].env as Doc[]).find((e) => e.name === 'DATABASE_URL');
+    expect((imports!.env as Doc[]).find((e) => e.name === 'DATABASE_URL')).toEqual(migrateUrl);
+    expect((download!.env as Doc[]).some((e) => e.name === 'DATABASE_URL')).toBe(false);
   });
 
   it('keep the API and workers available through disruptions, and scale workers with an autoscaling/v2 HPA', () => {
