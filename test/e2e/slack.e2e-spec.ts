@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotifyService, verifyWebhookSignature } from '../../libs/notify/index.js';
 import { startFakeSlack, type FakeSlack, type SlackCall } from '../helpers/fake-slack.js';
@@ -427,5 +428,50 @@ describe('gate failures and webhooks', () => {
     await eventually(async () => (await status(p.id)) === 'rejected');
     await new Promise((r) => setTimeout(r, 500));
     expect(hooks.received.filter((r) => r.body.includes(p.id)).map((r) => r.headers['x-promoter-event'])).toEqual(['promotion.awaiting_approval']);
+  });
+});
+
+describe('new vulnerability findings on a promoted image (the scan watcher\'s scan-new-findings job)', () => {
+  const noticeFor = (p: { id: string; digest: string }, environment: string) => ({
+    promotionId: p.id,
+    environment,
+    image: `${registryHost()}/${environment}/web@${p.digest}`,
+    digest: p.digest,
+    failOn: 'critical',
+    importId: '7',
+    dbImportedAt: new Date().toISOString(),
+    findings: [{ id: 'CVE-2026-4242', package: 'openssl', installedVersion: '3.0.11-1~deb12u1', fixedVersion: '3.0.11-1~deb12u2', severity: 'critical', source: 'builtin' }],
+  });
+  const isNotice = (env: string, id: string) => (c: SlackCall) => c.args.blocks?.[0]?.text?.text === `New vulnerabilities in ${env}` && about(id)(c);
+
+  it('posts the notice in the environment\'s channel only; a webhook not subscribed to scan.new_findings gets nothing', async () => {
+    const p = await requestPromotion('hotfix');
+    const notify = t.app.get(NotifyService);
+    expect(await notify.notifyNewFindings(noticeFor(p, 'hotfix'))).toBe('Slack notice posted');
+    const posted = slack.ok('chat.postMessage').filter(isNotice('hotfix', p.id));
+    expect(posted.map((c) => c.args.channel)).toEqual(['C0HOTFIX']);
+    expect(JSON.stringify(posted[0]!.args.blocks)).toContain('• *CVE-2026-4242* (critical) `openssl` 3.0.11-1~deb12u1 → 3.0.11-1~deb12u2');
+    // An environment with no channel: nothing is posted anywhere.
+    expect(await notify.notifyNewFindings(noticeFor(p, 'dev'))).toBe('no Slack channel for dev');
+    expect(slack.ok('chat.postMessage').filter(isNotice('dev', p.id))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hooks.received.filter((r) => r.headers['x-promoter-event'] === 'scan.new_findings')).toEqual([]);
+  });
+
+  it('a malformed job fails at once with the reason, and the worker carries on', async () => {
+    const queue = new Queue('notify', { connection: { url: t.config.process.redisUrl! }, prefix: t.config.process.redisPrefix });
+    try {
+      const job = await queue.add('scan-new-findings', { promotionId: 'not-a-uuid', findings: 'none' }, { attempts: 3 });
+      const failed = await eventually(async () => {
+        const j = await queue.getJob(job.id!);
+        return (await j?.getState()) === 'failed' && j;
+      });
+      expect(failed.failedReason).toMatch(/^malformed notify job/);
+      expect(failed.attemptsMade).toBe(1);
+    } finally {
+      await queue.close();
+    }
+    const p = await requestPromotion('hotfix');
+    await approvalMessage(p.id);
   });
 });
