@@ -462,10 +462,8 @@ describe('new vulnerability findings on a promoted image (the scan watcher\'s sc
     const queue = new Queue('notify', { connection: { url: t.config.process.redisUrl! }, prefix: t.config.process.redisPrefix });
     try {
       const job = await queue.add('scan-new-findings', { promotionId: 'not-a-uuid', findings: 'none' }, { attempts: 3 });
-      const failed = await eventually(async () => {
-        const j = await queue.getJob(job.id!);
-        return (await j?.getState()) === 'failed' && j;
-      });
+      // Read the job after it is seen failed: a copy read before may predate its failedReason.
+      const failed = await eventually(async () => (await queue.getJobState(job.id!)) === 'failed' && queue.getJob(job.id!));
       expect(failed.failedReason).toMatch(/^malformed notify job/);
       expect(failed.attemptsMade).toBe(1);
     } finally {
