@@ -188,9 +188,13 @@ webhooks:
     expect(rows).toHaveLength(1);
     expect(rows[0].data).toMatchObject({ vulnerabilityId: 'CVE-2023-5363', justification: expect.stringContaining('ingress') });
 
-    // The promoted image gets its SBOM as a signed CycloneDX attestation on the next follow-up round.
+    // The promoted image gets its SBOM as a signed CycloneDX attestation: right after the promotion
+    // commits, or on the next follow-up round (one writer at a time, whichever comes first).
     await t.app.get(ScanWatcher).tick();
-    const sbom = await t.db.query(`SELECT status, detail FROM sbom_attestations WHERE promotion_id = $1`, [id]);
+    const sbom = await eventually(async () => {
+      const found = await t.db.query(`SELECT status, detail FROM sbom_attestations WHERE promotion_id = $1`, [id]);
+      return found.rows.length > 0 && found;
+    });
     expect(sbom.rows).toEqual([{ status: 'attested', detail: expect.objectContaining({ predicateType: 'https://cyclonedx.org/bom' }) }]);
     const att = await fetch(`http://${registryHost()}/v2/scan-staging/deb/manifests/sha256-${image.digest.slice(7)}.att`, { headers: { Accept: MT.ociManifest } });
     const layers = ((await att.json()) as { layers: unknown }).layers as { annotations: Record<string, string> }[];

@@ -171,6 +171,23 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
     );
     let done = 0;
     for (const p of owed) {
+      if (await this.attestOne(p)) done++;
+    }
+    return done;
+  }
+
+  /**
+   * One promotion's SBOM, by one worker at a time: `.att` is read, appended to and written back, so
+   * two writers at once (this worker's commit hook and its interval, or two workers) would lose an
+   * append. A transaction-scoped advisory lock on the promotion serialises them; whoever finds it
+   * taken leaves the promotion to the holder, and whoever comes after finds the row written.
+   */
+  private async attestOne(p: { id: string; digest: string; target_repository: string; scan_id: string; sbom: unknown }): Promise<boolean> {
+    return this.audit.transaction(async (m) => {
+      const [{ locked }] = await m.query(`SELECT pg_try_advisory_xact_lock(hashtext('sbom-attestation'), hashtext($1)) AS locked`, [p.id]);
+      if (!locked) return false;
+      const [{ owed }] = await m.query('SELECT NOT EXISTS (SELECT 1 FROM sbom_attestations WHERE promotion_id = $1) AS owed', [p.id]);
+      if (!owed) return false;
       let status: 'attested' | 'skipped' | 'failed';
       let detail: Record<string, unknown>;
       if (!this.attestations.enabled) {
@@ -182,22 +199,19 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
           status = 'attested';
           detail = { predicateType: a.predicateType, statementDigest: a.statementDigest, envelopeDigest: a.envelopeDigest, manifestDigest: a.manifestDigest, status: a.status };
         } catch (err) {
-          if (isRegistryError(err) && err.retryable) continue;
+          // Unavailable for now: the next round tries again.
+          if (isRegistryError(err) && err.retryable) return false;
           status = 'failed';
           detail = { error: (err as Error).message };
         }
       }
-      const inserted = await this.audit.transaction(async (m) => {
-        const rows = await m.query(
-          'INSERT INTO sbom_attestations (promotion_id, scan_id, status, detail) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING RETURNING promotion_id',
-          [p.id, p.scan_id, status, JSON.stringify(detail)],
-        );
-        if (rows.length > 0) await this.audit.append(m, WORKER, { action: `scan.sbom_${status}`, subject: `promotion:${p.id}`, data: { scanId: p.scan_id, ...detail } });
-        return rows.length > 0;
-      });
-      if (inserted) done++;
-    }
-    return done;
+      const rows = await m.query(
+        'INSERT INTO sbom_attestations (promotion_id, scan_id, status, detail) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING RETURNING promotion_id',
+        [p.id, p.scan_id, status, JSON.stringify(detail)],
+      );
+      if (rows.length > 0) await this.audit.append(m, WORKER, { action: `scan.sbom_${status}`, subject: `promotion:${p.id}`, data: { scanId: p.scan_id, ...detail } });
+      return rows.length > 0;
+    });
   }
 }
 
