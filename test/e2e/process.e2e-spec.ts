@@ -133,6 +133,19 @@ describe('starting the service', () => {
     }
   });
 
+  it('starts with the pipeline file shipped at the repository root, as the quick start does', async () => {
+    const port = await freePort();
+    const data = mkdtempSync(join(tmpdir(), 'promoter-shipped-'));
+    const proc = run(ALL_IN_ONE, env({ PROMOTER_CONFIG: join(process.cwd(), 'promoter.yaml'), PORT: String(port), HOST: '127.0.0.1', PROMOTER_DATA_DIR: data }));
+    started.push(proc);
+    // Every file its gates name is read at start: a missing one would stop the process here.
+    await waitReady(`http://127.0.0.1:${port}`, proc, 60_000);
+    const environments = await call(`http://127.0.0.1:${port}`, 'GET', '/api/v1/environments', bootstrap);
+    expect(environments.status).toBe(200);
+    expect(environments.body.map((e: { name: string }) => e.name)).toEqual(['dev', 'staging', 'prod']);
+    expect(await proc.stop()).toBe(0);
+  });
+
   it('opens the signing key only in processes that run the worker', async () => {
     const admin = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
     await admin.connect();

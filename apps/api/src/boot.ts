@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { ConfigError, loadConfig, type AppConfig } from '../../../libs/config/index.js';
 import { resolveRedis, type RedisTarget } from '../../../libs/queue/index.js';
 import { loadConfiguredSigner } from '../../../libs/workflow/index.js';
+import { loadAttestationKeys } from '../../worker/src/gates/scan-trust.js';
 import { loadSignaturePolicies } from '../../worker/src/gates/signature-policies.js';
 
 export interface Boot {
@@ -16,9 +17,11 @@ export async function boot(env: Record<string, string | undefined>, mode: 'all-i
     if (mode !== 'api') {
       // Only processes that run the worker sign and verify, so only they get to hold the key: the
       // API never opens it. A signing key that cannot be opened stops start-up here, with the key
-      // path in the message; so does a trust file of a signature gate (keys, Fulcio roots, Rekor keys).
+      // path in the message; so does a trust file of a signature gate (keys, Fulcio roots, Rekor keys)
+      // or of a scan gate (attestationKeys).
       await loadConfiguredSigner(config);
       loadSignaturePolicies(config);
+      loadAttestationKeys(config);
     }
     if (mode !== 'all-in-one' && config.process.databaseUrl === null) {
       // The embedded database belongs to one process; separate API and worker processes must share a server.
