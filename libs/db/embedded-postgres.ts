@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -16,7 +16,14 @@ export interface EmbeddedPostgres {
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   const dir = join(dataDir, 'pglite');
   mkdirSync(dir, { recursive: true });
-  const db = await PGlite.create(dir);
+  const release = lock(dataDir, dir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dir);
+  } catch (err) {
+    release();
+    throw err;
+  }
   const port = 20000 + Math.floor(Math.random() * 20000);
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 1 });
   await server.start();
@@ -25,6 +32,50 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     async stop() {
       await server.stop();
       await db.close();
+      release();
     },
   };
+}
+
+/**
+ * PGlite keeps its files to one process: a second one (a `promoctl vulndb import` or `migrate`
+ * while the service runs, a second `npm start`) would work on its own copy and lose its writes.
+ * A pid file refuses it, naming who holds the database; one left by a dead process is taken over.
+ */
+function lock(dataDir: string, dir: string): () => void {
+  const file = join(dataDir, 'pglite.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        rmSync(file, { force: true });
+        process.off('exit', release);
+      };
+      process.on('exit', release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+        throw new Error(
+          `the embedded database in ${dir} is in use by process ${holder}; stop that process first, ` +
+            'or set DATABASE_URL to a PostgreSQL server that both can share',
+        );
+      }
+      rmSync(file, { force: true }); // left behind by a process that is gone
+    }
+  }
+  throw new Error(`cannot lock the embedded database in ${dir}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -85,7 +85,16 @@ describe('starting the service', () => {
     const fetched = await call(base, 'GET', `/api/v1/promotions/${created.body.id}`, token.body.token);
     expect(fetched.status).toBe(200);
     expect(fetched.body.status).toBe('awaiting_approval');
+
+    // While it runs, nothing else may open the same embedded database (its writes would be lost).
+    const migrate = run('dist/libs/db/migrate.js', e);
+    expect(await migrate.exited).toBe(1);
+    expect(migrate.output()).toContain(`is in use by process ${second.child.pid}`);
     expect(await second.stop()).toBe(0);
+    // Once it has stopped, the database is free again.
+    const after = run('dist/libs/db/migrate.js', e);
+    expect(await after.exited).toBe(0);
+    expect(after.output()).toContain('schema up to date');
   });
 
   it('runs API and worker as separate processes against one database and Redis', async () => {
