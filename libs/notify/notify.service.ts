@@ -193,8 +193,8 @@ function webhookPromotion(view: PromotionView) {
   return {
     ...summary,
     gates: gates.map((g) => ({ gate: g.gate, status: g.status, summary: g.summary, evidenceDigest: g.evidenceDigest })),
-    approvals: approvals.map((a) => ({ approver: a.approver, decision: a.decision, channel: a.channel, at: a.at, counts: a.counts })),
-    reviews: reviews.map((r) => ({ reviewer: r.reviewer, kind: r.kind, verdict: r.verdict, channel: r.channel, at: r.at, counts: r.counts })),
+    approvals: approvals.map((a) => ({ approver: a.approver, decision: a.decision, via: a.via, at: a.at, counts: a.counts })),
+    reviews: reviews.map((r) => ({ reviewer: r.reviewer, kind: r.kind, verdict: r.verdict, via: r.via, at: r.at, counts: r.counts })),
     approval,
   };
 }

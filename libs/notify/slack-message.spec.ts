@@ -29,7 +29,7 @@ function view(over: Partial<PromotionView> = {}): PromotionView {
       { gate: 'signature', status: 'waived', summary: 'waived by sam', evidence: {}, evidenceDigest: null, round: 1, updatedAt: '' },
     ],
     approvals: [
-      { id: 'a1', approver: { id: 'alice', name: 'alice' }, decision: 'approve', comment: '', channel: 'slack', digest: DIGEST, evidenceDigest: '', at: '', counts: true },
+      { id: 'a1', approver: { id: 'alice', name: 'alice' }, decision: 'approve', comment: '', via: 'slack', digest: DIGEST, evidenceDigest: '', at: '', counts: true },
     ],
     reviews: [],
     approval: { required: 2, roles: ['release-manager'], reviews: ['security'], approvers: ['alice'], needed: 1, missingReviews: ['security'], stale: 0, expired: 0, rejectedBy: null },

@@ -73,7 +73,7 @@ export class ApprovalService {
       await this.audit.append(manager, who, {
         action: `approval.${input.decision}`,
         subject: `promotion:${id}`,
-        data: { approvalId: approval.id, comment: input.comment, channel, digest: bound.digest, evidenceDigest: bound.evidenceDigest },
+        data: { approvalId: approval.id, comment: input.comment, via: channel, digest: bound.digest, evidenceDigest: bound.evidenceDigest },
       });
     });
   }
@@ -100,7 +100,7 @@ export class ApprovalService {
       await this.audit.append(manager, who, {
         action: `review.${input.verdict}`,
         subject: `promotion:${id}`,
-        data: { reviewId: review.id, kind: input.kind, notes: input.notes, channel, digest: bound.digest, evidenceDigest: bound.evidenceDigest },
+        data: { reviewId: review.id, kind: input.kind, notes: input.notes, via: channel, digest: bound.digest, evidenceDigest: bound.evidenceDigest },
       });
     });
   }

@@ -52,7 +52,7 @@ describe('promoctl against the running service', () => {
     expect(status.code).toBe(0);
     const shown = JSON.parse(status.stdout);
     expect(shown.status).toBe('approved');
-    expect(shown.approvals.map((a: { channel: string }) => a.channel)).toEqual(['cli', 'cli']);
+    expect(shown.approvals.map((a: { via: string }) => a.via)).toEqual(['cli', 'cli']);
 
     const verify = await promoctl(['audit', 'verify'], auditor);
     expect(verify.code).toBe(0);

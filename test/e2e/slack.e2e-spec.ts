@@ -206,14 +206,14 @@ describe('approving from Slack', () => {
       { approver_id: 'alice', decision: 'approve', channel: 'slack' },
       { approver_id: 'bob', decision: 'approve', channel: 'slack' },
     ]);
-    // The audit records the Slack decisions like REST ones: actor, action, channel.
+    // The audit records the Slack decisions like REST ones: actor, action, and via: slack.
     const { rows } = await t.db.query(
-      `SELECT actor, action, data->>'channel' AS channel FROM audit_events WHERE subject = $1 AND action LIKE 'approval.%' ORDER BY seq`,
+      `SELECT actor, action, data->>'via' AS via FROM audit_events WHERE subject = $1 AND action LIKE 'approval.%' ORDER BY seq`,
       [`promotion:${p.id}`],
     );
     expect(rows).toEqual([
-      { actor: 'alice', action: 'approval.approve', channel: 'slack' },
-      { actor: 'bob', action: 'approval.approve', channel: 'slack' },
+      { actor: 'alice', action: 'approval.approve', via: 'slack' },
+      { actor: 'bob', action: 'approval.approve', via: 'slack' },
     ]);
     // The message ends showing the promotion done, with no buttons left to click.
     await eventually(async () => JSON.stringify(message().blocks).includes('promoted'));
