@@ -16,7 +16,7 @@ export interface RegistryClientOptions {
   /** A request is aborted after this long without progress (default 30 s). */
   timeoutMs?: number;
   retries?: Partial<RetryOptions>;
-  /** Blobs copied at once per copy (default 4). */
+  /** Blobs copied at once per copy (default 6, as skopeo). */
   concurrency?: number;
   /** Blobs of at least this many bytes are uploaded in chunks (default 64 MiB). */
   chunkThreshold?: number;
@@ -66,7 +66,7 @@ export class RegistryClient {
   constructor(registries: RegistryConfig[], options: RegistryClientOptions = {}) {
     this.retries = { ...DEFAULT_RETRY, ...options.retries };
     if (this.retries.attempts < 1) throw new RangeError('retries.attempts must be at least 1');
-    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.concurrency = Math.max(1, options.concurrency ?? 6);
     this.chunkSize = options.chunkSize ?? 16 * MiB;
     this.chunkThreshold = options.chunkThreshold ?? 64 * MiB;
     if (this.chunkSize < 1) throw new RangeError('chunkSize must be positive');

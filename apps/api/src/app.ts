@@ -1,13 +1,11 @@
-import { Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
+import { Module, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../../libs/config/index.js';
 import { CoreModule, type GateHandlers } from '../../../libs/workflow/index.js';
 import { WorkerModule } from '../../worker/src/worker.module.js';
-import { ApiModule } from './api.module.js';
 import { ErrorFilter } from './error.filter.js';
 import { HealthModule } from './health/health.module.js';
 import { recordHttpMetrics } from './http-metrics.js';
@@ -30,13 +28,17 @@ export interface AppParts {
 
 @Module({})
 class RootModule {
-  /** `http`: the process serves HTTP, so it answers probes even without the API. */
-  static forRoot(parts: AppParts, http: boolean): DynamicModule {
+  /**
+   * `api`: the API module when this process serves it (loaded only then: its controllers pull in
+   * the OpenAPI machinery, which a worker has no use for). `http`: the process serves HTTP, so it
+   * answers probes even without the API.
+   */
+  static forRoot(parts: AppParts, http: boolean, api: Type<unknown> | null = null): DynamicModule {
     return {
       module: RootModule,
       imports: [
         CoreModule.forRoot(parts.config, parts.redisUrl, { worker: parts.worker }),
-        ...(parts.api ? [ApiModule] : http ? [HealthModule] : []),
+        ...(api ? [api] : http ? [HealthModule] : []),
         ...(parts.worker ? [WorkerModule.forRoot(parts.gateHandlers)] : []),
       ],
     };
@@ -60,7 +62,8 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
     const limit = (route.config as { bodyLimit?: unknown } | undefined)?.bodyLimit;
     if (typeof limit === 'number') route.bodyLimit = limit;
   });
-  const app = await NestFactory.create<NestFastifyApplication>(RootModule.forRoot(parts, true), adapter, {
+  const api = parts.api ? (await import('./api.module.js')).ApiModule : null;
+  const app = await NestFactory.create<NestFastifyApplication>(RootModule.forRoot(parts, true, api), adapter, {
     logger: new PinoLogger(pino),
     bufferLogs: false,
   });
@@ -71,6 +74,7 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
     await app.init();
     return app;
   }
+  const { DocumentBuilder, SwaggerModule } = await import('@nestjs/swagger');
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -80,6 +84,10 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
       .addBearerAuth()
       .build(),
   );
+  // The health controller carries no OpenAPI decorators (the worker serves it without loading them).
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
+    for (const op of Object.values(document.paths[path] ?? {})) (op as { tags?: string[] }).tags = ['health'];
+  }
   SwaggerModule.setup('docs', app, document);
   await app.init();
   return app;

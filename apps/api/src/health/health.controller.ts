@@ -1,5 +1,4 @@
 import { Controller, Get, Header, HttpCode } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
 import { register } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Public, Roles } from '../../../../libs/auth/index.js';
@@ -8,7 +7,6 @@ import { JobQueues } from '../../../../libs/queue/index.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-@ApiTags('health')
 @Controller()
 export class HealthController {
   constructor(
