@@ -1,7 +1,7 @@
 import { parseOsvRecord, type VulnEntry } from '../osv/record.js';
 import { VulnDbImportError } from './errors.js';
 import type { OsvDocument } from './sources.js';
-import type { SqlDatabase, SqlRunner } from './store.js';
+import type { SqlDatabase, SqlRunner, VulnDbStatus } from './store.js';
 
 export interface ImportProblem {
   /** The file (or `archive.zip:entry.json`) the record came from. */
@@ -10,16 +10,8 @@ export interface ImportProblem {
   reason: string;
 }
 
-export interface ImportReport {
-  importedAt: Date;
-  source: string;
-  /** Valid, not withdrawn records imported. */
-  records: number;
-  /** Rows written: one per (record, affected package). */
-  entries: number;
-  /** Malformed records (or documents) left out. */
-  skipped: number;
-  withdrawn: number;
+/** What an import did: the import record (as `dbStatus()` reads it back) and the problems met. */
+export interface ImportReport extends VulnDbStatus {
   /** The first problems met, for the operator (at most `maxProblems`). */
   problems: ImportProblem[];
 }

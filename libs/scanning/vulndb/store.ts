@@ -12,8 +12,11 @@ export interface SqlDatabase extends SqlRunner {
 export interface VulnDbStatus {
   importedAt: Date;
   source: string;
+  /** Valid, not withdrawn records imported. */
   records: number;
+  /** Rows written: one per (record, affected package). */
   entries: number;
+  /** Malformed records (or documents) left out. */
   skipped: number;
   withdrawn: number;
 }
