@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { evidenceDigest, gatesVerdict, type GateOutcome, type GateStatus, type GatesVerdict } from './gates.js';
+import { evidenceDigest, gatesReadyToStart, gatesVerdict, type GateOutcome, type GateStatus, type GatesVerdict } from './gates.js';
 
 const g = (gate: string, status: GateStatus, evidence: string | null = null): GateOutcome => ({
   gate,
@@ -76,5 +76,15 @@ describe('evidenceDigest', () => {
   it('has a digest for no gates that differs from any gate', () => {
     expect(evidenceDigest([])).toBe(`sha256:${createHash('sha256').update('[]').digest('hex')}`);
     expect(evidenceDigest([])).not.toBe(evidenceDigest([g('scan', 'passed')]));
+  });
+});
+
+describe('gatesReadyToStart', () => {
+  it('starts every gate but policy while others are pending, and policy once it is the last', () => {
+    expect(gatesReadyToStart(['policy', 'scan', 'signature'])).toEqual(['scan', 'signature']);
+    expect(gatesReadyToStart(['scan', 'policy'])).toEqual(['scan']);
+    expect(gatesReadyToStart(['policy'])).toEqual(['policy']);
+    expect(gatesReadyToStart(['signature'])).toEqual(['signature']);
+    expect(gatesReadyToStart([])).toEqual([]);
   });
 });

@@ -20,6 +20,16 @@ export function gatesVerdict(results: readonly GateOutcome[]): GatesVerdict {
   return 'passed';
 }
 
+/**
+ * The gates of a round that may start now, out of those still pending. The policy gate's rules see
+ * the other gates' results (signature identities, scan counts), so it starts only once they have all
+ * reported: what its rules see is then the same however fast the queues run.
+ */
+export function gatesReadyToStart<G extends string>(pending: readonly G[]): G[] {
+  const others = pending.filter((g) => g !== 'policy');
+  return others.length > 0 ? others : [...pending];
+}
+
 /** Digest of the gate outcomes that approvals are bound to: any change in evidence invalidates them. */
 export function evidenceDigest(results: readonly GateOutcome[]): string {
   const reduced = results

@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { GateType } from '../config/index.js';
+import { gatesReadyToStart } from '../domain/index.js';
 import { GATE_QUEUES, JOBS, PROMOTE_ATTEMPTS, QUEUES, gateJobId, promoteJobId, type GateJobData, type PromoteJobData } from './queues.js';
 
 /** The producer side: what the API and the reconciler put on the queues. */
@@ -30,9 +31,10 @@ export class JobQueues {
     });
   }
 
+  /** Queues those of a round's pending gates that may start now (the policy gate goes last). */
   async enqueueGates(promotionId: string, round: number, gates: readonly GateType[]): Promise<void> {
     await Promise.all(
-      gates.map((gate) => {
+      gatesReadyToStart(gates).map((gate) => {
         const data: GateJobData = { promotionId, gate, round };
         return this.byName.get(GATE_QUEUES[gate])!.add(JOBS.evaluateGate, data, { jobId: gateJobId(data) });
       }),

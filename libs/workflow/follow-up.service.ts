@@ -16,7 +16,7 @@ export class FollowUpService {
   constructor(private readonly queues: JobQueues) {}
 
   async after(promotion: { id: string; status: string; round: number }, gates: readonly GateType[] = []): Promise<void> {
-    if (promotion.status === 'pending' && gates.length > 0) {
+    if ((promotion.status === 'pending' || promotion.status === 'evaluating') && gates.length > 0) {
       await this.bounded(promotion.id, 'gates', () => this.queues.enqueueGates(promotion.id, promotion.round, gates));
     } else if (promotion.status === 'approved' || promotion.status === 'promoting') {
       await this.bounded(promotion.id, 'promote', () => this.queues.enqueuePromote(promotion.id));

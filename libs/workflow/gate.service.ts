@@ -83,10 +83,15 @@ export class GateService {
       });
       gateResults.inc({ gate: job.gate, status: verdict.status });
       await this.state.settle(manager, promotion, WORKER);
-      return promotion;
+      // Still evaluating: a gate that waited for this one (the policy gate) may start now.
+      const pending =
+        promotion.status === 'evaluating'
+          ? (await manager.find(GateResultEntity, { where: { promotionId: promotion.id, round: promotion.round, status: 'pending' } })).map((g) => g.gate as GateType)
+          : [];
+      return { promotion, pending };
     });
     if (!settled) return false;
-    await this.followUp.after(settled);
+    await this.followUp.after(settled.promotion, settled.pending);
     return true;
   }
 

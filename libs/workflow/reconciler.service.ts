@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { GateType } from '../config/index.js';
+import { gatesReadyToStart } from '../domain/index.js';
 import { JobQueues } from '../queue/index.js';
 import { AuditService } from './audit.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
@@ -44,7 +45,7 @@ export class ReconcilerService {
     );
     for (const row of owed) {
       await this.queues.enqueueGates(row.id, row.round, row.gates);
-      report.requeued += row.gates.length;
+      report.requeued += gatesReadyToStart(row.gates).length;
     }
 
     // Approved, or cut off half-way through the copy: the copy is idempotent, so queue it again.

@@ -108,9 +108,10 @@ describe('a flushed Redis', () => {
       await wipe();
 
       const report = await api.app.get(ReconcilerService).run();
-      expect(report.requeued).toBe(2);
+      // The scan gate is queued again; the policy gate waits for it, as it did the first time.
+      expect(report.requeued).toBe(1);
       expect((await api.redis.keys(`${prefix}:scan:*`)).length).toBeGreaterThan(0);
-      expect((await api.redis.keys(`${prefix}:policy:*`)).length).toBeGreaterThan(0);
+      expect(await api.redis.keys(`${prefix}:policy:*`)).toEqual([]);
       await wipe();
 
       // A worker starting against the wiped Redis reconciles at once and does the owed work.

@@ -124,3 +124,45 @@ describe('approvals bound to the gate evidence', () => {
     });
   });
 });
+
+describe('the policy gate', () => {
+  it('starts only once the other gates of its round have reported, so its rules always see their results', async () => {
+    let releaseScan!: () => void;
+    const scanMayFinish = new Promise<void>((r) => (releaseScan = r));
+    const order: string[] = [];
+    const scan = async (): Promise<GateVerdict> => {
+      order.push('scan started');
+      await scanMayFinish;
+      order.push('scan reported');
+      return { status: 'passed', summary: 'clean', evidence: { counts: { critical: 0 } } };
+    };
+    const policy = async (): Promise<GateVerdict> => {
+      order.push('policy started');
+      return { status: 'passed', summary: 'ok', evidence: {} };
+    };
+    const t = await startTestApp({ gateHandlers: { scan, policy } });
+    try {
+      const ci = await t.token('ci', ['ci']);
+      const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('ordered'), target: 'gated' });
+      await eventually(async () => order.includes('scan started'));
+      // However long the scan takes, the policy gate waits for it.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(order).toEqual(['scan started']);
+      const waiting = await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
+      expect(waiting.body.gates.map((g: { gate: string; status: string }) => [g.gate, g.status])).toEqual([
+        ['policy', 'pending'],
+        ['scan', 'pending'],
+      ]);
+      releaseScan();
+      const ready = await eventually(async () => {
+        const res = await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
+        return res.body.status === 'awaiting_approval' && res.body;
+      });
+      expect(order).toEqual(['scan started', 'scan reported', 'policy started']);
+      expect(ready.gates.every((g: { status: string }) => g.status === 'passed')).toBe(true);
+    } finally {
+      releaseScan();
+      await t.close();
+    }
+  });
+});
