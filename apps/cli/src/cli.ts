@@ -6,6 +6,7 @@ import { registerKeygen } from './commands/keygen.js';
 import { registerPromote } from './commands/promote.js';
 import { registerReject } from './commands/reject.js';
 import { registerRetry } from './commands/retry.js';
+import { registerReview } from './commands/review.js';
 import { registerStatus } from './commands/status.js';
 import { registerTokenCreate, registerTokenList, registerTokenRevoke } from './commands/token-create.js';
 import { registerVulnDbImport } from './commands/vulndb-import.js';
@@ -24,6 +25,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   registerApprove(program, env);
   registerReject(program, env);
   registerRetry(program, env);
+  registerReview(program, env);
   registerKeygen(program, env);
   const token = program.command('token').description('manage API tokens');
   registerTokenCreate(token, env);
