@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import type { Principal } from '../auth/index.js';
 import type { EnvironmentConfig } from '../config/index.js';
 import { uniqueViolation } from '../db/index.js';
 import { ServiceError } from '../domain/index.js';
 import { RegistryClient, RegistryError, type CopyResult } from '../registry/index.js';
-import { PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../signing/index.js';
+import { CYCLONEDX_PREDICATE_TYPE, PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../signing/index.js';
 import { AttestationService } from './attestation.service.js';
 import { AuditService } from './audit.service.js';
 import { FollowUpService } from './follow-up.service.js';
@@ -34,6 +35,7 @@ export class PromoteService {
     private readonly promotions: PromotionService,
     private readonly followUp: FollowUpService,
     private readonly attestations: AttestationService,
+    private readonly dataSource: DataSource,
   ) {}
 
   async execute(id: string): Promise<'promoted' | 'skipped'> {
@@ -80,12 +82,19 @@ export class PromoteService {
   private async signAndAttest(record: PromotionRecord, env: EnvironmentConfig, tags: string[]) {
     if (!this.attestations.enabled) return { signed: false };
     const target = { repository: record.promotion.targetRepository, digest: record.promotion.digest };
+    // The built-in scanner's SBOM of this digest, when the scan gate kept one: attested with the rest,
+    // so the image is complete when it is `promoted` (the scan watcher then finds it present).
+    const [sbom] = await this.dataSource.query(
+      `SELECT sbom FROM scan_results WHERE digest = $1 AND source = 'builtin' AND sbom IS NOT NULL ORDER BY scanned_at DESC LIMIT 1`,
+      [record.promotion.digest],
+    );
     // Different tags (.sig and .att): the two read-modify-writes can run side by side.
     const [signature, attestations] = await Promise.all([
       this.attestations.sign(target),
       this.attestations.attestAll(target, [
         { predicateType: VSA_PREDICATE_TYPE, predicate: verificationSummary(record, env) },
         { predicateType: PROMOTION_PREDICATE_TYPE, predicate: promotionPredicate(record, tags, true) },
+        ...(sbom ? [{ predicateType: CYCLONEDX_PREDICATE_TYPE, predicate: sbom.sbom as unknown }] : []),
       ]),
     ]);
     return { signed: true, keyId: this.attestations.keyId, signature, attestations };

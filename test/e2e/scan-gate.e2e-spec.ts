@@ -188,17 +188,23 @@ webhooks:
     expect(rows).toHaveLength(1);
     expect(rows[0].data).toMatchObject({ vulnerabilityId: 'CVE-2023-5363', justification: expect.stringContaining('ingress') });
 
-    // The promoted image gets its SBOM as a signed CycloneDX attestation: right after the promotion
-    // commits, or on the next follow-up round (one writer at a time, whichever comes first).
+    // The promote step attests the SBOM the scan kept, with the VSA and the promotion record, before
+    // the promotion is `promoted`; the scan watcher's follow-up then finds it there and adds nothing.
+    const { rows: promotedEvents } = await t.db.query(`SELECT data FROM audit_events WHERE action = 'promotion.promoted' AND subject = $1`, [`promotion:${id}`]);
+    expect(promotedEvents[0].data.signing.attestations.map((a: { predicateType: string; status: string }) => [a.predicateType, a.status])).toEqual([
+      ['https://slsa.dev/verification_summary/v1', 'added'],
+      ['https://image-promoter.dev/promotion/v1', 'added'],
+      ['https://cyclonedx.org/bom', 'added'],
+    ]);
     await t.app.get(ScanWatcher).tick();
     const sbom = await eventually(async () => {
       const found = await t.db.query(`SELECT status, detail FROM sbom_attestations WHERE promotion_id = $1`, [id]);
       return found.rows.length > 0 && found;
     });
-    expect(sbom.rows).toEqual([{ status: 'attested', detail: expect.objectContaining({ predicateType: 'https://cyclonedx.org/bom' }) }]);
+    expect(sbom.rows).toEqual([{ status: 'attested', detail: expect.objectContaining({ predicateType: 'https://cyclonedx.org/bom', status: 'present' }) }]);
     const att = await fetch(`http://${registryHost()}/v2/scan-staging/deb/manifests/sha256-${image.digest.slice(7)}.att`, { headers: { Accept: MT.ociManifest } });
     const layers = ((await att.json()) as { layers: unknown }).layers as { annotations: Record<string, string> }[];
-    expect(layers.map((l) => l.annotations.predicateType)).toContain('https://cyclonedx.org/bom');
+    expect(layers.map((l) => l.annotations.predicateType).filter((t) => t === 'https://cyclonedx.org/bom')).toHaveLength(1);
   });
 
   it('a waiver that has expired stops counting; a revoked one too, and the change is audited', async () => {
