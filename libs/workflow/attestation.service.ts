@@ -69,6 +69,8 @@ export const signerProvider = {
 @Injectable()
 export class AttestationService {
   private readonly writer: RegistrySigner | null;
+  /** The write in progress per tag (`<repository>@<digest> .sig|.att`), which the next one waits for. */
+  private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(registry: RegistryClient, @Inject(SIGNER) signer: Signer | null) {
     this.writer = signer ? new RegistrySigner(registry, signer) : null;
@@ -85,7 +87,8 @@ export class AttestationService {
 
   /** Appends a signature over the digest (payload naming this repository) to its `.sig` tag; once per key. */
   async sign(target: AttestationTarget, signal?: AbortSignal): Promise<SignatureWritten | null> {
-    return this.writer ? this.writer.sign(imageOf(target), signal) : null;
+    const writer = this.writer;
+    return writer ? this.oneAtATime(target, 'sig', () => writer.sign(imageOf(target), signal)) : null;
   }
 
   /**
@@ -93,12 +96,33 @@ export class AttestationService {
    * a DSSE envelope: a `.att` layer and a sigstore bundle referrer. The same predicate again is a no-op.
    */
   async attest(target: AttestationTarget, predicateType: string, predicate: unknown, signal?: AbortSignal): Promise<AttestationWritten | null> {
-    return this.writer ? this.writer.attest(imageOf(target), predicateType, predicate, signal) : null;
+    const writer = this.writer;
+    return writer ? this.oneAtATime(target, 'att', () => writer.attest(imageOf(target), predicateType, predicate, signal)) : null;
   }
 
   /** Several predicates in one read-modify-write of `.att` and of the referrers fallback index. */
   async attestAll(target: AttestationTarget, items: AttestationInput[], signal?: AbortSignal): Promise<AttestationWritten[] | null> {
-    return this.writer ? this.writer.attestAll(imageOf(target), items, signal) : null;
+    const writer = this.writer;
+    return writer ? this.oneAtATime(target, 'att', () => writer.attestAll(imageOf(target), items, signal)) : null;
+  }
+
+  /**
+   * `.sig` and `.att` are read, appended to and written back, as cosign does: two writers of one tag
+   * at once would lose an append. This process's writers of a tag (the promote step, the scan
+   * watcher's SBOM) take turns. Writers in other processes are kept apart by the promotion rules
+   * instead: a digest has one live promotion per environment, and the promote step attests the SBOM
+   * itself, so the watcher finds it present and writes nothing.
+   */
+  private async oneAtATime<T>(target: AttestationTarget, tag: 'sig' | 'att', write: () => Promise<T>): Promise<T> {
+    const key = `${target.repository}@${target.digest} .${tag}`;
+    const before = this.writing.get(key) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(write);
+    this.writing.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.writing.get(key) === mine) this.writing.delete(key);
+    }
   }
 }
 
