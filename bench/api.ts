@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/helpers/process.js';
-import { adminQuery, BenchServer, dropRedisKeys, runBench, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
+import { adminQuery, BenchServer, dropBenchData, runBench, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
 
 const READY_TIMEOUT_MS = 60_000;
 const HTTP_TIMEOUT_MS = 10_000;
@@ -163,15 +163,9 @@ function table(rows: Figures[]): string {
 async function cleanup(): Promise<void> {
   await state.server?.stop().catch((err) => log(`stopping the server failed: ${(err as Error).message}`));
   state.server = null;
-  if (state.dbCreated) {
-    await withTimeout(adminQuery(`DROP DATABASE IF EXISTS "${DB_NAME}" WITH (FORCE)`), 30_000, 'drop database')
-      .then(() => {
-        state.dbCreated = false;
-        log(`dropped database ${DB_NAME}`);
-      })
-      .catch((err) => log(`could not drop database ${DB_NAME}: ${(err as Error).message}`));
-  }
-  await withTimeout(dropRedisKeys(REDIS_PREFIX), 30_000, 'redis cleanup').catch((err) => log(`could not remove Redis keys ${REDIS_PREFIX}:*: ${(err as Error).message}`));
+  const run = { dbName: DB_NAME, dbCreated: state.dbCreated, redisPrefix: REDIS_PREFIX };
+  await dropBenchData(run, log);
+  state.dbCreated = run.dbCreated;
   if (state.tmpDir) {
     await rm(state.tmpDir, { recursive: true, force: true }).catch(() => undefined);
     state.tmpDir = null;

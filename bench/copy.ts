@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { MT, pushLargeImage, sha256, type PushedImage } from '../test/helpers/images.js';
 import { freePort } from '../test/helpers/process.js';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
-import { adminQuery, BenchServer, dropRedisKeys, runBench, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
+import { adminQuery, BenchServer, dropBenchData, runBench, intFromEnv, PG_BASE_URL, REDIS_URL, withTimeout } from './server.js';
 
 const SKOPEO = '/usr/bin/skopeo';
 const SETPRIV = '/usr/bin/setpriv';
@@ -336,15 +336,9 @@ async function cleanup(): Promise<void> {
   for (const reg of state.registries.splice(0)) {
     await withTimeout(reg.stop(), 15_000, `stop registry ${reg.host}`).catch((err) => log((err as Error).message));
   }
-  if (state.dbCreated) {
-    await withTimeout(adminQuery(`DROP DATABASE IF EXISTS "${DB_NAME}" WITH (FORCE)`), 30_000, 'drop database')
-      .then(() => {
-        state.dbCreated = false;
-        log(`dropped database ${DB_NAME}`);
-      })
-      .catch((err) => log(`could not drop database ${DB_NAME}: ${(err as Error).message}`));
-  }
-  await withTimeout(dropRedisKeys(REDIS_PREFIX), 30_000, 'redis cleanup').catch((err) => log(`could not remove Redis keys ${REDIS_PREFIX}:*: ${(err as Error).message}`));
+  const run = { dbName: DB_NAME, dbCreated: state.dbCreated, redisPrefix: REDIS_PREFIX };
+  await dropBenchData(run, log);
+  state.dbCreated = run.dbCreated;
   for (const dir of state.tmpDirs.splice(0)) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   if (!state.keepLog) await rm(LOG_FILE, { force: true }).catch(() => undefined);
   else log(`server log kept: ${LOG_FILE}`);

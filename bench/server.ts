@@ -69,6 +69,24 @@ export async function dropRedisKeys(prefix: string): Promise<void> {
   }
 }
 
+/**
+ * Gives back what a benchmark run made in PostgreSQL and Redis: its database (when it was created)
+ * and its Redis keys. Never throws: a failure is logged, and cleanup goes on.
+ */
+export async function dropBenchData(run: { dbName: string; dbCreated: boolean; redisPrefix: string }, log: (message: string) => void): Promise<void> {
+  if (run.dbCreated) {
+    await withTimeout(adminQuery(`DROP DATABASE IF EXISTS "${run.dbName}" WITH (FORCE)`), 30_000, 'drop database')
+      .then(() => {
+        run.dbCreated = false;
+        log(`dropped database ${run.dbName}`);
+      })
+      .catch((err) => log(`could not drop database ${run.dbName}: ${(err as Error).message}`));
+  }
+  await withTimeout(dropRedisKeys(run.redisPrefix), 30_000, 'redis cleanup').catch((err) =>
+    log(`could not remove Redis keys ${run.redisPrefix}:*: ${(err as Error).message}`),
+  );
+}
+
 export interface ServerOptions {
   /** Default all-in-one. A worker alone answers /readyz on `port` through WORKER_HEALTH_PORT. */
   script?: keyof typeof SCRIPTS;

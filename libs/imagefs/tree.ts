@@ -16,13 +16,8 @@ export interface ImageEntry {
   contentOmitted: 'too_large' | null;
 }
 
-interface Node {
-  type: EntryType;
-  mode: number;
-  size: number;
-  linkTarget: string | null;
-  content: Buffer | null;
-  contentOmitted: 'too_large' | null;
+/** An entry as the tree keeps it: its path is where it hangs; a directory has children. */
+interface Node extends Omit<ImageEntry, 'path'> {
   children: Map<string, Node> | null;
 }
 

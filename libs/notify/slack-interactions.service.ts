@@ -110,20 +110,14 @@ export class SlackInteractionsService implements OnApplicationShutdown {
     if (value.digest !== view.digest || (value.evidenceDigest !== null && value.evidenceDigest !== view.evidenceDigest)) {
       return refuse(`This message is stale: it shows digest ${shortDigest(value.digest)} with older gate results, and the promotion now awaits approval of ${shortDigest(view.digest)} on new evidence. Nothing was recorded; use the updated message.`);
     }
-    // The requester's API token carries their name, not their Slack principal: match either.
-    if (who.id === view.requestedBy.id || who.id === view.requestedBy.name) {
-      return refuse('You requested this promotion; someone else has to decide on it. Nothing was recorded.');
-    }
-    // Same person, other channel: an approval from a token named like this principal counts as theirs.
-    if (view.approvals.some((a) => a.counts && a.approver.id !== who.id && a.approver.name === who.id)) {
-      return refuse(`You have already decided on this promotion as ${who.id} through the API or the CLI; your decision counts once. Nothing more was recorded.`);
-    }
+    // Self-approval and a second decision (through any channel: the rule counts people by name) are
+    // the approval rule's to refuse; the reply only says it in Slack's words.
     try {
       const after = await this.approvals.decide(who, value.promotionId, { decision: click.decision, comment: 'from Slack' }, 'slack');
       const state = after.status === 'awaiting_approval' ? `${after.approval.needed} more approval(s) needed` : `the promotion is now ${after.status.replace('_', ' ')}`;
       return { accepted: true, reply: `Recorded your ${click.decision === 'approve' ? 'approval' : 'rejection'} as ${who.name}; ${state}.` };
     } catch (err) {
-      if (err instanceof PromotionError) return refuse(refusal(err));
+      if (err instanceof PromotionError) return refuse(refusal(err, who, view));
       if (err instanceof ServiceError) return refuse(`${err.message}. Nothing was recorded.`);
       throw err;
     }
@@ -155,14 +149,18 @@ export class SlackInteractionsService implements OnApplicationShutdown {
   }
 }
 
-function refusal(err: PromotionError): string {
+function refusal(err: PromotionError, who: Principal, view: PromotionView): string {
   switch (err.code) {
     case 'self_approval':
       return 'You requested this promotion; someone else has to decide on it. Nothing was recorded.';
     case 'role_not_allowed':
       return `You do not hold a role that may decide here (${err.message.replace(/^approving here needs /, 'it needs ')}). Nothing was recorded.`;
-    case 'duplicate_decision':
-      return 'You have already decided on this promotion; your decision counts once. Nothing more was recorded.';
+    case 'duplicate_decision': {
+      const elsewhere = view.approvals.some((a) => a.counts && a.approver.name === who.name && a.via !== 'slack');
+      return elsewhere
+        ? `You have already decided on this promotion as ${who.name} through the API or the CLI; your decision counts once. Nothing more was recorded.`
+        : 'You have already decided on this promotion; your decision counts once. Nothing more was recorded.';
+    }
     case 'not_awaiting_approval':
       return `${err.message}. Nothing was recorded.`;
     default:

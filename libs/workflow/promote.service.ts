@@ -13,6 +13,7 @@ import { promotionPredicate, verificationSummary } from './promotion-attestation
 import { PromotionStateService, type PromotionRecord } from './promotion-state.service.js';
 import { PromotionService } from './promotion.service.js';
 import type { PromotionView } from './promotion.view.js';
+import { latestBuiltinSbom } from './scan/scan-rows.js';
 
 const EXECUTOR = 'system:promoter';
 
@@ -84,17 +85,14 @@ export class PromoteService {
     const target = { repository: record.promotion.targetRepository, digest: record.promotion.digest };
     // The built-in scanner's SBOM of this digest, when the scan gate kept one: attested with the rest,
     // so the image is complete when it is `promoted` (the scan watcher then finds it present).
-    const [sbom] = await this.dataSource.query(
-      `SELECT sbom FROM scan_results WHERE digest = $1 AND source = 'builtin' AND sbom IS NOT NULL ORDER BY scanned_at DESC LIMIT 1`,
-      [record.promotion.digest],
-    );
+    const sbom = await latestBuiltinSbom(this.dataSource, record.promotion.digest);
     // Different tags (.sig and .att): the two read-modify-writes can run side by side.
     const [signature, attestations] = await Promise.all([
       this.attestations.sign(target),
       this.attestations.attestAll(target, [
         { predicateType: VSA_PREDICATE_TYPE, predicate: verificationSummary(record, env) },
         { predicateType: PROMOTION_PREDICATE_TYPE, predicate: promotionPredicate(record, tags, true) },
-        ...(sbom ? [{ predicateType: CYCLONEDX_PREDICATE_TYPE, predicate: sbom.sbom as unknown }] : []),
+        ...(sbom ? [{ predicateType: CYCLONEDX_PREDICATE_TYPE, predicate: sbom }] : []),
       ]),
     ]);
     return { signed: true, keyId: this.attestations.keyId, signature, attestations };

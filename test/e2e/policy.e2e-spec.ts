@@ -1,19 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyOf } from '../../libs/config/index.js';
 import { layer, pushIndexOf, pushLayers, type TarEntry } from '../helpers/layers.js';
-import { eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 const reg = () => ({ url: `http://${registryHost()}` });
 
-const pipeline = () => `
-registries:
-  - name: local
-    url: http://${registryHost()}
-environments:
-  - name: dev
-    repository: local/dev/{app}
-  - name: staging
+const pipeline = () => `${localPipeline()}  - name: staging
     from: dev
     repository: local/staging/{app}
     gates:

@@ -15,7 +15,7 @@ import { MT, pushBlob, pushManifest, sha256, type Descriptor } from '../helpers/
 import { layer, pushLayers, rawLayer } from '../helpers/layers.js';
 import { CRITICAL_V3, osvRecord, pushAlpineImage, pushAppImage, pushDebianImage } from '../helpers/scan-images.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack.js';
-import { eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 const fixed = (v: string) => [{ introduced: '0' }, { fixed: v }];
@@ -76,14 +76,7 @@ describe('the scan gate (real registry, PostgreSQL, Redis, OSV database)', () =>
     hooks = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
     t = await startTestApp({
       env: { PROMOTER_KEY_PASSWORD: PASSWORD, SLACK_BOT_TOKEN: slack.token, SLACK_SIGNING_SECRET: 'scan-gate-signing', HOOK_SECRET: WEBHOOK_SECRET },
-      pipeline: `
-registries:
-  - name: local
-    url: http://${registryHost()}
-environments:
-  - name: dev
-    repository: local/dev/{app}
-  - name: staging
+      pipeline: `${localPipeline()}  - name: staging
     from: dev
     repository: local/scan-staging/{app}
     gates: { scan: { failOn: critical, maxAge: 1h } }

@@ -16,7 +16,7 @@ import {
 import { loadConfig } from '../../libs/config/index.js';
 import { loadConfiguredSigner, PromoteService } from '../../libs/workflow/index.js';
 import { getBlob, getManifest, pushImage, sha256 } from '../helpers/images.js';
-import { eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const run = promisify(execFile);
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -31,14 +31,7 @@ let ci: string;
 let rm: string;
 let sec: string;
 
-const pipeline = (signing: string) => `
-registries:
-  - name: local
-    url: http://${registryHost()}
-environments:
-  - name: dev
-    repository: local/dev/{app}
-  - name: signed
+const pipeline = (signing: string) => `${localPipeline()}  - name: signed
     from: dev
     repository: local/signed/{app}
     gates: { scan: { failOn: critical } }
@@ -228,14 +221,7 @@ describe('signing configuration at start-up', () => {
 
   it('without a signing key the promotion is recorded as not signed and nothing is written', async () => {
     const plain = await startTestApp({
-      pipeline: `
-registries:
-  - name: local
-    url: http://${registryHost()}
-environments:
-  - name: dev
-    repository: local/dev/{app}
-  - name: signed
+      pipeline: `${localPipeline()}  - name: signed
     from: dev
     repository: local/signed/{app}
 `,

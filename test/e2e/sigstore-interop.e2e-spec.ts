@@ -19,7 +19,7 @@ import { toSignedEntity, toTrustMaterial, VerificationError, Verifier, type Trus
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCosignKeyPair, PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../../libs/signing/index.js';
 import { getBlob, getManifest, pushImage, type PushedImage } from '../helpers/images.js';
-import { eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 const local = () => ({ url: `http://${registryHost()}` });
@@ -75,14 +75,7 @@ beforeAll(async () => {
   trust = toTrustMaterial(emptyRoot(), { [hint]: { rawBytes: spki, keyDetails: PublicKeyDetails.PKIX_ECDSA_P256_SHA_256 } });
 
   t = await startTestApp({
-    pipeline: `
-registries:
-  - name: local
-    url: http://${registryHost()}
-environments:
-  - name: dev
-    repository: local/dev/{app}
-  - name: interop
+    pipeline: `${localPipeline()}  - name: interop
     from: dev
     repository: local/interop/{app}
     gates: { scan: { failOn: critical } }

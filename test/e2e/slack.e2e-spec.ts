@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotifyService, verifyWebhookSignature } from '../../libs/notify/index.js';
 import { startFakeSlack, type FakeSlack, type SlackCall } from '../helpers/fake-slack.js';
 import { pushImage } from '../helpers/images.js';
-import { devImage, digest, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, digest, eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const SIGNING_SECRET = `signing-${randomBytes(12).toString('hex')}`;
 const WEBHOOK_SECRET = `hook-${randomBytes(12).toString('hex')}`;
@@ -20,14 +20,7 @@ let rm: string;
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 function pipeline(): string {
-  return `
-registries:
-  - name: local
-    url: http://${registryHost()}
-environments:
-  - name: dev
-    repository: local/dev/{app}
-  - name: staging
+  return `${localPipeline()}  - name: staging
     from: dev
     repository: local/staging/{app}
     approvals: { required: 2, roles: [release-manager] }

@@ -19,6 +19,21 @@ export function registryHost(): string {
   return inject('registryHost');
 }
 
+/**
+ * The start most test pipelines share: the run's real registry as `local` and `dev` as the entry.
+ * Append the environments a test needs (`  - name: …` lines).
+ */
+export function localPipeline(): string {
+  return `
+registries:
+  - name: local
+    url: http://${registryHost()}
+environments:
+  - name: dev
+    repository: local/dev/{app}
+`;
+}
+
 /** The pipeline most tests run with; `local` is the run's real registry. */
 export function testPipeline(): string {
   return TEST_PIPELINE.replaceAll('http://127.0.0.1:5000', `http://${registryHost()}`);

@@ -1,4 +1,5 @@
-import type { Finding, ScanSource, Severity } from '../../scanning/index.js';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { CycloneDxBom, Finding, ScanSource, Severity } from '../../scanning/index.js';
 
 /** A stored scan result as the gate and the API use it. */
 export interface ScanResultRow {
@@ -41,3 +42,15 @@ export function scanRow(r: any): ScanResultRow {
 
 /** Columns read for a result (not the SBOM and packages: those are read only when needed). */
 export const SCAN_COLUMNS = 'id, digest, source, origin, scanner, scanned_at, received_at, submitted_by, repository, findings, counts, report_digest, envelope, db_imported_at';
+
+/**
+ * The SBOM the built-in scanner kept with its latest result for a digest, or null. The promote step
+ * attests it; the scan watcher attests it for promotions that went without.
+ */
+export async function latestBuiltinSbom(db: DataSource | EntityManager, digest: string): Promise<CycloneDxBom | null> {
+  const [row] = await db.query(
+    `SELECT sbom FROM scan_results WHERE digest = $1 AND source = 'builtin' AND sbom IS NOT NULL ORDER BY scanned_at DESC LIMIT 1`,
+    [digest],
+  );
+  return (row?.sbom as CycloneDxBom | undefined) ?? null;
+}
