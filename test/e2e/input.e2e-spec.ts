@@ -91,3 +91,27 @@ describe('malformed requests elsewhere', () => {
     await bad(await t.api().get('/api/v1/nothing-here').set(auth(ci)), 404, 'nothing-here');
   });
 });
+
+describe('a NUL character', () => {
+  it('is refused wherever it is, naming the field, before anything is written', async () => {
+    const sec = await t.token('nul-sec', ['security-reviewer']);
+    const before = await counts();
+    const waiver = await t.api().post('/api/v1/waivers').set(auth(sec)).send({
+      vulnerabilityId: 'CVE-2024-1234',
+      scope: { all: true },
+      justification: 'looks fine\u0000really',
+      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    expect(waiver.status).toBe(400);
+    expect(waiver.body.message).toBe('justification: must not contain a NUL character');
+    const listed = await t.api().get('/api/v1/waivers').query({ vulnerabilityId: 'CVE\u0000' }).set(auth(sec));
+    expect(listed.status).toBe(400);
+    expect(listed.body.message).toBe('vulnerabilityId: must not contain a NUL character');
+    const promotion = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: 'a\u0000b' });
+    expect(promotion.status).toBe(400);
+    expect(promotion.body.message).toBe('reason: must not contain a NUL character');
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM waivers');
+    expect(rows[0].n).toBe(0);
+    expect(await counts()).toEqual(before);
+  });
+});
