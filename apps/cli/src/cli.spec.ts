@@ -16,7 +16,7 @@ interface Recorded {
 
 const requests: Recorded[] = [];
 const promotions = new Map<string, Promotion>();
-const scripts = new Map<string, PromotionStatus[]>();
+const scripts = new Map<string, (PromotionStatus | Partial<Promotion> | 503 | 'drop')[]>();
 const idempotency = new Map<string, string>();
 let auditBroken = false;
 let nextId = 1;
@@ -40,6 +40,42 @@ function makePromotion(id: string, image: string, target: string, status: Promot
     approvals: [],
     reviews: [],
     approval: { required: 2, roles: ['release-manager'], approvers: [], needed: 2, missingReviews: ['security'] },
+  };
+}
+
+const now = () => new Date(0).toISOString();
+
+function blockedByGates(): Partial<Promotion> {
+  return {
+    status: 'blocked',
+    gates: [
+      {
+        gate: 'policy',
+        status: 'failed',
+        summary: 'denied by non-root',
+        evidence: { rules: [{ name: 'non-root', severity: 'deny', outcome: 'fail', platform: 'linux/amd64', message: 'the image runs as root; set USER' }] },
+        updatedAt: now(),
+      },
+      {
+        gate: 'scan',
+        status: 'failed',
+        summary: '1 finding(s) at or above high: CVE-2023-5363 in libssl3',
+        evidence: { blockingCount: 1, blocking: [{ id: 'CVE-2023-5363', package: 'libssl3', installedVersion: '3.0.11-1', fixedVersion: '3.0.11-2', severity: 'critical' }] },
+        updatedAt: now(),
+      },
+      { gate: 'signature', status: 'passed', summary: 'cosign signature valid', updatedAt: now() },
+    ],
+  };
+}
+
+function refusedByRita(): Partial<Promotion> {
+  return {
+    status: 'rejected',
+    approvals: [
+      { approver: { id: 'u-ann', name: 'ann' }, decision: 'approve', comment: null, at: now(), counts: true },
+      { approver: { id: 'u-rm', name: 'rita' }, decision: 'reject', comment: 'not during the freeze', at: now(), counts: true },
+    ],
+    reviews: [{ reviewer: { id: 'u-sam', name: 'sam' }, kind: 'security', verdict: 'reject', notes: 'CVE-2023-5363 is exploitable here', at: now(), counts: true }],
   };
 }
 
@@ -107,12 +143,20 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const key = typeof idem === 'string' ? idem : undefined;
     const existing = key ? idempotency.get(key) : undefined;
     if (existing) return send(res, 200, promotions.get(existing));
+    if (image.endsWith(':live')) return fail(res, 409, 'Conflict', "sha256:abc123 already has an open promotion into 'production'", { promotionId: 'p-waiting', status: 'awaiting_approval' });
     const id = `p-${nextId++}`;
     const p = makePromotion(id, image, target, 'pending');
     promotions.set(id, p);
     if (key) idempotency.set(key, id);
     if (image.endsWith(':good')) scripts.set(id, ['evaluating', 'evaluating', 'awaiting_approval', 'promoting', 'promoted']);
     if (image.endsWith(':bad')) scripts.set(id, ['evaluating', 'rejected']);
+    if (image.endsWith(':blocked')) scripts.set(id, ['evaluating', blockedByGates()]);
+    if (image.endsWith(':refused')) scripts.set(id, ['awaiting_approval', refusedByRita()]);
+    if (image.endsWith(':flaky')) scripts.set(id, ['evaluating', 503, 'drop', 503, 'awaiting_approval', 'drop', 'promoting', 'promoted']);
+    if (image.endsWith(':copying')) {
+      const progress = (done: number) => ({ blobsDone: done, blobsTotal: 3, bytesDone: done * 1024 * 1024, bytesTotal: 3 * 1024 * 1024, updatedAt: now() });
+      scripts.set(id, [{ status: 'promoting', progress: progress(1) }, { status: 'promoted', progress: progress(3) }]);
+    }
     return send(res, 202, p);
   }
   const one = /^\/api\/v1\/promotions\/([^/]+)(\/approvals)?$/.exec(path);
@@ -121,7 +165,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (!p) return fail(res, 404, 'Not Found', `promotion ${one[1]} not found`);
     if (req.method === 'GET' && !one[2]) {
       const next = scripts.get(p.id)?.shift();
-      if (next) p.status = next;
+      if (next === 503) return fail(res, 503, 'Service Unavailable', 'restarting');
+      if (next === 'drop') return void req.socket.destroy();
+      if (typeof next === 'string') p.status = next;
+      else if (next) Object.assign(p, next);
       return send(res, 200, p);
     }
     if (req.method === 'POST' && one[2]) {
@@ -292,6 +339,103 @@ describe('promote', () => {
     expect(r.stderr).toContain('error: 400 Bad Request: validation failed');
     expect(r.stderr).toContain('target: unknown environment nowhere');
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('waiting: reasons, restarts, resuming', () => {
+  const waitArgs = ['--wait', '--interval', '20ms', '--timeout', '20s'];
+
+  it('--wait on a blocked promotion names each failing gate, what it found, and what to do', async () => {
+    const r = await run(['promote', '--image', 'registry/app:blocked', '--to', 'production', ...waitArgs]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: promotion p-1 ended blocked, not promoted');
+    expect(r.stderr).toContain('gate policy failed: denied by non-root');
+    expect(r.stderr).toContain('rule non-root (linux/amd64): the image runs as root; set USER');
+    expect(r.stderr).toContain('promoctl policy evaluate');
+    expect(r.stderr).toContain('gate scan failed: 1 finding(s) at or above high');
+    expect(r.stderr).toContain('CVE-2023-5363 in libssl3 3.0.11-1 (critical): fixed in 3.0.11-2');
+    expect(r.stderr).toContain('promoctl waiver create');
+    expect(r.stderr).not.toContain('gate signature');
+    expect(r.stderr).toContain('promoctl reevaluate p-1');
+  });
+
+  it('--wait on a rejected promotion says who rejected it and what they said', async () => {
+    const r = await run(['promote', '--image', 'registry/app:refused', '--to', 'production', ...waitArgs]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('rejected by rita: "not during the freeze"');
+    expect(r.stderr).toContain('rejected by sam in the security review: "CVE-2023-5363 is exploitable here"');
+    expect(r.stderr).not.toContain('ann');
+  });
+
+  it('a timeout lists the approvals and reviews still missing', async () => {
+    const r = await run(['wait', 'p-waiting', '--interval', '20ms', '--timeout', '100ms']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/timed out after 100ms waiting for promotion p-waiting \(last status: awaiting_approval\)/);
+    expect(r.stderr).toContain('still needed: 2 more approvals from release-manager');
+    expect(r.stderr).toContain('still needed: security review');
+  });
+
+  it('waits through 503s and dropped connections, and reports the outage once', async () => {
+    const r = await run(['promote', '--image', 'registry/app:flaky', '--to', 'production', ...waitArgs]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/promoted registry\/app:flaky to production/);
+    expect(r.stderr.match(/is not answering/g)).toHaveLength(2);
+    expect(r.stderr).toContain('503 Service Unavailable: restarting');
+    expect(r.stderr.match(/answers again/g)).toHaveLength(2);
+  });
+
+  it('waits through a restart of the service (connection refused) until it is back', async () => {
+    const flaky = createServer((req, res) => void handle(req, res));
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const port = (flaky.address() as AddressInfo).port;
+    scripts.set('p-waiting', ['promoting', 'promoted']);
+    let polls = 0;
+    flaky.on('request', () => {
+      // After the first answer the service goes away for a while, then comes back on the same port.
+      if (++polls !== 1) return;
+      setImmediate(() => {
+        flaky.close();
+        flaky.closeAllConnections();
+        setTimeout(() => flaky.listen(port, '127.0.0.1'), 400);
+      });
+    });
+    try {
+      const r = await run(['wait', 'p-waiting', '--interval', '20ms', '--timeout', '20s'], { PROMOTER_URL: `http://127.0.0.1:${port}` });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain('connection refused');
+      expect(r.stderr).toContain('answers again');
+      expect(r.stdout).toContain('promotion p-waiting: promoting');
+      expect(r.stdout).toContain('promoted registry/app:1.0.0 to production');
+    } finally {
+      flaky.close();
+      flaky.closeAllConnections();
+    }
+  });
+
+  it('promoctl wait resumes on an existing promotion with the same exit codes', async () => {
+    scripts.set('p-waiting', ['approved', 'promoting', 'promoted']);
+    const ok = await run(['wait', 'p-waiting', '--interval', '20ms']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => l.replace(/^\[[^\]]+\] /, ''))).toEqual(['promoting', 'promoted']);
+    const blocked = await run(['wait', 'p-blocked', '--json']);
+    expect(blocked.code).toBe(1);
+    expect((JSON.parse(blocked.stdout) as Promotion).status).toBe('blocked');
+    expect(blocked.stderr).toContain('gate vulnerability-scan failed: 3 critical CVEs');
+    const missing = await run(['wait', 'p-missing']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('404');
+  });
+
+  it('shows the progress of a copy', async () => {
+    const r = await run(['promote', '--image', 'registry/app:copying', '--to', 'production', ...waitArgs]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\] promoting: 1\/3 blobs, 1\.0 MiB of 3\.0 MiB\n/);
+  });
+
+  it('a 409 for a live promotion says how to follow it', async () => {
+    const r = await run(['promote', '--image', 'registry/app:live', '--to', 'production', '--wait']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('hint: to follow the existing promotion: promoctl wait p-waiting');
   });
 });
 

@@ -11,6 +11,7 @@ import { registerStatus } from './commands/status.js';
 import { registerTokenCreate, registerTokenList, registerTokenRevoke } from './commands/token-create.js';
 import { registerVulnDbImport } from './commands/vulndb-import.js';
 import { registerVerify } from './commands/verify.js';
+import { registerWait } from './commands/wait.js';
 import { CliError, DEFAULT_URL, type CliIo, type CommandEnv } from './context.js';
 
 export type { CliIo } from './context.js';
@@ -21,6 +22,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const program = buildProgram(io);
 
   registerPromote(program, env);
+  registerWait(program, env);
   registerStatus(program, env);
   registerApprove(program, env);
   registerReject(program, env);

@@ -24,6 +24,7 @@ export interface GateResult {
   gate: string;
   status: string;
   summary: string | null;
+  evidence?: unknown;
   updatedAt: string;
 }
 
@@ -50,6 +51,23 @@ export interface ApprovalState {
   roles?: string[];
   needed: number;
   missingReviews: string[];
+  rejectedBy?: string | null;
+}
+
+/** How far the copy of a promoting promotion has got (blobs the target already held count as done). */
+export interface CopyProgress {
+  blobsDone: number;
+  blobsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  updatedAt: string;
+}
+
+export interface LastError {
+  message: string;
+  step?: string | null;
+  attempt?: number | null;
+  at?: string;
 }
 
 export interface Promotion {
@@ -67,6 +85,9 @@ export interface Promotion {
   approvals: Approval[];
   reviews: Review[];
   approval: ApprovalState;
+  expiresAt?: string | null;
+  progress?: CopyProgress | null;
+  lastError?: LastError | null;
 }
 
 export interface CreatedToken {

@@ -1,7 +1,9 @@
-import { Option, type Command } from 'commander';
-import { contextFor, durationOption, formatDuration, type CommandEnv, type Ctx } from '../context.js';
-import { imageLine, isStuck, isTerminal, route } from '../format.js';
+import type { Command } from 'commander';
+import { ApiError } from '../api-client.js';
+import { contextFor, type CommandEnv, type Ctx } from '../context.js';
+import { imageLine, route } from '../format.js';
 import type { Promotion } from '../types.js';
+import { waitFor, waitOptions } from '../wait.js';
 
 interface PromoteOptions {
   image: string;
@@ -13,27 +15,31 @@ interface PromoteOptions {
   interval: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export function registerPromote(program: Command, env: CommandEnv): void {
-  program
+  const cmd = program
     .command('promote')
     .description('request the promotion of an image to an environment')
     .requiredOption('--image <image>', 'image reference, by digest (registry/dev/app@sha256:…) or by tag (registry/dev/app:1.2.3)')
     .requiredOption('--to <env>', 'target environment')
     .option('--reason <text>', 'why this promotion is requested')
     .option('--idempotency-key <key>', 'replaying the same key returns the original promotion')
-    .option('--wait', 'poll until the promotion finishes, is blocked, or the timeout passes')
-    .addOption(new Option('--timeout <duration>', 'how long --wait waits').argParser(durationOption).default(30 * 60_000, '30m'))
-    .addOption(new Option('--interval <duration>', 'poll interval for --wait').argParser(durationOption).default(2_000, '2s'))
-    .action(async (opts: PromoteOptions, cmd: Command) => {
-      const ctx = contextFor(cmd, env.io);
-      const headers = opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
-      const request = { image: opts.image, target: opts.to, ...(opts.reason === undefined ? {} : { reason: opts.reason }) };
-      const { status, body } = await ctx.client.post<Promotion>('/promotions', request, headers);
-      if (!ctx.json || !opts.wait) printRequested(ctx, body, status);
-      env.done(opts.wait ? await waitFor(ctx, body, opts) : 0);
-    });
+    .option('--wait', 'poll until the promotion finishes, is blocked, or the timeout passes');
+  for (const option of waitOptions()) cmd.addOption(option);
+  cmd.action(async (opts: PromoteOptions, cmd: Command) => {
+    const ctx = contextFor(cmd, env.io);
+    const headers = opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
+    const request = { image: opts.image, target: opts.to, ...(opts.reason === undefined ? {} : { reason: opts.reason }) };
+    let created;
+    try {
+      created = await ctx.client.post<Promotion>('/promotions', request, headers);
+    } catch (err) {
+      hintExisting(ctx, err);
+      throw err;
+    }
+    const { status, body } = created;
+    if (!ctx.json || !opts.wait) printRequested(ctx, body, status);
+    env.done(opts.wait ? await waitFor(ctx, body, opts) : 0);
+  });
 }
 
 function printRequested(ctx: Ctx, p: Promotion, httpStatus: number): void {
@@ -44,30 +50,10 @@ function printRequested(ctx: Ctx, p: Promotion, httpStatus: number): void {
   ctx.out(`  route:  ${route(p)}`);
 }
 
-async function waitFor(ctx: Ctx, initial: Promotion, opts: PromoteOptions): Promise<number> {
-  const started = Date.now();
-  const deadline = started + opts.timeout;
-  let current = initial;
-  const finished = (p: Promotion) => isTerminal(p.status) || isStuck(p.status);
-  while (!finished(current)) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) {
-      if (ctx.json) ctx.printJson(current);
-      ctx.err(`error: timed out after ${formatDuration(opts.timeout)} waiting for promotion ${current.id} (last status: ${current.status})`);
-      return 1;
-    }
-    await sleep(Math.min(opts.interval, remaining));
-    const { body } = await ctx.client.get<Promotion>(`/promotions/${encodeURIComponent(current.id)}`);
-    if (body.status !== current.status && !ctx.json) {
-      ctx.out(`[${formatDuration(Date.now() - started)}] ${body.status}`);
-    }
-    current = body;
-  }
-  if (ctx.json) ctx.printJson(current);
-  if (current.status === 'promoted') {
-    if (!ctx.json) ctx.out(`promotion ${current.id} promoted ${current.image} to ${current.target}`);
-    return 0;
-  }
-  ctx.err(`error: promotion ${current.id} ended ${current.status}, not promoted`);
-  return 1;
+/** A re-run after a lost connection meets the promotion it made the first time: say how to follow it. */
+function hintExisting(ctx: Ctx, err: unknown): void {
+  if (!(err instanceof ApiError) || err.status !== 409) return;
+  const details = (err.body as { details?: { promotionId?: unknown; status?: unknown } } | null)?.details;
+  if (typeof details?.promotionId !== 'string' || details.status === 'promoted') return;
+  ctx.err(`hint: to follow the existing promotion: promoctl wait ${details.promotionId}`);
 }
