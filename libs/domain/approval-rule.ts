@@ -7,7 +7,9 @@ export interface ApprovalRule {
   reviews: readonly string[];
 }
 
-export type Decision = 'approve' | 'reject';
+export const DECISIONS = ['approve', 'reject'] as const;
+
+export type Decision = (typeof DECISIONS)[number];
 
 export interface ApprovalRecord {
   approverId: string;

@@ -3,12 +3,16 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { AppConfig, NOTIFY_EVENTS, type NotifyEvent } from '../config/index.js';
 import type { AuditEventEntity } from '../db/index.js';
+import { DECISIONS, PROMOTION_STATUSES } from '../domain/index.js';
 import { QUEUES } from '../queue/index.js';
 import { AuditService } from '../workflow/index.js';
 import { NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 
 /** Changes that can alter what a promotion's Slack message shows. */
-const SLACK_ACTIONS = /^(promotion\.(pending|evaluating|awaiting_approval|approved|promoting|promoted|rejected|blocked|failed|cancelled|expired)|approval\.(approve|reject)|review\.(approve|reject))$/;
+const SLACK_ACTIONS: ReadonlySet<string> = new Set([
+  ...PROMOTION_STATUSES.map((s) => `promotion.${s}`),
+  ...DECISIONS.flatMap((d) => [`approval.${d}`, `review.${d}`]),
+]);
 /** Events whose webhooks their own notify job delivers (scan.new_findings: the `scan-new-findings` job). */
 const OWN_JOB_EVENTS: ReadonlySet<string> = new Set(['scan.new_findings']);
 
@@ -50,7 +54,7 @@ export class NotifyEnqueuer implements OnModuleInit {
 
   private jobsFor(promotionId: string, events: AuditEventEntity[]): Parameters<Queue['addBulk']>[0] {
     const jobs: Parameters<Queue['addBulk']>[0] = [];
-    const slackEvents = events.filter((e) => SLACK_ACTIONS.test(e.action));
+    const slackEvents = events.filter((e) => SLACK_ACTIONS.has(e.action));
     if (this.config.pipeline.slack && slackEvents.length > 0) {
       const data: SlackJobData = { promotionId, events: slackEvents.map((e) => e.action) };
       jobs.push({ name: NOTIFY_JOBS.slack, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `slack-${slackEvents[0]!.id}` } });

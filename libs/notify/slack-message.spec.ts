@@ -59,7 +59,7 @@ describe('the approval message', () => {
     expect(decodeButtonValue(actions.elements[0].value)).toEqual({ promotionId: view().id, digest: DIGEST, evidenceDigest: view().evidenceDigest });
   });
 
-  it.each(['approved', 'promoting', 'promoted', 'rejected', 'blocked', 'expired', 'cancelled', 'failed'])('has no buttons once %s', (status) => {
+  it.each(['approved', 'promoting', 'promoted', 'rejected', 'blocked', 'expired', 'cancelled', 'failed'] as const)('has no buttons once %s', (status) => {
     const { blocks } = approvalMessage(view({ status }));
     expect(blocks.some((b) => b.type === 'actions')).toBe(false);
     expect(blocks[0]!.text.text).toBe(`Promotion to prod: ${status}`);

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { GateType } from '../config/index.js';
+import { owedWork, type PromotionStatus } from '../domain/index.js';
 import { JobQueues } from '../queue/index.js';
 
 /** Queuing is after the commit and best effort: if Redis is away, the reconciler queues it later. */
@@ -15,11 +16,17 @@ export class FollowUpService {
 
   constructor(private readonly queues: JobQueues) {}
 
-  async after(promotion: { id: string; status: string; round: number }, gates: readonly GateType[] = []): Promise<void> {
-    if ((promotion.status === 'pending' || promotion.status === 'evaluating') && gates.length > 0) {
-      await this.bounded(promotion.id, 'gates', () => this.queues.enqueueGates(promotion.id, promotion.round, gates));
-    } else if (promotion.status === 'approved' || promotion.status === 'promoting') {
-      await this.bounded(promotion.id, 'promote', () => this.queues.enqueuePromote(promotion.id));
+  async after(promotion: { id: string; status: PromotionStatus; round: number }, gates: readonly GateType[] = []): Promise<void> {
+    const owed = owedWork(promotion.status);
+    switch (owed) {
+      case 'gates':
+        if (gates.length > 0) await this.bounded(promotion.id, 'gates', () => this.queues.enqueueGates(promotion.id, promotion.round, gates));
+        return;
+      case 'copy':
+        await this.bounded(promotion.id, 'promote', () => this.queues.enqueuePromote(promotion.id));
+        return;
+      case 'nothing':
+        return;
     }
   }
 

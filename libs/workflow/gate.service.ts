@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { EnvironmentConfig, GateType } from '../config/index.js';
 import { GateResultEntity, PromotionEntity } from '../db/index.js';
-import { canonicalJson, sha256Hex, type GateStatus } from '../domain/index.js';
+import { canonicalJson, owedWork, sha256Hex, type GateStatus } from '../domain/index.js';
 import type { GateJobData } from '../queue/index.js';
 import { AuditService } from './audit.service.js';
 import { FollowUpService } from './follow-up.service.js';
@@ -85,7 +85,7 @@ export class GateService {
       await this.state.settle(manager, promotion, WORKER);
       // Still evaluating: a gate that waited for this one (the policy gate) may start now.
       const pending =
-        promotion.status === 'evaluating'
+        owedWork(promotion.status) === 'gates'
           ? (await manager.find(GateResultEntity, { where: { promotionId: promotion.id, round: promotion.round, status: 'pending' } })).map((g) => g.gate as GateType)
           : [];
       return { promotion, pending };
@@ -96,7 +96,7 @@ export class GateService {
   }
 
   private async owed(manager: EntityManager, promotion: PromotionEntity, job: GateJobData): Promise<boolean> {
-    if (promotion.round !== job.round || (promotion.status !== 'pending' && promotion.status !== 'evaluating')) return false;
+    if (promotion.round !== job.round || owedWork(promotion.status) !== 'gates') return false;
     const gate = await manager.findOneBy(GateResultEntity, { promotionId: promotion.id, gate: job.gate });
     return gate !== null && gate.round === job.round && gate.status === 'pending';
   }

@@ -74,12 +74,12 @@ export class PromotionStateService {
   ): Promise<PromotionStatus> {
     const written = this.transit(promotion, event, data, changes);
     await this.persist(manager, promotion, written, actor);
-    return promotion.status as PromotionStatus;
+    return promotion.status;
   }
 
   /** One move, in memory: the domain decides it; the audit event it owes is returned, not written. */
   private transit(promotion: PromotionEntity, event: PromotionEvent, data: Record<string, unknown>, changes: Partial<PromotionEntity>): Transit {
-    const from = promotion.status as PromotionStatus;
+    const from = promotion.status;
     const env = this.config.environment(promotion.target);
     const approvalRequired = env ? env.approvals.required > 0 || env.reviews.length > 0 : true;
     const to = nextStatus(from, event, { approvalRequired });

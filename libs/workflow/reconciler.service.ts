@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { GateType } from '../config/index.js';
-import { gatesReadyToStart } from '../domain/index.js';
+import { STATUS_GROUPS, gatesReadyToStart, isExpirable, owedWork, type PromotionStatus } from '../domain/index.js';
 import { JobQueues } from '../queue/index.js';
 import { AuditService } from './audit.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
@@ -16,6 +16,15 @@ export interface ReconcileReport {
 }
 
 const BATCH = 500;
+
+/** A status group as an SQL list; the statuses are our own constants (`[a-z_]+`), never input. */
+function sqlList(statuses: readonly PromotionStatus[]): string {
+  return statuses.map((s) => `'${s}'`).join(', ');
+}
+
+const OWES_GATES = sqlList(STATUS_GROUPS.owesGates);
+const OWES_COPY = sqlList(STATUS_GROUPS.owesCopy);
+const EXPIRABLE = sqlList(STATUS_GROUPS.expirable);
 const RECONCILER = 'system:reconciler';
 
 /**
@@ -39,7 +48,7 @@ export class ReconcilerService {
     const owed: { id: string; round: number; gates: GateType[] }[] = await this.dataSource.query(
       `SELECT p.id, p.round, array_agg(g.gate ORDER BY g.gate) AS gates
          FROM promotions p JOIN gate_results g ON g.promotion_id = p.id AND g.round = p.round AND g.status = 'pending'
-        WHERE p.status IN ('pending', 'evaluating')
+        WHERE p.status IN (${OWES_GATES})
         GROUP BY p.id, p.round, p.seq ORDER BY p.seq LIMIT $1`,
       [BATCH],
     );
@@ -50,7 +59,7 @@ export class ReconcilerService {
 
     // Approved, or cut off half-way through the copy: the copy is idempotent, so queue it again.
     const copies: { id: string }[] = await this.dataSource.query(
-      `SELECT id FROM promotions WHERE status IN ('approved', 'promoting') ORDER BY seq LIMIT $1`,
+      `SELECT id FROM promotions WHERE status IN (${OWES_COPY}) ORDER BY seq LIMIT $1`,
       [BATCH],
     );
     for (const { id } of copies) await this.queues.enqueuePromote(id);
@@ -60,7 +69,7 @@ export class ReconcilerService {
     // transaction, but a pipeline edit that dropped a gate can leave one waiting).
     const unsettled: { id: string }[] = await this.dataSource.query(
       `SELECT p.id FROM promotions p
-        WHERE p.status IN ('pending', 'evaluating')
+        WHERE p.status IN (${OWES_GATES})
           AND NOT EXISTS (SELECT 1 FROM gate_results g WHERE g.promotion_id = p.id AND g.status = 'pending')
         ORDER BY p.seq LIMIT $1`,
       [BATCH],
@@ -68,20 +77,20 @@ export class ReconcilerService {
     for (const { id } of unsettled) {
       await this.audit.transaction(async (manager) => {
         const promotion = await this.state.lock(manager, id);
-        if (promotion.status !== 'pending' && promotion.status !== 'evaluating') return;
+        if (owedWork(promotion.status) !== 'gates') return;
         await this.state.settle(manager, promotion, RECONCILER);
         report.settled += 1;
       });
     }
 
     const overdue: { id: string }[] = await this.dataSource.query(
-      `SELECT id FROM promotions WHERE status IN ('awaiting_approval', 'blocked') AND expires_at < now() ORDER BY seq LIMIT $1`,
+      `SELECT id FROM promotions WHERE status IN (${EXPIRABLE}) AND expires_at < now() ORDER BY seq LIMIT $1`,
       [BATCH],
     );
     for (const { id } of overdue) {
       await this.audit.transaction(async (manager) => {
         const promotion = await this.state.lock(manager, id);
-        if (promotion.status !== 'awaiting_approval' && promotion.status !== 'blocked') return;
+        if (!isExpirable(promotion.status)) return;
         if (!promotion.expiresAt || promotion.expiresAt > new Date()) return;
         await this.state.move(manager, promotion, 'expire', RECONCILER, { expiresAt: promotion.expiresAt.toISOString() });
         report.expired += 1;

@@ -1,19 +1,10 @@
-export type PromotionStatus =
-  | 'pending'
-  | 'evaluating'
-  | 'awaiting_approval'
-  | 'approved'
-  | 'promoting'
-  | 'promoted'
-  | 'rejected'
-  | 'blocked'
-  | 'failed'
-  | 'cancelled'
-  | 'expired';
+import { STATUS_GROUPS, type Decision, type PromotionStatus } from '../../../libs/domain/index.js';
 
-export const TERMINAL_STATUSES: readonly string[] = ['promoted', 'rejected', 'cancelled', 'expired'];
+export type { PromotionStatus };
+
+export const TERMINAL_STATUSES: readonly string[] = STATUS_GROUPS.terminal;
 /** Not terminal, but nothing moves on by itself: re-evaluation (blocked) or a retry (failed) is needed. */
-export const STUCK_STATUSES: readonly string[] = ['blocked', 'failed'];
+export const STUCK_STATUSES: readonly string[] = STATUS_GROUPS.stuck;
 
 export interface Actor {
   id: string;
@@ -30,7 +21,7 @@ export interface GateResult {
 
 export interface Approval {
   approver: Actor;
-  decision: 'approve' | 'reject';
+  decision: Decision;
   comment: string | null;
   at: string;
   counts: boolean;

@@ -1,3 +1,4 @@
+import type { Decision } from '../../domain/index.js';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 @Entity({ name: 'approvals' })
@@ -6,7 +7,7 @@ export class ApprovalEntity {
   @Column({ type: 'uuid', name: 'promotion_id' }) promotionId: string;
   @Column({ type: 'text', name: 'approver_id' }) approverId: string;
   @Column({ type: 'text', name: 'approver_name' }) approverName: string;
-  @Column('text') decision: 'approve' | 'reject';
+  @Column('text') decision: Decision;
   @Column('text') comment: string;
   @Column('text') channel: string;
   /** What the approval was given on: the image digest and the digest of the gate results then. */

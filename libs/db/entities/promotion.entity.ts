@@ -1,3 +1,4 @@
+import type { PromotionStatus } from '../../domain/index.js';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 @Entity({ name: 'promotions' })
@@ -13,7 +14,7 @@ export class PromotionEntity {
   @Column('text') target: string;
   @Column({ type: 'text', name: 'target_repository' }) targetRepository: string;
   @Column({ type: 'text', name: 'target_tag', nullable: true }) targetTag: string | null;
-  @Column('text') status: string;
+  @Column('text') status: PromotionStatus;
   @Column('text') reason: string;
   @Column({ type: 'text', name: 'requested_by' }) requestedBy: string;
   @Column({ type: 'text', name: 'requested_by_name' }) requestedByName: string;

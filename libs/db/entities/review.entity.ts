@@ -1,3 +1,4 @@
+import type { Decision } from '../../domain/index.js';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 @Entity({ name: 'reviews' })
@@ -7,7 +8,7 @@ export class ReviewEntity {
   @Column({ type: 'text', name: 'reviewer_id' }) reviewerId: string;
   @Column({ type: 'text', name: 'reviewer_name' }) reviewerName: string;
   @Column('text') kind: string;
-  @Column('text') verdict: 'approve' | 'reject';
+  @Column('text') verdict: Decision;
   @Column('text') notes: string;
   @Column('text') channel: string;
   @Column('text') digest: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DECISIONS } from '../../../../libs/domain/index.js';
 import { limitSchema } from '../validation.js';
 
 export const requestPromotionSchema = z.strictObject({
@@ -15,13 +16,13 @@ export const idempotencyKeySchema = z
   .optional();
 
 export const decisionSchema = z.strictObject({
-  decision: z.enum(['approve', 'reject']),
+  decision: z.enum(DECISIONS),
   comment: z.string().max(4000).default(''),
 });
 
 export const reviewSchema = z.strictObject({
   kind: z.string().min(1).max(64),
-  verdict: z.enum(['approve', 'reject']),
+  verdict: z.enum(DECISIONS),
   notes: z.string().max(10000).default(''),
 });
 
