@@ -8,3 +8,4 @@ export * from './gates.js';
 export * from './approval-rule.js';
 export * from './roles.js';
 export * from './service-error.js';
+export * from './open-decisions.js';

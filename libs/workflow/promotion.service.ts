@@ -7,9 +7,10 @@ import { GateResultEntity, insertPromotion, PromotionEntity, uniqueViolation } f
 import { canonicalJson, isPromotionStatus, ServiceError, sha256Hex, type PromotionStatus } from '../domain/index.js';
 import { InvalidReferenceError, isDigest, isRegistryError, parseReference, RegistryClient, type ImageReference } from '../registry/index.js';
 import { AuditService } from './audit.service.js';
-import { decodeCursor, encodeCursor, type Page } from './cursor.js';
+import type { Page } from './cursor.js';
 import { EnvironmentResolver } from './environment-resolver.js';
 import { FollowUpService } from './follow-up.service.js';
+import { listPromotions, type PromotionFilter } from './promotion-list.js';
 import { readPromotion } from './promotion-reader.js';
 import { approvalRule, PromotionStateService } from './promotion-state.service.js';
 import { promotionSummary, promotionView, type PromotionView } from './promotion.view.js';
@@ -26,14 +27,6 @@ export interface PromotionRequest {
 export interface RequestOutcome {
   created: boolean;
   promotion: PromotionView;
-}
-
-export interface PromotionFilter {
-  status?: string;
-  target?: string;
-  image?: string;
-  cursor?: string;
-  limit: number;
 }
 
 @Injectable()
@@ -171,28 +164,8 @@ export class PromotionService {
     return promotionView(record, this.state.tally(record), approvalRule(this.state.environmentOf(record.promotion)));
   }
 
-  async list(filter: PromotionFilter): Promise<Page<ReturnType<typeof promotionSummary>>> {
-    const qb = this.dataSource.getRepository(PromotionEntity).createQueryBuilder('p');
-    if (filter.status !== undefined) {
-      const statuses = filter.status.split(',');
-      const bad = statuses.find((s) => !isPromotionStatus(s));
-      if (bad !== undefined) throw new ServiceError('bad_request', `status: '${bad}' is not a promotion status`, { field: 'status' });
-      qb.andWhere('p.status IN (:...statuses)', { statuses });
-    }
-    if (filter.target !== undefined) qb.andWhere('p.target = :target', { target: filter.target });
-    if (filter.image !== undefined) {
-      if (isDigest(filter.image)) qb.andWhere('p.digest = :digest', { digest: filter.image });
-      else {
-        const ref = parseImage(filter.image, 'image');
-        if (ref.digest === null) throw new ServiceError('bad_request', 'image: filter by digest (sha256:…) or registry/repository@sha256:…', { field: 'image' });
-        qb.andWhere('p.digest = :digest AND p.repository = :repo', { digest: ref.digest, repo: `${ref.registry}/${ref.repository}` });
-      }
-    }
-    if (filter.cursor !== undefined) qb.andWhere('p.seq < :seq', { seq: decodeCursor(filter.cursor) });
-    const rows = await qb.orderBy('p.seq', 'DESC').limit(filter.limit + 1).getMany();
-    const items = rows.slice(0, filter.limit);
-    const more = rows.length > filter.limit;
-    return { items: items.map(promotionSummary), nextCursor: more ? encodeCursor(items.at(-1)!.seq) : null };
+  list(who: Principal, filter: PromotionFilter): Promise<Page<ReturnType<typeof promotionSummary>>> {
+    return listPromotions(this.dataSource, this.config, who, filter);
   }
 
   async cancel(who: Principal, id: string, reason: string): Promise<PromotionView> {

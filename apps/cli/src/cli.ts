@@ -12,6 +12,13 @@ import { registerTokenCreate, registerTokenList, registerTokenRevoke } from './c
 import { registerVulnDbImport } from './commands/vulndb-import.js';
 import { registerVerify } from './commands/verify.js';
 import { registerWait } from './commands/wait.js';
+import { registerCancel } from './commands/cancel.js';
+import { registerEvents } from './commands/events.js';
+import { registerList } from './commands/list.js';
+import { registerPolicyEvaluate } from './commands/policy-evaluate.js';
+import { registerProvenance } from './commands/provenance.js';
+import { registerReevaluate } from './commands/reevaluate.js';
+import { registerWaiver } from './commands/waiver.js';
 import { CliError, DEFAULT_URL, type CliIo, type CommandEnv } from './context.js';
 
 export type { CliIo } from './context.js';
@@ -28,6 +35,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   registerReject(program, env);
   registerRetry(program, env);
   registerReview(program, env);
+  registerList(program, env);
+  registerCancel(program, env);
+  registerReevaluate(program, env);
+  registerEvents(program, env);
+  registerWaiver(program, env);
+  registerProvenance(program, env);
+  registerPolicyEvaluate(program, env);
   registerKeygen(program, env);
   const token = program.command('token').description('manage API tokens');
   registerTokenCreate(token, env);

@@ -67,8 +67,11 @@ function advice(g: GateResult, p: Promotion): string {
   switch (g.gate) {
     case 'signature':
       return `sign the image with a key or identity the ${p.target} environment trusts; check with promoctl verify ${p.image} --key <key.pub>`;
-    case 'scan':
+    case 'scan': {
+      const blocking = (g.evidence as { blocking?: unknown[] } | undefined)?.blocking;
+      if (!Array.isArray(blocking) || blocking.length === 0) return 'the scan could not judge the image; do what the summary says';
       return 'upgrade the packages named (a fixed version is listed when there is one), or have a security reviewer waive a finding: promoctl waiver create';
+    }
     case 'policy':
       return `change the image so the denied rules pass; try it first with promoctl policy evaluate --image <image> --to ${p.target}`;
     default:

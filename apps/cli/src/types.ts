@@ -81,6 +81,38 @@ export interface Promotion {
   lastError?: LastError | null;
 }
 
+/** A promotion as `GET /promotions` lists it: no gates, decisions or tally. */
+export type PromotionSummary = Omit<Promotion, 'gates' | 'approvals' | 'reviews' | 'approval'> & { app?: string };
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface AuditEvent {
+  seq: number | string;
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  data: Record<string, unknown>;
+}
+
+export interface Waiver {
+  id: string;
+  vulnerabilityId: string;
+  scope: { digest: string } | { repository: string } | { all: true };
+  justification: string;
+  vex: { status: string; justification: string | null } | null;
+  expiresAt: string;
+  createdBy: Actor;
+  createdAt: string;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  active: boolean;
+}
+
 export interface CreatedToken {
   id: string;
   name: string;

@@ -28,10 +28,17 @@ export const reviewSchema = z.strictObject({
 
 export const cancelSchema = z.strictObject({ reason: z.string().max(4000).default('') }).default({ reason: '' });
 
+const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-24T10:00:00Z' }).transform((s) => new Date(s));
+
 export const listPromotionsSchema = z.strictObject({
   status: z.string().min(1).optional(),
-  target: z.string().min(1).optional(),
+  target: z.string().min(1).max(64).optional(),
+  app: z.string().min(1).max(200).optional(),
   image: z.string().min(1).optional(),
+  requestedBy: z.string().min(1).max(200).optional(),
+  awaitingDecisionBy: z.literal('me', { error: "only 'me' is supported: decisions the caller may still give" }).optional(),
+  from: instant.optional(),
+  to: instant.optional(),
   cursor: z.string().min(1).max(64).optional(),
   limit: limitSchema,
 });

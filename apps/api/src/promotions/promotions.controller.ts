@@ -51,12 +51,17 @@ export class PromotionsController {
   @Get()
   @Roles(...READERS)
   @ApiQuery({ name: 'status', required: false, description: 'comma-separated statuses' })
-  @ApiQuery({ name: 'target', required: false })
+  @ApiQuery({ name: 'target', required: false, description: 'a target environment; an unknown one is a 422 listing the valid ones' })
+  @ApiQuery({ name: 'app', required: false, description: 'an application name; an unknown one is a 422 listing the known ones' })
   @ApiQuery({ name: 'image', required: false, description: 'a digest, or registry/repository@digest' })
+  @ApiQuery({ name: 'requestedBy', required: false, description: "a requester's name or principal id, or 'me'" })
+  @ApiQuery({ name: 'awaitingDecisionBy', required: false, description: "'me': promotions awaiting an approval or review the caller may still give" })
+  @ApiQuery({ name: 'from', required: false, description: 'created at or after (ISO 8601 date-time)' })
+  @ApiQuery({ name: 'to', required: false, description: 'created before (ISO 8601 date-time)' })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
   @ApiQuery({ name: 'limit', required: false, description: '1–500, default 50' })
-  list(@Query(new ZodPipe(listPromotionsSchema, 'query')) query: z.output<typeof listPromotionsSchema>) {
-    return this.promotions.list(query);
+  list(@CurrentPrincipal() who: Principal, @Query(new ZodPipe(listPromotionsSchema, 'query')) query: z.output<typeof listPromotionsSchema>) {
+    return this.promotions.list(who, query);
   }
 
   @Get(':id')

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { contextFor, type CommandEnv } from '../context.js';
+import { CliError, contextFor, type CommandEnv, type Ctx } from '../context.js';
 import type { CreatedToken, TokenInfo } from '../types.js';
 
 export const ROLES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'];
@@ -52,16 +52,27 @@ export function registerTokenList(parent: Command, env: CommandEnv): void {
     });
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function registerTokenRevoke(parent: Command, env: CommandEnv): void {
   parent
     .command('revoke')
     .description('revoke an API token for good (takes effect within 10 s in every process)')
-    .argument('<id>', 'token id (from `token list`)')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .argument('<token>', 'token id or name (from `token list`)')
+    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
       const ctx = contextFor(cmd, env.io);
+      const id = UUID.test(idOrName) ? idOrName : await idOfName(ctx, idOrName);
       const { body } = await ctx.client.request<TokenInfo>('DELETE', `/tokens/${encodeURIComponent(id)}`);
       if (ctx.json) ctx.printJson(body);
       else ctx.out(`revoked token '${body.name}' (id ${body.id}) at ${body.revokedAt}`);
       env.done(0);
     });
+}
+
+/** Names are unique, so a name is as good as an id; the listing is an admin's, like the revocation. */
+async function idOfName(ctx: Ctx, name: string): Promise<string> {
+  const { body } = await ctx.client.get<{ items: TokenInfo[] }>('/tokens');
+  const token = body.items.find((t) => t.name === name);
+  if (!token) throw new CliError(`error: no token is named '${name}' (promoctl token list shows them)`);
+  return token.id;
 }
