@@ -3,6 +3,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { parseDuration } from './duration.js';
+import { limitsConfig, limitsSchema, type LimitsConfig } from './limits-config.js';
 import { policyGateSchema, policyTopLevelSchema, resolvePolicies } from './policy-gate.js';
 import { notifyIssues, slackConfigSchema, webhookConfigSchema, type SlackConfig, type WebhookConfig } from './notify-config.js';
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
@@ -66,6 +67,8 @@ export interface PipelineConfig {
   webhooks: WebhookConfig[];
   /** Waiver and vulnerability-database settings (`scanning:`), defaults when absent. */
   scanning: ScanningConfig;
+  /** Bounds on reading images and other hostile input (`limits:`), defaults when absent. */
+  limits: LimitsConfig;
   /** Name of the environment images enter from CI (the one with no `from`). */
   entry: string;
 }
@@ -135,6 +138,7 @@ const pipelineSchema = z.strictObject({
   webhooks: z.array(webhookConfigSchema).default([]),
   scanning: scanningSchema.optional(),
   policy: policyTopLevelSchema.optional(),
+  limits: limitsSchema.optional(),
 });
 
 const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
@@ -236,6 +240,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     slack: doc.slack ?? null,
     webhooks: doc.webhooks,
     scanning: scanningConfig(doc.scanning),
+    limits: limitsConfig(doc.limits),
   };
 }
 

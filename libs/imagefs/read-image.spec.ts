@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gzipBomb, symlinkChain, zstdBomb } from '../../test/helpers/hostile-images.js';
 import { layer, pushLayers, rawLayer, tarBytes, zstdCompress, type BuiltLayer, type TarEntry } from '../../test/helpers/layers.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../../test/helpers/registry.js';
 import { RegistryClient } from '../registry/index.js';
@@ -109,7 +110,7 @@ describe('readImageFiles against docker-registry', () => {
     const fs = await read([l1, l2, l3], { want: (p) => p.startsWith('/etc/') });
 
     expect(fs.read('/etc/os-release')?.toString()).toBe('ID=alpine\n');
-    expect([...fs.files()].map((f) => f.path)).toEqual(['/etc/os-release']);
+    expect(fs.files().map((f) => f.path)).toEqual(['/etc/os-release']);
   });
 
   it('normalises ./ and leading / in entry names', async () => {
@@ -236,5 +237,107 @@ describe('readImageFiles against docker-registry', () => {
 
     expect(err).toBeInstanceOf(ImageFsError);
     expect((err as ImageFsError).code).toBe('not_a_manifest');
+  });
+
+  describe('hostile images: wanted files reached through links, bombs and limits', () => {
+    const STATUS = '/var/lib/dpkg/status';
+    const wantStatus = (p: string) => p === STATUS;
+
+    it('a wanted file that is a symlink elsewhere is read through the link', async () => {
+      const fs = await read([await layer([{ name: 'opt/pkgdb/status', content: 'Package: hidden\n' }, { name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/opt/pkgdb/status' }])], { want: wantStatus });
+
+      expect(fs.files()).toMatchObject([{ path: STATUS, realPath: '/opt/pkgdb/status', problem: null }]);
+      expect(fs.files()[0]!.content?.toString()).toBe('Package: hidden\n');
+    });
+
+    it('a wanted directory replaced by a symlink in a later layer: the lower layer is read again for the file', async () => {
+      const lower = await layer([
+        { name: 'var/lib/dpkg/status', content: '' },
+        { name: 'opt/pkgdb/status', content: 'Package: hidden\n' },
+      ]);
+      const upper = await layer([{ name: 'var/lib/dpkg', type: 'symlink', linkname: '../../opt/pkgdb' }]);
+      const fs = await read([lower, upper], { want: wantStatus });
+
+      expect(fs.files()).toMatchObject([{ path: STATUS, realPath: '/opt/pkgdb/status', problem: null }]);
+      expect(fs.read(STATUS)?.toString()).toBe('Package: hidden\n');
+      expect(fs.stats.rereadLayers).toBe(1);
+    });
+
+    it('a hard link whose source was not wanted still has the content', async () => {
+      const fs = await read([await layer([{ name: 'opt/x/db', content: 'Package: linked\n' }, { name: 'var/lib/dpkg/status', type: 'link', linkname: 'opt/x/db' }])], { want: wantStatus });
+
+      expect(fs.files()).toMatchObject([{ path: STATUS, problem: null }]);
+      expect(fs.files()[0]!.content?.toString()).toBe('Package: linked\n');
+    });
+
+    it('a wanted path that does not resolve comes back with its problem, never silently left out', async () => {
+      const cases: [TarEntry[], RegExp][] = [
+        [[{ name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/nowhere/status' }], /does not resolve/],
+        [[{ name: 'var/lib/dpkg/status', type: 'symlink', linkname: 'status' }], /does not end/],
+        [[{ name: 'var/lib/dpkg/status', type: 'link', linkname: 'gone' }], /hard link to \/gone/],
+        [[{ name: 'var/lib/dpkg/status', type: 'directory' }], /not a regular file/],
+        [symlinkChain({ links: 40, dots: 20_000, target: '/opt/status', head: 'var/lib/dpkg/status' }), /longer than 4096 bytes/],
+      ];
+      for (const [entries, problem] of cases) {
+        const fs = await read([await layer(entries)], { want: wantStatus });
+        expect(fs.files()).toHaveLength(1);
+        expect(fs.files()[0]).toMatchObject({ path: STATUS, content: null });
+        expect(fs.files()[0]!.problem).toMatch(problem);
+      }
+    });
+
+    it('a wanted file over maxFileBytes reached through a link is marked too large, naming the limit', async () => {
+      const fs = await read([await layer([{ name: 'opt/big', content: Buffer.alloc(5000) }, { name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/opt/big' }])], { want: wantStatus, maxFileBytes: 1000 });
+
+      expect(fs.files()[0]!.problem).toContain('limits.image.maxFileBytes');
+    });
+
+    it('symlink chains: walking is linear, and total work over maxPathComponents fails closed', async () => {
+      const entries = symlinkChain({ links: 40, dots: 2000, target: '/opt/status', head: 'var/lib/dpkg/status', fanIn: 200 });
+      const err = await failure([await layer([{ name: 'opt/status', content: 'x' }, ...entries])], { want: wantStatus });
+
+      expect(err.code).toBe('limit_exceeded');
+      expect(err.message).toContain('limits.image.maxPathComponents');
+      const fs = await read([await layer([{ name: 'opt/status', content: 'x' }, ...symlinkChain({ links: 39, dots: 2000, target: '/opt/status', head: 'var/lib/dpkg/status' })])], { want: wantStatus });
+      expect(fs.read(STATUS)?.toString()).toBe('x');
+    });
+
+    it('more links in one lookup than maxLinkHops is a loop', async () => {
+      const entries = symlinkChain({ links: 10, dots: 0, target: '/opt/status', head: 'var/lib/dpkg/status' });
+      const fs = await read([await layer([{ name: 'opt/status', content: 'x' }, ...entries])], { want: wantStatus, maxLinkHops: 5 });
+
+      expect(fs.files()[0]!.problem).toContain('limits.image.maxLinkHops');
+    });
+
+    it.each([
+      ['zstd', () => zstdBomb(1024 * 1024 * 1024)],
+      ['gzip', () => gzipBomb(512 * 1024 * 1024)],
+    ])('a %s bomb stops at maxUncompressedBytes, naming the limit', async (_kind, bomb) => {
+      const err = await failure([bomb()], { maxUncompressedBytes: 32 * 1024 * 1024 });
+
+      expect(err.code).toBe('limit_exceeded');
+      expect(err.message).toContain('limits.image.maxUncompressedBytes');
+    });
+
+    it('a zstd frame declaring a window over 128 MiB is refused before it is allocated', async () => {
+      const err = await failure([zstdBomb(1024 * 1024, { windowLog: 30 })]);
+
+      expect(err.code).toBe('limit_exceeded');
+      expect(err.message).toMatch(/zstd frame declares a 1073741824-byte window/);
+    });
+
+    it('a small zstd bomb under the limits is read to the end', async () => {
+      const fs = await read([zstdBomb(8 * 1024 * 1024)], { want: () => true, maxFileBytes: 64 });
+
+      expect(fs.lstat('/zeros')).toMatchObject({ type: 'file', size: 8 * 1024 * 1024, contentOmitted: 'too_large' });
+      expect(fs.stats.uncompressedBytes).toBeGreaterThan(8 * 1024 * 1024);
+    });
+
+    it('reading longer than maxWallTime fails closed, naming the limit', async () => {
+      const err = await failure([zstdBomb(4 * 1024 * 1024 * 1024)], { maxWallTimeMs: 200 });
+
+      expect(err.code).toBe('limit_exceeded');
+      expect(err.message).toContain('limits.image.maxWallTime');
+    });
   });
 });

@@ -1,5 +1,6 @@
-import { readImageFiles, type ImageFs } from '../imagefs/index.js';
+import { readImageFiles, type ImageFs, type ImageReadLimits } from '../imagefs/index.js';
 import { isIndexType, type Descriptor, type Manifest, type RegistryClient } from '../registry/index.js';
+import { resolveUser, userNeedsLookup, type IdFiles } from './user.js';
 import {
   BIN_DIRS,
   PACKAGE_MANAGER_NAMES,
@@ -30,8 +31,12 @@ export interface FactsRequest {
   gates?: Record<string, GateFacts>;
   /** Read the layers for shell and package-manager presence (skip when no rule looks). */
   filesystem: boolean;
+  /** Resolve a user or group name through the image's /etc/passwd and /etc/group (skip when no rule looks at `user`). */
+  users?: boolean;
   now?: Date;
   signal?: AbortSignal;
+  /** Bounds on reading the layers (`limits.image`); defaults for those not given. */
+  limits?: Partial<ImageReadLimits>;
 }
 
 const MiB = 1024 * 1024;
@@ -83,6 +88,7 @@ export async function buildFacts(client: RegistryClient, request: FactsRequest):
     totalSize: p.totalSize,
     annotations: p.annotations,
     filesystem: p.filesystem,
+    user: p.user,
     gates: request.gates ?? {},
     promotion: request.promotion,
     now,
@@ -111,7 +117,10 @@ async function platformFacts(
   const config = configSection(doc.config ?? doc.container_config ?? {});
   const annotations: Record<string, string> = { ...stringsOf(top.json.annotations), ...stringsOf(manifest.json.annotations) };
   for (const key of WELL_KNOWN_ANNOTATIONS) annotations[key] = annotations[key] || config.Labels[key] || '';
-  const filesystem = request.filesystem ? filesystemSection(await readImageFiles(client, location, manifest.digest, { signal: request.signal })) : null;
+  const lookup = request.users === true && userNeedsLookup(config.User);
+  const fs = request.filesystem || lookup ? await readImageFiles(client, location, manifest.digest, { ...request.limits, want: lookup ? isIdFile : undefined, signal: request.signal }) : null;
+  const filesystem = request.filesystem && fs ? filesystemSection(fs) : null;
+  const user = resolveUser(config.User, lookup && fs ? idFiles(fs) : null);
   return {
     platform: declaredPlatform ?? platformOf({ os: doc.os, architecture: doc.architecture, variant: doc.variant }),
     manifestDigest: manifest.digest,
@@ -121,7 +130,21 @@ async function platformFacts(
     totalSize: layers.reduce((sum, l) => sum + (Number.isSafeInteger(l.size) ? l.size : 0), 0),
     annotations,
     filesystem,
+    user,
   };
+}
+
+const ID_FILES = ['/etc/passwd', '/etc/group'];
+const isIdFile = (path: string) => ID_FILES.includes(path);
+
+/** /etc/passwd and /etc/group as the runtime finds them (through links); the reason when one exists but cannot be read. */
+function idFiles(fs: Pick<ImageFs, 'files'>): IdFiles {
+  const get = (path: string) => {
+    const f = fs.files().find((e) => e.path === path);
+    if (!f) return null;
+    return f.problem !== null || !f.content ? (f.problem ?? 'no content') : f.content;
+  };
+  return { passwd: get('/etc/passwd'), group: get('/etc/group') };
 }
 
 interface ImageConfigJson {
@@ -165,10 +188,16 @@ function stringsOf(value: unknown): Record<string, string> {
 }
 
 /** Presence after whiteouts, following symlinks inside the image: a dangling `/bin/sh` is no shell. */
-export function filesystemSection(fs: Pick<ImageFs, 'stat' | 'realpath'>): FilesystemSection {
+export function filesystemSection(fs: Pick<ImageFs, 'resolve' | 'realpath'>): FilesystemSection {
   const isFile = (path: string) => {
-    const entry = fs.stat(path);
-    return entry !== null && (entry.type === 'file' || entry.type === 'hardlink');
+    const r = fs.resolve(path);
+    // A dangling link is no program (nor is one the kernel would refuse as too long); a chain past
+    // maxLinkHops could be one the rule must see: fail closed rather than call it absent.
+    if ('problem' in r) {
+      if (r.problem === 'loop') throw new FactsError(`${path} is a symlink chain longer than limits.image.maxLinkHops (or a loop): cannot tell what it runs`);
+      return false;
+    }
+    return r.entry.type === 'file' || r.entry.type === 'hardlink';
   };
   // `/bin` is often a link to `/usr/bin`: name each shell once, by the first path that reaches it.
   const seen = new Set<string>();

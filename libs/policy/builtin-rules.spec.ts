@@ -3,6 +3,7 @@ import { sampleFacts } from '../../test/helpers/policy-facts.js';
 import { builtinRule, BUILTIN_RULE_NAMES, BUILTIN_RULES, type BuiltinRuleName } from './builtin-rules.js';
 import { checkRule } from './check-rules.js';
 import { PolicyEvaluator } from './evaluator.js';
+import { resolveUser } from './user.js';
 import type { ImageFacts } from './facts.js';
 import type { ParamValue } from './rule.js';
 
@@ -30,13 +31,20 @@ describe('built-in rules', () => {
     for (const name of BUILTIN_RULE_NAMES) expect(await run(name, sampleFacts(), PARAMS[name]), name).toEqual({ outcome: 'pass', message: null });
   });
 
-  it('non-root fails on no user, root, uid 0 (with or without group), and passes a named or numeric user with group 0', async () => {
-    for (const User of ['', 'root', '0', '0:0', 'root:wheel']) {
-      expect((await run('non-root', sampleFacts({ config: { User } }))).outcome, User).toBe('fail');
+  it('non-root fails on no user, root, uid 0 in any spelling, and a name that resolves to uid 0 or not at all; passes a non-root uid with group 0', async () => {
+    const passwd = Buffer.from('root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\nbroken:x:zero:0::/:/bin/sh\nnobody:x:65534:65534::/:/sbin/nologin\napp:x:1000:1000::/app:/sbin/nologin\n');
+    const group = Buffer.from('root:x:0:\nwheel:x:10:\napp:x:1000:\n');
+    const facts = (User: string) => sampleFacts({ config: { User }, user: resolveUser(User, { passwd, group }) });
+    for (const User of ['', 'root', '0', '0:0', 'root:wheel', '00', '+0', '-0', '000:1000', 'toor', 'toor:app', 'broken', ':1000']) {
+      expect((await run('non-root', facts(User))).outcome, User).toBe('fail');
     }
-    expect((await run('non-root', sampleFacts({ config: { User: '' } }))).message).toBe('the image runs as root (config User is not set); set USER to a non-root user');
-    expect((await run('non-root', sampleFacts({ config: { User: 'root' } }))).message).toContain('config User is "root"');
-    for (const User of ['nobody', '1000', '1000:0', 'rooty', '10']) expect((await run('non-root', sampleFacts({ config: { User } }))).outcome, User).toBe('pass');
+    expect((await run('non-root', facts(''))).message).toBe('the image runs as root (config User is not set); set USER to a non-root user');
+    expect((await run('non-root', facts('root'))).message).toContain('config User is "root"');
+    expect((await run('non-root', facts('+0'))).message).toBe('the image runs as root (config User is "+0", uid 0); set USER to a non-root user');
+    expect((await run('non-root', facts('ghost'))).message).toBe('the image\'s user cannot be resolved (config User is "ghost"): user "ghost" is not in the image\'s /etc/passwd; set USER to a non-root user');
+    expect((await run('non-root', facts('app:nogroup'))).message).toContain('group "nogroup" is not in the image\'s /etc/group');
+    expect((await run('non-root', sampleFacts({ config: { User: 'app' }, user: resolveUser('app', { passwd: null, group: null }) }))).message).toContain('the image has no /etc/passwd');
+    for (const User of ['nobody', '1000', '1000:0', 'app', 'app:wheel', '10', '0010']) expect((await run('non-root', facts(User))).outcome, User).toBe('pass');
   });
 
   it('allowed-registries names the registry and the allowed list', async () => {

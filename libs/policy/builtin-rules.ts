@@ -30,9 +30,11 @@ const MANIFEST_TYPES = '["application/vnd.oci.image.manifest.v1+json", "applicat
 
 export const BUILTIN_RULES: Record<BuiltinRuleName, BuiltinRule> = {
   'non-root': {
-    description: 'the config names a user that is neither empty, root, nor uid 0',
-    expression: 'config.User != "" && !config.User.matches("^(root|0)(:.*)?$")',
-    message: 'the image runs as root (config User is {{config.User == "" ? "not set" : "\\"" + config.User + "\\""}}); set USER to a non-root user',
+    description:
+      'the config names a user that resolves, as the runtime resolves it, to a uid other than 0: numeric forms normalised ("00", "+0" are 0), names looked up in the image\'s /etc/passwd and /etc/group; a name that cannot be resolved is denied',
+    expression: 'config.User != "" && user.problem == "" && user.uid != null && user.uid != 0',
+    message:
+      '{{user.problem != "" ? "the image\'s user cannot be resolved (config User is \\"" + config.User + "\\"): " + user.problem : "the image runs as root (config User is " + (config.User == "" ? "not set" : "\\"" + config.User + "\\", uid 0") + ")"}}; set USER to a non-root user',
   },
   'allowed-registries': {
     description: 'the image comes from one of the allowed registries (option `registries`; default: the pipeline\'s registries)',

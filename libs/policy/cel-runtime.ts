@@ -29,6 +29,7 @@ export const CEL_VARIABLES = [
   'totalSize',
   'annotations',
   'filesystem',
+  'user',
   'gates',
   'promotion',
   'params',
@@ -53,6 +54,7 @@ export function policyRuntime(cel: CelModule): PolicyRuntime {
     .registerVariable('totalSize', 'int')
     .registerVariable('annotations', 'map')
     .registerVariable('filesystem', 'map')
+    .registerVariable('user', 'map')
     .registerVariable('gates', 'map')
     .registerVariable('promotion', 'map')
     .registerVariable('params', 'map')

@@ -4,7 +4,7 @@ import { gateFactsOf } from './gate-facts.js';
 
 describe('filesystem facts', () => {
   // A usrmerged image: /bin and /sbin link to /usr/bin and /usr/sbin.
-  const files: Record<string, { type: 'file' | 'dir' | 'symlink'; real: string | null }> = {
+  const files: Record<string, { type: 'file' | 'dir' | 'symlink' | 'loop'; real: string | null }> = {
     '/bin/sh': { type: 'file', real: '/usr/bin/dash' },
     '/usr/bin/sh': { type: 'file', real: '/usr/bin/dash' },
     '/bin/bash': { type: 'file', real: '/usr/bin/bash' },
@@ -12,17 +12,26 @@ describe('filesystem facts', () => {
     '/usr/bin/dpkg': { type: 'file', real: '/usr/bin/dpkg' },
     '/sbin/apk': { type: 'dir', real: '/usr/sbin/apk' },
   };
-  const fs = {
-    stat: (path: string) => (files[path] ? ({ path, type: files[path]!.type } as never) : null),
-    realpath: (path: string) => files[path]?.real ?? null,
-  };
+  const fsOf = (table: typeof files) => ({
+    resolve: (path: string) => {
+      const f = table[path];
+      if (!f) return { problem: 'missing' as const };
+      return f.type === 'loop' ? { problem: 'loop' as const } : { entry: { path, type: f.type } as never };
+    },
+    realpath: (path: string) => table[path]?.real ?? null,
+  });
+  const fs = fsOf(files);
 
   it('names each shell once by the first path that reaches it, and package managers by name; directories do not count', () => {
     expect(filesystemSection(fs)).toEqual({ hasShell: true, shells: ['/bin/sh', '/bin/bash'], hasPackageManager: true, packageManagers: ['dpkg'] });
   });
 
   it('an image without them has none', () => {
-    expect(filesystemSection({ stat: () => null, realpath: () => null })).toEqual({ hasShell: false, shells: [], hasPackageManager: false, packageManagers: [] });
+    expect(filesystemSection(fsOf({}))).toEqual({ hasShell: false, shells: [], hasPackageManager: false, packageManagers: [] });
+  });
+
+  it('a shell behind a link chain longer than maxLinkHops fails closed instead of counting as absent', () => {
+    expect(() => filesystemSection(fsOf({ '/bin/sh': { type: 'loop', real: null } }))).toThrow(/\/bin\/sh is a symlink chain longer than limits.image.maxLinkHops/);
   });
 });
 

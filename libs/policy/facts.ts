@@ -49,6 +49,16 @@ export interface FilesystemSection {
   packageManagers: string[];
 }
 
+/** The image's `User` resolved as the runtime does (numeric forms normalised, names looked up in the image). */
+export interface UserSection {
+  /** The uid the container runs as (0 when `User` is empty); null when it cannot be resolved. */
+  uid: number | null;
+  /** The gid (from the group part, else the user's passwd entry, else 0); null when it cannot be resolved. */
+  gid: number | null;
+  /** Why the user or group cannot be resolved (a name not in /etc/passwd, an unreadable file); "" when resolved. */
+  problem: string;
+}
+
 /** Another gate's result from the same round, as far as it had one when the policy gate ran. */
 export interface GateFacts {
   status: string;
@@ -77,6 +87,7 @@ export interface ImageFacts {
   annotations: Record<string, string>;
   /** Null when no rule in force looks at the filesystem (the layers were not read). */
   filesystem: FilesystemSection | null;
+  user: UserSection;
   gates: Record<string, GateFacts>;
   promotion: PromotionFacts;
   now: string;

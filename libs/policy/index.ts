@@ -5,6 +5,7 @@ export * from './builtin-rules.js';
 export * from './facts.js';
 export { buildFacts, filesystemSection, FactsError, type FactsRequest } from './build-facts.js';
 export { checkRule } from './check-rules.js';
+export { resolveUser, userNeedsLookup, type IdFiles } from './user.js';
 export { gateFactsOf } from './gate-facts.js';
 export { CEL_VARIABLES, type RuleOutcome, type RuleProblem } from './cel-runtime.js';
 export { PolicyEvaluator, type EvaluatorOptions, type EvaluationTask } from './evaluator.js';

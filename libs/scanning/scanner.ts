@@ -1,4 +1,4 @@
-import { readImageFiles, type ReadImageOptions } from '../imagefs/index.js';
+import { readImageFiles, type ImageReadLimits } from '../imagefs/index.js';
 import { isIndexType, type Descriptor, type RegistryClient, type RepositoryLocation } from '../registry/index.js';
 import { detectPackages, dedupe, scannerWants } from './detect/index.js';
 import type { Finding } from './findings.js';
@@ -45,8 +45,8 @@ export interface MatchResult {
 export interface ScannerOptions {
   registry: RegistryClient;
   db: SqlRunner | SqlDatabase;
-  /** Limits for reading each image (see readImageFiles). */
-  limits?: Pick<ReadImageOptions, 'maxFileBytes' | 'maxContentBytes' | 'maxEntries'>;
+  /** Limits for reading each image (`limits.image`; see readImageFiles); defaults for those not given. */
+  limits?: Partial<ImageReadLimits>;
 }
 
 /**

@@ -71,7 +71,9 @@ export class PolicyService implements OnModuleDestroy {
         promotion: { requester: promotion.requestedByName, source: promotion.source, target: promotion.target, reason: promotion.reason },
         gates: await this.otherGates(promotion.id, promotion.round),
         filesystem: needsFilesystem(policy),
+        users: needsUsers(policy),
         signal: AbortSignal.timeout(FACTS_TIMEOUT_MS),
+        limits: this.config.pipeline.limits.image,
       });
     } catch (err) {
       // A registry that is unavailable or too slow may answer later: the job is retried.
@@ -128,7 +130,9 @@ export class PolicyService implements OnModuleDestroy {
         tag: ref.tag,
         promotion,
         filesystem: needsFilesystem(policy),
+        users: needsUsers(policy),
         signal: AbortSignal.timeout(DRY_RUN_TIMEOUT_MS),
+        limits: this.config.pipeline.limits.image,
       });
     } catch (err) {
       throw this.dryRunError(err, `${ref.registry}/${ref.repository}@${ref.digest}`);
@@ -173,6 +177,11 @@ export class PolicyService implements OnModuleDestroy {
 /** Reading every layer is the expensive part: only when a rule in force looks at the filesystem. */
 function needsFilesystem(policy: PolicySet): boolean {
   return policy.rules.some((r) => /\bfilesystem\b/.test(r.expression) || /\bfilesystem\b/.test(r.message));
+}
+
+/** A user or group name is looked up in the image's /etc/passwd and /etc/group only when a rule reads `user`. */
+function needsUsers(policy: PolicySet): boolean {
+  return policy.rules.some((r) => /\buser\b/.test(r.expression) || /\buser\b/.test(r.message));
 }
 
 function isTimeout(err: unknown): boolean {

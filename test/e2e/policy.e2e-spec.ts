@@ -37,7 +37,7 @@ const BUSYBOX: TarEntry[] = [
   { name: 'bin', type: 'directory' },
   { name: 'bin/busybox', content: '#!busybox' },
   { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
-  { name: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\n' },
+  { name: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n' },
 ];
 const APT: TarEntry[] = [
   { name: 'usr/bin', type: 'directory' },
@@ -125,7 +125,8 @@ describe('the policy gate', () => {
   });
 
   it('evaluates every platform of a multi-arch index and names the one that failed', async () => {
-    const good = await push('multi', [APP], { User: 'nobody' }, 'amd64-only', 'amd64');
+    // No /etc/passwd here: a numeric user needs none (a name would be denied as unresolvable).
+    const good = await push('multi', [APP], { User: '65534' }, 'amd64-only', 'amd64');
     const bad = await push('multi', [BUSYBOX, APP], {}, 'arm64-only', 'arm64');
     await pushIndexOf(reg(), 'dev/multi', [
       { digest: good.digest, size: good.size, architecture: 'amd64' },

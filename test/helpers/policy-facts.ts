@@ -26,6 +26,7 @@ export function sampleFacts(overrides: { [K in keyof ImageFacts]?: Partial<Image
       'org.opencontainers.image.revision': 'abc123',
     },
     filesystem: { hasShell: false, shells: [], hasPackageManager: false, packageManagers: [] },
+    user: { uid: 65532, gid: 0, problem: '' },
     gates: {},
     promotion: { requester: 'ci', source: 'dev', target: 'staging', reason: 'release' },
     now: new Date().toISOString(),

@@ -37,22 +37,31 @@ export interface Detected {
   packages: Package[];
 }
 
-/** The OS and every package found in an image's final filesystem, sorted by purl, without duplicates. */
-export function detectPackages(fs: ImageFs): Detected {
+/**
+ * The OS and every package found in an image's final filesystem, sorted by purl, without
+ * duplicates. Wanted files are reached as a process in the image would reach them (through
+ * symlinked directories, symlinks and hard links); one that exists but cannot be read fails the
+ * whole detection, naming the path: a package database nobody can read would otherwise hide its
+ * packages.
+ */
+export function detectPackages(fs: Pick<ImageFs, 'files'>): Detected {
+  const files = fs.files();
+  const unreadable = files.find((f) => f.problem !== null || f.content === null);
+  if (unreadable) {
+    const where = unreadable.realPath && unreadable.realPath !== unreadable.path ? ` (${unreadable.realPath})` : '';
+    throw new ImageFsError('unreadable_file', `${unreadable.path}${where} cannot be read: ${unreadable.problem ?? 'no content'}; failing closed rather than skipping it`);
+  }
   let os: OsInfo | null = null;
   for (const path of OS_RELEASE) {
-    const text = fs.read(path);
-    if (text) {
-      os = osInfo(text.toString('utf8'));
+    const file = files.find((f) => f.path === path);
+    if (file?.content) {
+      os = osInfo(file.content.toString('utf8'));
       break;
     }
   }
   const found: Package[] = [];
-  for (const file of fs.files()) {
-    // Fail closed: a package database too large to read would otherwise hide its packages.
-    if (file.contentOmitted) throw new ImageFsError('too_much_content', `${file.path} is larger than the scanner reads (${file.size} bytes)`);
-    if (!file.content) continue;
-    const text = file.content.toString('utf8');
+  for (const file of files) {
+    const text = file.content!.toString('utf8');
     const path = file.path;
     if (path === DPKG_STATUS) found.push(...dpkgPackages(text, path, os, true));
     else if (DPKG_STATUS_D.test(path)) {
