@@ -10,4 +10,5 @@ export * from './policy-gate.js';
 export * from './process-config.js';
 export * from './scan-gate.js';
 export * from './signature-gate.js';
+export * from './worker-config.js';
 export * from './config.module.js';

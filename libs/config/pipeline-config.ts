@@ -8,6 +8,7 @@ import { policyGateSchema, policyTopLevelSchema, resolvePolicies } from './polic
 import { notifyIssues, slackConfigSchema, webhookConfigSchema, type SlackConfig, type WebhookConfig } from './notify-config.js';
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
 import { signatureGateSchema } from './signature-gate.js';
+import { workerConfig, workerConfigSchema, type WorkerConfig } from './worker-config.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
 export type RegistryAuth =
@@ -71,6 +72,8 @@ export interface PipelineConfig {
   limits: LimitsConfig;
   /** Name of the environment images enter from CI (the one with no `from`). */
   entry: string;
+  /** Concurrency and retries of the queue jobs and registry requests (`worker:`), defaults when absent. */
+  worker: WorkerConfig;
 }
 
 const ROLE_NAMES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'] as const;
@@ -139,6 +142,7 @@ const pipelineSchema = z.strictObject({
   scanning: scanningSchema.optional(),
   policy: policyTopLevelSchema.optional(),
   limits: limitsSchema.optional(),
+  worker: workerConfigSchema.optional(),
 });
 
 const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
@@ -241,6 +245,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     webhooks: doc.webhooks,
     scanning: scanningConfig(doc.scanning),
     limits: limitsConfig(doc.limits),
+    worker: workerConfig(doc.worker),
   };
 }
 

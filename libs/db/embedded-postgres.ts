@@ -58,17 +58,31 @@ function lock(dataDir: string, dir: string): () => void {
       return release;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
-        throw new Error(
-          `the embedded database in ${dir} is in use by process ${holder}; stop that process first, ` +
-            'or set DATABASE_URL to a PostgreSQL server that both can share',
-        );
-      }
+      const holder = embeddedDatabaseHolder(dataDir);
+      if (holder !== null) throw embeddedDatabaseInUse(dataDir, holder);
       rmSync(file, { force: true }); // left behind by a process that is gone
     }
   }
   throw new Error(`cannot lock the embedded database in ${dir}`);
+}
+
+/** The live process, other than this one, that holds the embedded database under dataDir; null if none. */
+export function embeddedDatabaseHolder(dataDir: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, 'pglite.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const holder = Number(text.trim());
+  return Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder) ? holder : null;
+}
+
+export function embeddedDatabaseInUse(dataDir: string, holder: number): Error {
+  return new Error(
+    `the embedded database in ${join(dataDir, 'pglite')} is in use by process ${holder}; stop that process first, ` +
+      'or set DATABASE_URL to a PostgreSQL server that both can share',
+  );
 }
 
 function alive(pid: number): boolean {

@@ -5,3 +5,4 @@ export * from './db.module.js';
 export * from './entities/index.js';
 export * from './errors.js';
 export * from './promotion-insert.js';
+export { embeddedDatabaseHolder, embeddedDatabaseInUse } from './embedded-postgres.js';

@@ -6,7 +6,7 @@ import type { AuditEventEntity } from '../db/index.js';
 import { DECISIONS, PROMOTION_STATUSES } from '../domain/index.js';
 import { QUEUES } from '../queue/index.js';
 import { AuditService } from '../workflow/index.js';
-import { NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
+import { notifyJobOptions, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 
 /** Changes that can alter what a promotion's Slack message shows. */
 const SLACK_ACTIONS: ReadonlySet<string> = new Set([
@@ -57,13 +57,13 @@ export class NotifyEnqueuer implements OnModuleInit {
     const slackEvents = events.filter((e) => SLACK_ACTIONS.has(e.action));
     if (this.config.pipeline.slack && slackEvents.length > 0) {
       const data: SlackJobData = { promotionId, events: slackEvents.map((e) => e.action) };
-      jobs.push({ name: NOTIFY_JOBS.slack, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `slack-${slackEvents[0]!.id}` } });
+      jobs.push({ name: NOTIFY_JOBS.slack, data, opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `slack-${slackEvents[0]!.id}` } });
     }
     this.config.pipeline.webhooks.forEach((hook, index) => {
       for (const e of events) {
         if (!isNotifyEvent(e.action) || OWN_JOB_EVENTS.has(e.action) || !hook.events.includes(e.action)) continue;
         const data: WebhookJobData = { promotionId, event: e.action, eventId: e.id, at: e.at.toISOString(), webhook: index };
-        jobs.push({ name: NOTIFY_JOBS.webhook, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `webhook-${index}-${e.id}` } });
+        jobs.push({ name: NOTIFY_JOBS.webhook, data, opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `webhook-${index}-${e.id}` } });
       }
     });
     return jobs;

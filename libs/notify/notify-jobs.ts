@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOTIFY_EVENTS } from '../config/index.js';
+import { jobRetry, NOTIFY_EVENTS, type WorkerConfig } from '../config/index.js';
 import { NEW_FINDINGS_JOB, type NewFindingsJobData } from '../workflow/index.js';
 
 /** Jobs on the `notify` queue. Each renders the promotion as it is when the job runs. */
@@ -55,9 +55,6 @@ export type SlackJobData = z.output<typeof slackJobSchema>;
 export type WebhookJobData = z.output<typeof webhookJobSchema>;
 
 /** Slack and webhooks may be away for a while; a notice that is late is still worth sending. */
-export const NOTIFY_JOB_OPTIONS = {
-  attempts: 8,
-  backoff: { type: 'exponential', delay: 2_000 },
-  removeOnComplete: { age: 3_600 },
-  removeOnFail: { age: 86_400 },
-} as const;
+export function notifyJobOptions(worker: WorkerConfig) {
+  return { ...jobRetry(worker.retries.notify), removeOnComplete: { age: 3_600 }, removeOnFail: { age: 86_400 } };
+}

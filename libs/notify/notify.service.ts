@@ -7,7 +7,7 @@ import { ServiceError } from '../domain/index.js';
 import { QUEUES } from '../queue/index.js';
 import { PromotionService, type NewFindingsJobData, type PromotionView } from '../workflow/index.js';
 import { newFindingsMessage } from './new-findings-message.js';
-import { newFindingsJobSchema, NOTIFY_JOB_OPTIONS, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
+import { newFindingsJobSchema, notifyJobOptions, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 import { SlackApi } from './slack-api.js';
 import { approvalMessage, eventMessage } from './slack-message.js';
 import { WEBHOOK_DELIVERY_HEADER, WEBHOOK_EVENT_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, webhookSignature } from './webhook-signature.js';
@@ -54,7 +54,7 @@ export class NotifyService {
     await this.queue.addBulk(
       owed.map(({ id, updated }) => {
         const data: SlackJobData = { promotionId: id, events: ['catch-up'] };
-        return { name: NOTIFY_JOBS.slack, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `slack-catch-up-${id}-${updated}` } };
+        return { name: NOTIFY_JOBS.slack, data, opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `slack-catch-up-${id}-${updated}` } };
       }),
     );
     return owed.length;
@@ -115,7 +115,7 @@ export class NotifyService {
         await this.queue.addBulk(
           hooks.map((webhook) => {
             const data: WebhookJobData = { promotionId: notice.promotionId, event: NEW_FINDINGS_EVENT, eventId: event.id, at: new Date(event.at).toISOString(), webhook };
-            return { name: NOTIFY_JOBS.webhook, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: `webhook-${webhook}-${event.id}` } };
+            return { name: NOTIFY_JOBS.webhook, data, opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `webhook-${webhook}-${event.id}` } };
           }),
         );
         done.push(`${hooks.length} webhook deliver${hooks.length === 1 ? 'y' : 'ies'} queued`);

@@ -1,9 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import type { GateType } from '../config/index.js';
+import { AppConfig, jobRetry, type GateType } from '../config/index.js';
 import { gatesReadyToStart } from '../domain/index.js';
-import { GATE_QUEUES, JOBS, PROMOTE_ATTEMPTS, QUEUES, gateJobId, promoteJobId, type GateJobData, type PromoteJobData } from './queues.js';
+import { GATE_QUEUES, JOBS, QUEUES, gateJobId, promoteJobId, type GateJobData, type PromoteJobData } from './queues.js';
 
 /** The producer side: what the API and the reconciler put on the queues. */
 @Injectable()
@@ -16,6 +16,7 @@ export class JobQueues {
     @InjectQueue(QUEUES.policy) policy: Queue,
     @InjectQueue(QUEUES.promote) private readonly promote: Queue,
     @InjectQueue(QUEUES.reconcile) readonly reconcile: Queue,
+    private readonly config: AppConfig,
   ) {
     this.byName = new Map([verify, scan, policy, reconcile].map((q) => [q.name, q]));
   }
@@ -24,8 +25,8 @@ export class JobQueues {
     const data: PromoteJobData = { promotionId };
     await this.promote.add(JOBS.promote, data, {
       jobId: promoteJobId(promotionId),
-      attempts: PROMOTE_ATTEMPTS,
-      backoff: { type: 'exponential', delay: 1_000 },
+      // The copy retries inside the registry client too; these are whole-job attempts on top of that.
+      ...jobRetry(this.config.pipeline.worker.retries.promote),
       removeOnComplete: true,
       removeOnFail: true,
     });

@@ -1,12 +1,14 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { jobRetry, type RetryPolicy } from '../config/index.js';
 import { JobQueues } from './job-queues.js';
 import { QUEUES } from './queues.js';
 
 @Global()
 @Module({})
 export class QueueModule {
-  static forRoot(redisUrl: string, prefix: string): DynamicModule {
+  /** `retries`: the jobs' default policy (the gate jobs use it; promote and notify jobs bring their own). */
+  static forRoot(redisUrl: string, prefix: string, retries: RetryPolicy): DynamicModule {
     const queues = Object.values(QUEUES).map((name) => ({ name }));
     return {
       module: QueueModule,
@@ -16,8 +18,7 @@ export class QueueModule {
           connection: { url: redisUrl, maxRetriesPerRequest: null },
           prefix,
           defaultJobOptions: {
-            attempts: 5,
-            backoff: { type: 'exponential', delay: 1_000 },
+            ...jobRetry(retries),
             removeOnComplete: { age: 3_600, count: 10_000 },
             removeOnFail: { age: 86_400 },
           },

@@ -41,9 +41,6 @@ export function promoteJobId(promotionId: string): string {
   return `promote-${promotionId}`;
 }
 
-/** The copy retries inside the registry client too; these are whole-job attempts on top of that. */
-export const PROMOTE_ATTEMPTS = 3;
-
 /** Deterministic: enqueuing the same gate of the same round twice is a no-op. */
 export function gateJobId(data: GateJobData): string {
   return `${data.gate}-${data.promotionId}-r${data.round}`;

@@ -13,7 +13,7 @@ export class CoreModule {
   static forRoot(config: AppConfig, redisUrl: string, options: { worker: boolean } = { worker: true }): DynamicModule {
     return {
       module: CoreModule,
-      imports: [ConfigModule.forRoot(config), DbModule, QueueModule.forRoot(redisUrl, config.process.redisPrefix)],
+      imports: [ConfigModule.forRoot(config), DbModule, QueueModule.forRoot(redisUrl, config.process.redisPrefix, config.pipeline.worker.retries.gates)],
       providers: [{ provide: HOLDS_SIGNING_KEY, useValue: options.worker }],
       exports: [HOLDS_SIGNING_KEY],
     };

@@ -34,7 +34,14 @@ const services = [
 const registryClient = {
   provide: RegistryClient,
   inject: [AppConfig],
-  useFactory: (config: AppConfig) => new RegistryClient(config.pipeline.registries, { env: config.registryEnv }),
+  useFactory: (config: AppConfig) => {
+    const { retries, concurrency } = config.pipeline.worker;
+    return new RegistryClient(config.pipeline.registries, {
+      env: config.registryEnv,
+      retries: { attempts: retries.registry.attempts, baseDelayMs: retries.registry.backoffMs, maxDelayMs: retries.registry.maxBackoffMs },
+      concurrency: concurrency.blobs,
+    });
+  },
 };
 
 @Module({ providers: [...services, registryClient, signerProvider], exports: [...services, RegistryClient] })

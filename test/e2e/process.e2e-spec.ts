@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,15 +88,42 @@ describe('starting the service', () => {
     expect(fetched.status).toBe(200);
     expect(fetched.body.status).toBe('awaiting_approval');
 
+    // A second start on the same data says so in one line, before its own start-up.
+    const again = run(ALL_IN_ONE, { ...e, PORT: String(await freePort()) });
+    expect(await again.exited).toBe(1);
+    expect(again.output().trim().split('\n')).toEqual([
+      `image-promoter: the embedded database in ${join(dataDir, 'pglite')} is in use by process ${second.child.pid}; stop that process first, or set DATABASE_URL to a PostgreSQL server that both can share`,
+    ]);
+
     // While it runs, nothing else may open the same embedded database (its writes would be lost).
     const migrate = run('dist/libs/db/migrate.js', e);
     expect(await migrate.exited).toBe(1);
     expect(migrate.output()).toContain(`is in use by process ${second.child.pid}`);
     expect(await second.stop()).toBe(0);
+    expect(second.output()).toContain('image-promoter: stopping on SIGTERM; no work in flight');
     // Once it has stopped, the database is free again.
     const after = run('dist/libs/db/migrate.js', e);
     expect(await after.exited).toBe(0);
     expect(after.output()).toContain('schema up to date');
+  });
+
+  it('refuses a port already in use in one line, for the API and the worker probe port alike', async () => {
+    const holder = createServer().listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const proc = run(ALL_IN_ONE, env({ PORT: String(port), HOST: '127.0.0.1', PROMOTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'promoter-port-')) }));
+      expect(await proc.exited).toBe(1);
+      expect(proc.output().trim().split('\n')).toEqual([
+        `image-promoter: port ${port} on 127.0.0.1 is already in use (is another image-promoter running?); stop what holds it, or set PORT to a free port`,
+      ]);
+      const worker = run(WORKER, env({ WORKER_HEALTH_PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: 'postgres://127.0.0.1:1/none' }));
+      expect(await worker.exited).toBe(1);
+      expect(worker.output()).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(worker.output()).toContain('set WORKER_HEALTH_PORT to a free port');
+    } finally {
+      holder.close();
+    }
   });
 
   it('runs API and worker as separate processes against one database and Redis', async () => {

@@ -66,6 +66,8 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
   const app = await NestFactory.create<NestFastifyApplication>(RootModule.forRoot(parts, true, api), adapter, {
     logger: new PinoLogger(pino),
     bufferLogs: false,
+    // A failed start-up throws to the caller, which says why in one line (Nest would abort the process).
+    abortOnError: false,
   });
   app.useGlobalFilters(new ErrorFilter());
   keepUrlencodedBodiesRaw(app);
@@ -98,6 +100,7 @@ export async function createWorkerContext(parts: AppParts): Promise<INestApplica
   const pino = parts.pino ?? createPino(parts.config.process.logLevel);
   const app = await NestFactory.createApplicationContext(RootModule.forRoot({ ...parts, api: false, worker: true }, false), {
     logger: new PinoLogger(pino),
+    abortOnError: false,
   });
   await app.init();
   return app;

@@ -1,10 +1,11 @@
-import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type Type } from '@nestjs/common';
+import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
 import { NotifyModule } from '../../../libs/notify/index.js';
 import { GATE_HANDLERS, GateService, PolicyGate, PolicyModule, WorkflowModule, type Gate, type GateHandlers } from '../../../libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
 import { NotifyProcessor } from './processors/notify.processor.js';
 import { PromoteProcessor } from './processors/promote.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
+import { InFlight } from './processors/in-flight.js';
 import { SignatureGateModule } from './gates/signature-gate.module.js';
 import { SignatureGate } from './gates/signature.gate.js';
 import { ScanGateModule } from './gates/scan-gate.module.js';
@@ -18,7 +19,6 @@ import { ScanGate } from './gates/scan.gate.js';
 const GATE_MODULES: Array<Type<unknown> | DynamicModule> = [SignatureGateModule, PolicyModule, ScanGateModule];
 const GATES: Array<Type<Gate>> = [SignatureGate, PolicyGate, ScanGate];
 
-/** BullMQ processors: the gates, the promote step and the reconciler. Runs with no HTTP server. */
 /** Lets jobs in flight finish before the database and Redis connections close (they close after). */
 @Injectable()
 class WorkerDrainer implements BeforeApplicationShutdown {
@@ -36,6 +36,7 @@ class WorkerDrainer implements BeforeApplicationShutdown {
   }
 }
 
+/** BullMQ processors: the gates, the promote step and the reconciler. Runs with no HTTP server. */
 @Module({})
 export class WorkerModule {
   /** `overrides` replaces single gates (tests use it to script outcomes); the rest stay real. */
@@ -60,8 +61,18 @@ export class WorkerModule {
         ReconcileProcessor,
         NotifyProcessor,
         WorkerDrainer,
+        InFlight,
       ],
-      exports: [GateService],
+      exports: [GateService, InFlight],
     };
+  }
+}
+
+/** What the worker in this process is busy with (empty when it runs no worker). */
+export function workInFlight(app: INestApplicationContext): string[] {
+  try {
+    return app.get(InFlight, { strict: false }).describe();
+  } catch {
+    return [];
   }
 }

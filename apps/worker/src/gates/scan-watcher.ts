@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { AppConfig, scanGateSchema } from '../../../../libs/config/index.js';
+import { AppConfig, jobRetry, scanGateSchema } from '../../../../libs/config/index.js';
 import { QUEUES } from '../../../../libs/queue/index.js';
 import { isRegistryError } from '../../../../libs/registry/index.js';
 import { CYCLONEDX_PREDICATE_TYPE, judgeFindings, ScannerService, type Finding } from '../../../../libs/scanning/index.js';
@@ -152,7 +152,7 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
       };
       await this.audit.transaction((m) => this.audit.append(m, WORKER, { action: 'scan.new_findings', subject: `promotion:${p.id}`, data: { ...data } }));
       await this.notify
-        .add(NEW_FINDINGS_JOB, data, { jobId: newFindingsJobId(p.id, importId), attempts: 8, backoff: { type: 'exponential', delay: 2_000 } })
+        .add(NEW_FINDINGS_JOB, data, { jobId: newFindingsJobId(p.id, importId), ...jobRetry(this.config.pipeline.worker.retries.notify) })
         .catch((err: Error) => this.logger.warn(`could not queue the new-findings notice for promotion ${p.id}: ${err.message}`));
     }
     await this.dataSource.query('UPDATE scan_rematches SET finished_at = now(), report = $2 WHERE import_id = $1', [current.id, JSON.stringify(report)]);

@@ -1,10 +1,11 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger } from '@nestjs/common';
+import { Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { z } from 'zod';
-import { GATE_TYPES, type GateType } from '../../../../libs/config/index.js';
+import { AppConfig, GATE_TYPES, type GateType } from '../../../../libs/config/index.js';
 import { JOBS, QUEUES, type GateJobData } from '../../../../libs/queue/index.js';
 import { GateService } from '../../../../libs/workflow/index.js';
+import { InFlight } from './in-flight.js';
 
 const gateJobSchema = z.strictObject({
   promotionId: z.uuid(),
@@ -12,17 +13,22 @@ const gateJobSchema = z.strictObject({
   round: z.number().int().min(1),
 });
 
-const CONCURRENCY = 4;
-
 /** One processor per gate queue; all share this: validate the job, evaluate, give up cleanly. */
-abstract class GateProcessor extends WorkerHost {
+abstract class GateProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(this.constructor.name);
 
   constructor(
     private readonly gates: GateService,
     private readonly gate: GateType,
+    private readonly inFlight: InFlight,
+    private readonly config: AppConfig,
   ) {
     super();
+  }
+
+  /** `worker.concurrency.gates` (the decorator's options are fixed before the config is known). */
+  onApplicationBootstrap(): void {
+    this.worker.concurrency = this.config.pipeline.worker.concurrency.gates;
   }
 
   async process(job: Job<unknown>): Promise<string> {
@@ -31,7 +37,7 @@ abstract class GateProcessor extends WorkerHost {
     if (!parsed.success || parsed.data.gate !== this.gate) {
       throw new UnrecoverableError(`malformed ${this.gate} job ${job.id}: ${parsed.error?.message ?? 'wrong gate'}`);
     }
-    return this.gates.evaluate(parsed.data);
+    return this.inFlight.track(`the ${this.gate} gate of promotion ${parsed.data.promotionId}`, () => this.gates.evaluate(parsed.data));
   }
 
   /** Retrying cannot help any more: the gate reports an error instead of leaving the promotion waiting. */
@@ -50,23 +56,23 @@ abstract class GateProcessor extends WorkerHost {
   }
 }
 
-@Processor(QUEUES.verify, { concurrency: CONCURRENCY })
+@Processor(QUEUES.verify)
 export class VerifyProcessor extends GateProcessor {
-  constructor(gates: GateService) {
-    super(gates, 'signature');
+  constructor(gates: GateService, inFlight: InFlight, config: AppConfig) {
+    super(gates, 'signature', inFlight, config);
   }
 }
 
-@Processor(QUEUES.scan, { concurrency: CONCURRENCY })
+@Processor(QUEUES.scan)
 export class ScanProcessor extends GateProcessor {
-  constructor(gates: GateService) {
-    super(gates, 'scan');
+  constructor(gates: GateService, inFlight: InFlight, config: AppConfig) {
+    super(gates, 'scan', inFlight, config);
   }
 }
 
-@Processor(QUEUES.policy, { concurrency: CONCURRENCY })
+@Processor(QUEUES.policy)
 export class PolicyProcessor extends GateProcessor {
-  constructor(gates: GateService) {
-    super(gates, 'policy');
+  constructor(gates: GateService, inFlight: InFlight, config: AppConfig) {
+    super(gates, 'policy', inFlight, config);
   }
 }

@@ -9,7 +9,7 @@ import { QUEUES } from '../../../../libs/queue/index.js';
  * Slack messages and webhooks. A failure here is retried with backoff and, in the end, dropped:
  * notifications never feed back into a promotion.
  */
-@Processor(QUEUES.notify, { concurrency: 4 })
+@Processor(QUEUES.notify)
 export class NotifyProcessor extends WorkerHost implements OnApplicationBootstrap {
   constructor(
     private readonly notify: NotifyService,
@@ -21,6 +21,7 @@ export class NotifyProcessor extends WorkerHost implements OnApplicationBootstra
 
   /** The Slack catch-up runs at the reconciler's pace; one schedule however many workers run. */
   async onApplicationBootstrap(): Promise<void> {
+    this.worker.concurrency = this.config.pipeline.worker.concurrency.notify;
     if (!this.config.pipeline.slack) return;
     await this.queue.upsertJobScheduler(
       NOTIFY_JOBS.catchUp,

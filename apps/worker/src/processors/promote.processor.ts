@@ -1,20 +1,30 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger } from '@nestjs/common';
+import { Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { z } from 'zod';
+import { AppConfig } from '../../../../libs/config/index.js';
 import { JOBS, QUEUES } from '../../../../libs/queue/index.js';
 import { isRegistryError } from '../../../../libs/registry/index.js';
 import { PromoteService } from '../../../../libs/workflow/index.js';
+import { InFlight } from './in-flight.js';
 
 const promoteJobSchema = z.strictObject({ promotionId: z.uuid() });
 
-/** Copies run two at a time per worker: each already copies several blobs at once. */
-@Processor(QUEUES.promote, { concurrency: 2 })
-export class PromoteProcessor extends WorkerHost {
+/** Copies run `worker.concurrency.promote` at a time per worker (2 by default): each already copies several blobs at once. */
+@Processor(QUEUES.promote)
+export class PromoteProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(PromoteProcessor.name);
 
-  constructor(private readonly promote: PromoteService) {
+  constructor(
+    private readonly promote: PromoteService,
+    private readonly inFlight: InFlight,
+    private readonly config: AppConfig,
+  ) {
     super();
+  }
+
+  onApplicationBootstrap(): void {
+    this.worker.concurrency = this.config.pipeline.worker.concurrency.promote;
   }
 
   async process(job: Job<unknown>): Promise<string> {
@@ -22,7 +32,8 @@ export class PromoteProcessor extends WorkerHost {
     const parsed = promoteJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed promote job ${job.id}: ${parsed.error.message}`);
     try {
-      return await this.promote.execute(parsed.data.promotionId);
+      const id = parsed.data.promotionId;
+      return await this.inFlight.track(`the copy of promotion ${id}`, () => this.promote.execute(id));
     } catch (err) {
       // Refused credentials, a missing image, a digest mismatch: trying again cannot help.
       if (isRegistryError(err) && !err.retryable) throw new UnrecoverableError(err.message);
