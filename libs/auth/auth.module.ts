@@ -1,10 +1,16 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { AppConfig } from '../config/index.js';
 import { AuthGuard } from './auth.guard.js';
+import { CiFederation } from './ci-federation.js';
 import { TokenService } from './token.service.js';
 
 @Module({
-  providers: [TokenService, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [TokenService],
+  providers: [
+    TokenService,
+    { provide: CiFederation, useFactory: (config: AppConfig) => new CiFederation(config.pipeline.identity.ci), inject: [AppConfig] },
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
+  exports: [TokenService, CiFederation],
 })
 export class AuthModule {}

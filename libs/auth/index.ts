@@ -2,6 +2,8 @@
 // makes every route authenticate and check its role.
 export * from './auth.guard.js';
 export * from './auth.module.js';
+export * from './ci-federation.js';
+export * from './jwks-cache.js';
 export * from './decorators.js';
 export * from './principal.js';
 export * from './token-secret.js';

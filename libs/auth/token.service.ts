@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource, IsNull, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AppConfig } from '../config/index.js';
 import { ApiTokenEntity, uniqueViolation } from '../db/index.js';
-import { ServiceError, type Role } from '../domain/index.js';
+import { personKey, ServiceError, type Role } from '../domain/index.js';
 import type { Principal } from './principal.js';
 import { generateToken, hashToken, secretsEqual } from './token-secret.js';
 
@@ -11,8 +11,21 @@ export interface CreatedToken {
   id: string;
   name: string;
   roles: Role[];
+  owner: string;
+  kind: 'person' | 'workload';
   token: string;
   createdAt: string;
+  expiresAt: string;
+}
+
+export interface NewToken {
+  name: string;
+  roles: Role[];
+  /** A person's id or e-mail, or a workload's name; default: the token's name. */
+  owner?: string;
+  kind?: 'person' | 'workload';
+  /** Default: now + identity.tokens.defaultExpiry; never past now + maxExpiry. */
+  expiresAt?: Date;
 }
 
 /** A token as listed: never its secret or hash. */
@@ -20,11 +33,19 @@ export interface TokenInfo {
   id: string;
   name: string;
   roles: Role[];
+  owner: string;
+  kind: 'person' | 'workload';
   createdBy: string;
   createdAt: string;
+  /** null only for tokens made before tokens expired. */
+  expiresAt: string | null;
+  lastUsedAt: string | null;
   revokedAt: string | null;
   revokedBy: string | null;
 }
+
+/** Why a bearer was refused, said in the 401. */
+export type TokenRefusal = 'unknown' | 'revoked' | 'expired';
 
 export interface TokenAppender {
   /** Records the change in the audit log inside the same transaction. */
@@ -51,30 +72,66 @@ export class TokenService {
   ) {}
 
   async authenticate(bearer: string): Promise<Principal | null> {
-    const bootstrap = this.config.process.bootstrapToken;
-    if (bootstrap !== null && secretsEqual(bearer, bootstrap)) {
-      return (await this.bootstrapAllowed()) ? { id: 'bootstrap', name: 'bootstrap', roles: ['admin'] } : null;
-    }
-    const hash = hashToken(bearer);
-    const hit = this.cache.get(hash);
-    if (hit && hit.until > Date.now()) return hit.principal;
-    const row = await this.dataSource.getRepository(ApiTokenEntity).findOneBy({ tokenHash: hash, revokedAt: IsNull() });
-    if (!row) return null;
-    const principal: Principal = { id: `token:${row.id}`, name: row.name, roles: row.roles as Role[] };
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(hash, { principal, until: Date.now() + CACHE_TTL_MS });
-    return principal;
+    const result = await this.check(bearer);
+    return 'principal' in result ? result.principal : null;
   }
 
-  async create(actor: Principal, name: string, roles: Role[], audit: TokenAppender): Promise<CreatedToken> {
+  /** The token's principal, or why it is refused (unknown, revoked, expired). */
+  async check(bearer: string): Promise<{ principal: Principal } | { refused: TokenRefusal }> {
+    const bootstrap = this.config.process.bootstrapToken;
+    if (bootstrap !== null && secretsEqual(bearer, bootstrap)) {
+      return (await this.bootstrapAllowed())
+        ? { principal: { id: 'bootstrap', name: 'bootstrap', roles: ['admin'], kind: 'person', person: 'bootstrap', credential: 'bootstrap' } }
+        : { refused: 'unknown' };
+    }
+    const hash = hashToken(bearer);
+    const now = Date.now();
+    const hit = this.cache.get(hash);
+    if (hit && hit.until > now) return { principal: hit.principal };
+    const row = await this.dataSource.getRepository(ApiTokenEntity).findOneBy({ tokenHash: hash });
+    if (!row) return { refused: 'unknown' };
+    if (row.revokedAt !== null) return { refused: 'revoked' };
+    if (row.expiresAt !== null && row.expiresAt.getTime() <= now) return { refused: 'expired' };
+    const principal: Principal = {
+      id: `token:${row.id}`,
+      name: row.name,
+      roles: row.roles as Role[],
+      kind: row.kind,
+      person: personKey(row.owner),
+      credential: 'token',
+    };
+    // Recorded at most once a minute per token: a busy CI token must not write on every request.
+    await this.dataSource.query(
+      `UPDATE api_tokens SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+      [row.id],
+    );
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(hash, { principal, until: Math.min(now + CACHE_TTL_MS, row.expiresAt?.getTime() ?? Infinity) });
+    return { principal };
+  }
+
+  async create(actor: Principal, input: NewToken, audit: TokenAppender): Promise<CreatedToken> {
+    const { name, roles } = input;
+    const limits = this.config.pipeline.identity.tokens;
+    const now = new Date();
+    const expiresAt = input.expiresAt ?? new Date(now.getTime() + limits.defaultExpiry);
+    if (expiresAt.getTime() <= now.getTime()) throw new ServiceError('bad_request', 'expiresAt must be in the future', { field: 'expiresAt' });
+    if (expiresAt.getTime() > now.getTime() + limits.maxExpiry) {
+      const max = new Date(now.getTime() + limits.maxExpiry).toISOString();
+      throw new ServiceError('bad_request', `expiresAt is past the longest a token may live (identity.tokens.maxExpiry: until ${max})`, { field: 'expiresAt', max });
+    }
     const token = generateToken();
     const row = Object.assign(new ApiTokenEntity(), {
       id: randomUUID(),
       name,
       roles: [...new Set(roles)],
+      owner: input.owner?.trim() || name,
+      kind: input.kind ?? 'person',
+      expiresAt,
+      lastUsedAt: null,
       tokenHash: hashToken(token),
       createdBy: actor.id,
-      createdAt: new Date(),
+      createdAt: now,
     });
     try {
       await this.dataSource.transaction(async (manager) => {
@@ -85,7 +142,16 @@ export class TokenService {
       if (uniqueViolation(err) !== null) throw new ServiceError('conflict', `a token named '${name}' already exists`);
       throw err;
     }
-    return { id: row.id, name: row.name, roles: row.roles as Role[], token, createdAt: row.createdAt.toISOString() };
+    return {
+      id: row.id,
+      name: row.name,
+      roles: row.roles as Role[],
+      owner: row.owner,
+      kind: row.kind,
+      token,
+      createdAt: row.createdAt.toISOString(),
+      expiresAt: expiresAt.toISOString(),
+    };
   }
 
   async list(): Promise<TokenInfo[]> {
@@ -137,8 +203,12 @@ function info(row: ApiTokenEntity): TokenInfo {
     id: row.id,
     name: row.name,
     roles: row.roles as Role[],
+    owner: row.owner,
+    kind: row.kind,
     createdBy: row.createdBy,
     createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
     revokedAt: row.revokedAt?.toISOString() ?? null,
     revokedBy: row.revokedBy ?? null,
   };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './config-error.js';
 import { readNotifySecrets, type NotifySecrets } from './notify-config.js';
+import { readOidcSecret } from './identity-config.js';
 import { parsePipeline, type EnvironmentConfig, type PipelineConfig, type RegistryConfig } from './pipeline-config.js';
 import { loadProcessConfig, type ProcessConfig } from './process-config.js';
 
@@ -17,6 +18,8 @@ export class AppConfig {
     readonly signingPassword: string | null = null,
     /** The Slack bot token, signing secret and webhook secrets the pipeline names, read at boot. */
     readonly notifySecrets: NotifySecrets = { slack: null, webhooks: [] },
+    /** The OIDC client secret from `identity.oidc.clientSecretEnv`, read at boot; null for a public client. */
+    readonly oidcClientSecret: string | null = null,
   ) {
     this.envs = new Map(pipeline.environments.map((e) => [e.name, e]));
   }
@@ -52,5 +55,6 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const passwordEnv = pipeline.signing?.key.passwordEnv ?? null;
   const signingPassword = passwordEnv === null ? null : (env[passwordEnv] ?? null);
   const notifySecrets = readNotifySecrets(pipeline, env, proc.configPath);
-  return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])), signingPassword, notifySecrets);
+  const oidcClientSecret = readOidcSecret(pipeline.identity, env, proc.configPath);
+  return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])), signingPassword, notifySecrets, oidcClientSecret);
 }

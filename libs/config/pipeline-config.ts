@@ -9,6 +9,7 @@ import { notifyIssues, slackConfigSchema, webhookConfigSchema, type SlackConfig,
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
 import { signatureGateSchema } from './signature-gate.js';
 import { workerConfig, workerConfigSchema, type WorkerConfig } from './worker-config.js';
+import { identityIssues, identitySchema, type IdentityConfig } from './identity-config.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
 export type RegistryAuth =
@@ -74,6 +75,8 @@ export interface PipelineConfig {
   entry: string;
   /** Concurrency and retries of the queue jobs and registry requests (`worker:`), defaults when absent. */
   worker: WorkerConfig;
+  /** Single sign-on, CI federation and credential lifetimes (identity-config.ts). */
+  identity: IdentityConfig;
 }
 
 const ROLE_NAMES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'] as const;
@@ -143,6 +146,7 @@ const pipelineSchema = z.strictObject({
   policy: policyTopLevelSchema.optional(),
   limits: limitsSchema.optional(),
   worker: workerConfigSchema.optional(),
+  identity: identitySchema.prefault({}),
 });
 
 const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
@@ -226,6 +230,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
   issues.push(...cycles(environments));
   issues.push(...resolvePolicies(doc.policy, { source, registryHosts: registries.map((r) => r.host), environments }));
   issues.push(...notifyIssues(doc.slack, names));
+  issues.push(...identityIssues(doc.identity, names));
   if (issues.length > 0) throw new ConfigError(source, issues);
 
   return {
@@ -246,6 +251,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     scanning: scanningConfig(doc.scanning),
     limits: limitsConfig(doc.limits),
     worker: workerConfig(doc.worker),
+    identity: doc.identity,
   };
 }
 

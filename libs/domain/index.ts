@@ -7,5 +7,6 @@ export * from './canonical-json.js';
 export * from './gates.js';
 export * from './approval-rule.js';
 export * from './roles.js';
+export * from './person.js';
 export * from './service-error.js';
 export * from './open-decisions.js';

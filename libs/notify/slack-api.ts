@@ -86,9 +86,13 @@ export class SlackApi {
     await this.call('chat.update', () => this.client.chat.update({ channel, ts, text: message.text, blocks: message.blocks }));
   }
 
-  /** The user's e-mail address (needs the users:read.email scope), or null when Slack has none. */
+  /**
+   * The user's e-mail address (needs the users:read.email scope), or null when Slack has none or
+   * says it is unconfirmed: only a verified address may stand for a person.
+   */
   async userEmail(user: string): Promise<string | null> {
     const result = await this.call('users.info', () => this.client.users.info({ user }));
+    if (result.user?.is_email_confirmed === false) return null;
     return result.user?.profile?.email?.toLowerCase() ?? null;
   }
 

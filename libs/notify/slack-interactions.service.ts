@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from
 import { z } from 'zod';
 import type { Principal } from '../auth/index.js';
 import { AppConfig, type SlackPrincipalConfig } from '../config/index.js';
-import { PromotionError, ServiceError, type Decision } from '../domain/index.js';
+import { personKey, PromotionError, ServiceError, type Decision } from '../domain/index.js';
 import { ApprovalService, PromotionService, type PromotionView } from '../workflow/index.js';
 import { SlackApi } from './slack-api.js';
 import { APPROVE_ACTION, decodeButtonValue, REJECT_ACTION, shortDigest } from './slack-message.js';
@@ -115,7 +115,7 @@ export class SlackInteractionsService implements OnApplicationShutdown {
     try {
       const after = await this.approvals.decide(who, value.promotionId, { decision: click.decision, comment: 'from Slack' }, 'slack');
       const state = after.status === 'awaiting_approval' ? `${after.approval.needed} more approval(s) needed` : `the promotion is now ${after.status.replace('_', ' ')}`;
-      return { accepted: true, reply: `Recorded your ${click.decision === 'approve' ? 'approval' : 'rejection'} as ${who.name}; ${state}.` };
+      return { accepted: true, reply: `Recorded your ${click.decision === 'approve' ? 'approval' : 'rejection'} as ${who.person}; ${state}.` };
     } catch (err) {
       if (err instanceof PromotionError) return refuse(refusal(err, who, view));
       if (err instanceof ServiceError) return refuse(`${err.message}. Nothing was recorded.`);
@@ -123,20 +123,34 @@ export class SlackInteractionsService implements OnApplicationShutdown {
     }
   }
 
-  /** By Slack user id; else, when enabled, by the user's e-mail address from users.info. */
+  /**
+   * Roles by Slack user id, else (when enabled) by the user's e-mail address from users.info. The
+   * person is the user's verified e-mail address whenever Slack gives one, so a Slack user and the
+   * same person's tokens and SSO session are one approver; without one, the configured principal.
+   */
   private async principalOf(userId: string): Promise<Principal | null> {
     const slack = this.config.pipeline.slack!;
     let mapping: SlackPrincipalConfig | undefined = Object.hasOwn(slack.users, userId) ? slack.users[userId] : undefined;
-    if (!mapping && slack.lookupByEmail && this.slack) {
-      const email = await this.slack.userEmail(userId).catch((err: Error) => {
-        this.logger.warn(`users.info for ${userId}: ${err.message}`);
-        return null;
-      });
+    const email = this.slack
+      ? await this.slack.userEmail(userId).catch((err: Error) => {
+          this.logger.warn(`users.info for ${userId}: ${err.message}`);
+          return null;
+        })
+      : null;
+    if (!mapping && slack.lookupByEmail && email) {
       // E-mail addresses compare without case; the config may spell them either way.
-      const key = email ? Object.keys(slack.users).find((k) => k.includes('@') && k.toLowerCase() === email) : undefined;
+      const key = Object.keys(slack.users).find((k) => k.includes('@') && k.toLowerCase() === email);
       if (key) mapping = slack.users[key];
     }
-    return mapping ? { id: mapping.principal, name: mapping.principal, roles: mapping.roles } : null;
+    if (!mapping) return null;
+    return {
+      id: `slack:${userId}`,
+      name: mapping.principal,
+      roles: mapping.roles,
+      kind: 'person',
+      person: personKey(email ?? mapping.principal),
+      credential: 'slack',
+    };
   }
 
   private async reply(click: SlackClick, text: string): Promise<void> {
@@ -156,9 +170,9 @@ function refusal(err: PromotionError, who: Principal, view: PromotionView): stri
     case 'role_not_allowed':
       return `You do not hold a role that may decide here (${err.message.replace(/^approving here needs /, 'it needs ')}). Nothing was recorded.`;
     case 'duplicate_decision': {
-      const elsewhere = view.approvals.some((a) => a.counts && a.approver.name === who.name && a.via !== 'slack');
+      const elsewhere = view.approvals.some((a) => a.counts && a.approver.person === who.person && a.via !== 'slack');
       return elsewhere
-        ? `You have already decided on this promotion as ${who.name} through the API or the CLI; your decision counts once. Nothing more was recorded.`
+        ? `You have already decided on this promotion as ${who.person} through the API or the CLI; your decision counts once. Nothing more was recorded.`
         : 'You have already decided on this promotion; your decision counts once. Nothing more was recorded.';
     }
     case 'not_awaiting_approval':

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { Principal } from '../auth/index.js';
+import { personOf, type Principal } from '../auth/index.js';
 import { ApprovalEntity, PromotionEntity, ReviewEntity } from '../db/index.js';
 import { checkApprover, checkReviewer, PromotionError, type ApprovalRule, type Bound, type Decision } from '../domain/index.js';
 import { AuditService } from './audit.service.js';
@@ -24,12 +24,12 @@ export interface ReviewInput {
 }
 
 /**
- * The approval rule counts people, and a person is known by name through every channel: the API
- * token named `alice` and the Slack user mapped to principal `alice` are one approver, and neither
- * may approve what `alice` requested. Token names are unique; Slack principals are set in config.
+ * The approval rule counts persons, whatever credential they came with: two tokens owned by
+ * alice@example.com, her SSO session and her Slack user (by its verified e-mail) are one approver,
+ * and none of them may approve what she requested.
  */
-function asPerson(who: Principal): Principal {
-  return { ...who, id: who.name };
+function asPerson(who: Principal): { id: string; roles: readonly string[] } {
+  return { id: personOf(who), roles: who.roles };
 }
 
 interface Deciding {
@@ -55,13 +55,14 @@ export class ApprovalService {
   decide(who: Principal, id: string, input: DecisionInput, channel: Channel): Promise<PromotionView> {
     return this.decideOn(who, id, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ApprovalEntity, { where: { promotionId: id } });
-      const records = existing.map((a) => ({ approverId: a.approverName, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt }));
-      checkApprover(rule, promotion.requestedByName, asPerson(who), records, bound);
+      const records = existing.map((a) => ({ approverId: a.approverPerson, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt }));
+      checkApprover(rule, promotion.requestedByPerson, asPerson(who), records, bound);
       const approval = Object.assign(new ApprovalEntity(), {
         id: randomUUID(),
         promotionId: id,
         approverId: who.id,
         approverName: who.name,
+        approverPerson: personOf(who),
         decision: input.decision,
         comment: input.comment,
         channel,
@@ -81,13 +82,14 @@ export class ApprovalService {
   review(who: Principal, id: string, input: ReviewInput, channel: Channel): Promise<PromotionView> {
     return this.decideOn(who, id, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ReviewEntity, { where: { promotionId: id } });
-      const records = existing.map((r) => ({ reviewerId: r.reviewerName, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }));
-      checkReviewer(rule, promotion.requestedByName, asPerson(who), input.kind, records, bound);
+      const records = existing.map((r) => ({ reviewerId: r.reviewerPerson, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }));
+      checkReviewer(rule, promotion.requestedByPerson, asPerson(who), input.kind, records, bound);
       const review = Object.assign(new ReviewEntity(), {
         id: randomUUID(),
         promotionId: id,
         reviewerId: who.id,
         reviewerName: who.name,
+        reviewerPerson: personOf(who),
         kind: input.kind,
         verdict: input.verdict,
         notes: input.notes,

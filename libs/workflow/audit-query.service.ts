@@ -1,11 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditEventEntity } from '../db/index.js';
+import { personKey } from '../domain/index.js';
 import { decodeCursor, encodeCursor, type Page } from './cursor.js';
 
 export interface AuditFilter {
   subject?: string;
   actor?: string;
+  /** The person (or workload) behind the actor, whatever credential they used. */
+  person?: string;
   from?: Date;
   to?: Date;
   cursor?: string;
@@ -36,6 +39,7 @@ export class AuditQueryService {
     const qb = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e').where('e.seq IS NOT NULL');
     if (filter.subject !== undefined) qb.andWhere('e.subject = :subject', { subject: filter.subject });
     if (filter.actor !== undefined) qb.andWhere('e.actor = :actor', { actor: filter.actor });
+    if (filter.person !== undefined) qb.andWhere(`e.data->'actor'->>'person' = :person`, { person: personKey(filter.person) });
     if (filter.from !== undefined) qb.andWhere('e.at >= :from', { from: filter.from });
     if (filter.to !== undefined) qb.andWhere('e.at < :to', { to: filter.to });
     if (filter.cursor !== undefined) qb.andWhere('e.seq > :seq', { seq: decodeCursor(filter.cursor) });

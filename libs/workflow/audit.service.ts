@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { Principal } from '../auth/index.js';
+import { actorRecord, type Principal } from '../auth/index.js';
 import { AuditEventEntity } from '../db/index.js';
 import { canonicalJson } from '../domain/index.js';
 
@@ -92,8 +92,9 @@ export class AuditService {
         actor: typeof actor === 'string' ? actor : actor.id,
         action: input.action,
         subject: input.subject,
-        // What is hashed must be what reads back from jsonb: plain JSON values only.
-        data: JSON.parse(JSON.stringify(input.data ?? {})),
+        // What is hashed must be what reads back from jsonb: plain JSON values only. A principal's
+        // person, display name and credential ride in data.actor, so they are hashed with the event.
+        data: JSON.parse(JSON.stringify(typeof actor === 'string' ? (input.data ?? {}) : { ...input.data, actor: actorRecord(actor) })),
       });
       row.body = eventBody(row);
       return row;

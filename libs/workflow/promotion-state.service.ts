@@ -106,9 +106,9 @@ export class PromotionStateService {
     const { promotion } = record;
     return tallyApprovals(
       approvalRule(this.environmentOf(promotion)),
-      // Counted by person (name), as ApprovalService checks them: one person, one vote, any channel.
-      record.approvals.map((a) => ({ approverId: a.approverName, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
-      record.reviews.map((r) => ({ reviewerId: r.reviewerName, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
+      // Counted by person, as ApprovalService checks them: one person, one vote, any channel.
+      record.approvals.map((a) => ({ approverId: a.approverPerson, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
+      record.reviews.map((r) => ({ reviewerId: r.reviewerPerson, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
       { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now },
     );
   }

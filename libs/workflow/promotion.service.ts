@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { Principal } from '../auth/index.js';
+import { personOf, type Principal } from '../auth/index.js';
 import { AppConfig, GATE_TYPES, type GateType } from '../config/index.js';
 import { GateResultEntity, insertPromotion, PromotionEntity, uniqueViolation } from '../db/index.js';
 import { canonicalJson, isPromotionStatus, ServiceError, sha256Hex, type PromotionStatus } from '../domain/index.js';
@@ -78,6 +78,8 @@ export class PromotionService {
       );
     }
 
+    if (who.limits) checkLimits(who, app, target.name);
+
     // Only a request that makes sense is worth a question to the registry.
     const ref = await this.pinned(named);
     const gates = GATE_TYPES.filter((g) => target.gates[g] !== undefined);
@@ -96,6 +98,7 @@ export class PromotionService {
       reason: body.reason,
       requestedBy: who.id,
       requestedByName: who.name,
+      requestedByPerson: personOf(who),
       idempotencyKey,
       requestHash,
       round: 1,
@@ -172,7 +175,7 @@ export class PromotionService {
     return this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       const mayCancelAny = who.roles.includes('admin') || who.roles.includes('release-manager');
-      if (!mayCancelAny && promotion.requestedBy !== who.id) {
+      if (!mayCancelAny && promotion.requestedByPerson !== personOf(who)) {
         throw new ServiceError('forbidden', 'only the requester, a release manager or an admin may cancel a promotion');
       }
       await this.state.move(manager, promotion, 'cancel', who, { reason });
@@ -252,4 +255,23 @@ function parseImage(text: string, field = 'image') {
     throw err;
   }
   return ref;
+}
+
+/** A federated CI identity may request only the apps and target environments its rule names. */
+function checkLimits(who: Principal, app: string, target: string): void {
+  const limits = who.limits!;
+  if (!limits.apps.includes('*') && !limits.apps.includes(app)) {
+    throw new ServiceError('forbidden', `app not allowed: ${who.name} may request only ${limits.apps.join(', ') || '(no app)'}, not '${app}'`, {
+      check: 'app',
+      app,
+      allowed: [...limits.apps],
+    });
+  }
+  if (!limits.environments.includes('*') && !limits.environments.includes(target)) {
+    throw new ServiceError('forbidden', `environment not allowed: ${who.name} may request only ${limits.environments.join(', ') || '(no environment)'}, not '${target}'`, {
+      check: 'environment',
+      environment: target,
+      allowed: [...limits.environments],
+    });
+  }
 }

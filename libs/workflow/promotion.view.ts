@@ -16,7 +16,7 @@ export function promotionSummary(p: PromotionEntity) {
     targetTag: p.targetTag,
     status: p.status,
     reason: p.reason,
-    requestedBy: { id: p.requestedBy, name: p.requestedByName },
+    requestedBy: { id: p.requestedBy, name: p.requestedByName, person: p.requestedByPerson },
     round: p.round,
     evidenceDigest: p.evidenceDigest,
     expiresAt: p.expiresAt?.toISOString() ?? null,
@@ -43,7 +43,7 @@ export function promotionView(record: PromotionRecord, tally: ApprovalTally, rul
     })),
     approvals: record.approvals.map((a) => ({
       id: a.id,
-      approver: { id: a.approverId, name: a.approverName },
+      approver: { id: a.approverId, name: a.approverName, person: a.approverPerson },
       decision: a.decision,
       comment: a.comment,
       via: a.channel,
@@ -54,7 +54,7 @@ export function promotionView(record: PromotionRecord, tally: ApprovalTally, rul
     })),
     reviews: record.reviews.map((r) => ({
       id: r.id,
-      reviewer: { id: r.reviewerId, name: r.reviewerName },
+      reviewer: { id: r.reviewerId, name: r.reviewerName, person: r.reviewerPerson },
       kind: r.kind,
       verdict: r.verdict,
       notes: r.notes,

@@ -46,6 +46,8 @@ slack:
     U0AUDREY: { principal: audrey, roles: [auditor] }
     U0CIBOT: { principal: ci-main, roles: [release-manager] }
     dave@example.com: { principal: dave, roles: [release-manager] }
+    U0ERIN: { principal: erin-slack, roles: [release-manager] }
+    U0FRANK: { principal: frank-slack, roles: [release-manager] }
 webhooks:
   - url: ${hooks.url}
     secretEnv: HOOK_SECRET
@@ -56,6 +58,8 @@ webhooks:
 beforeAll(async () => {
   slack = await startFakeSlack();
   slack.users.set('U0DAVE', { id: 'U0DAVE', email: 'Dave@Example.com' });
+  slack.users.set('U0ERIN', { id: 'U0ERIN', email: 'erin@example.com' });
+  slack.users.set('U0FRANK', { id: 'U0FRANK', email: 'frank@example.com', emailConfirmed: false });
   const received: { headers: Record<string, string>; body: string }[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -186,7 +190,7 @@ describe('approving from Slack', () => {
     const res = await first;
     expect(res.status).toBe(200);
     await eventually(async () => (await approvals(p.id)).length === 1);
-    expect(await approvals(p.id)).toEqual([{ approver_id: 'alice', decision: 'approve', channel: 'slack' }]);
+    expect(await approvals(p.id)).toEqual([{ approver_id: 'slack:U0ALICE', decision: 'approve', channel: 'slack' }]);
     expect(await ephemeral(first.responseUrl)).toMatchObject({ response_type: 'ephemeral', replace_original: false, text: expect.stringMatching(/Recorded your approval as alice; 1 more approval/) });
     const { message } = await approvalMessage(p.id);
     await eventually(async () => JSON.stringify(message().blocks).includes('1 of 2 (alice)'));
@@ -196,8 +200,8 @@ describe('approving from Slack', () => {
     expect((await second).status).toBe(200);
     await eventually(async () => (await status(p.id)) === 'promoted', 20_000);
     expect(await approvals(p.id)).toEqual([
-      { approver_id: 'alice', decision: 'approve', channel: 'slack' },
-      { approver_id: 'bob', decision: 'approve', channel: 'slack' },
+      { approver_id: 'slack:U0ALICE', decision: 'approve', channel: 'slack' },
+      { approver_id: 'slack:U0BOB', decision: 'approve', channel: 'slack' },
     ]);
     // The audit records the Slack decisions like REST ones: actor, action, and via: slack.
     const { rows } = await t.db.query(
@@ -205,8 +209,8 @@ describe('approving from Slack', () => {
       [`promotion:${p.id}`],
     );
     expect(rows).toEqual([
-      { actor: 'alice', action: 'approval.approve', via: 'slack' },
-      { actor: 'bob', action: 'approval.approve', via: 'slack' },
+      { actor: 'slack:U0ALICE', action: 'approval.approve', via: 'slack' },
+      { actor: 'slack:U0BOB', action: 'approval.approve', via: 'slack' },
     ]);
     // The message ends showing the promotion done, with no buttons left to click.
     await eventually(async () => JSON.stringify(message().blocks).includes('promoted'));
@@ -223,7 +227,7 @@ describe('approving from Slack', () => {
     const res = click('U0CAROL', value, { action: 'promotion.reject' });
     expect((await res).status).toBe(200);
     await eventually(async () => (await status(p.id)) === 'rejected');
-    expect(await approvals(p.id)).toEqual([{ approver_id: 'carol', decision: 'reject', channel: 'slack' }]);
+    expect(await approvals(p.id)).toEqual([{ approver_id: 'slack:U0CAROL', decision: 'reject', channel: 'slack' }]);
     const { message } = await approvalMessage(p.id);
     await eventually(async () => JSON.stringify(message().blocks).includes('rejected by carol'));
     expect(actionsOf(message().blocks)).toBeUndefined();
@@ -245,7 +249,7 @@ describe('approving from Slack', () => {
     const texts = replies.map((r) => r.text).sort();
     expect(texts[0]).toMatch(/^Recorded your approval as alice/);
     expect(texts[1]).toMatch(/^You have already decided on this promotion; your decision counts once/);
-    expect(await approvals(p.id)).toEqual([{ approver_id: 'alice', decision: 'approve', channel: 'slack' }]);
+    expect(await approvals(p.id)).toEqual([{ approver_id: 'slack:U0ALICE', decision: 'approve', channel: 'slack' }]);
     expect(await status(p.id)).toBe('awaiting_approval');
   });
 
@@ -255,7 +259,7 @@ describe('approving from Slack', () => {
     const res = click('U0DAVE', value);
     expect((await res).status).toBe(200);
     await eventually(async () => (await approvals(p.id)).length === 1);
-    expect(await approvals(p.id)).toEqual([{ approver_id: 'dave', decision: 'approve', channel: 'slack' }]);
+    expect(await approvals(p.id)).toEqual([{ approver_id: 'slack:U0DAVE', decision: 'approve', channel: 'slack' }]);
     expect(slack.calls.some((c) => c.method === 'users.info' && c.args.user === 'U0DAVE')).toBe(true);
   });
 });
@@ -300,8 +304,33 @@ describe('clicks that change nothing get an ephemeral reason', () => {
     const again = await t.api().post(`/api/v1/promotions/${p2.id}/approvals`).set(auth(aliceToken)).send({ decision: 'approve' });
     expect(again.status).toBe(409);
     expect(again.body.details.code).toBe('duplicate_decision');
-    expect(await approvals(p2.id)).toEqual([{ approver_id: 'alice', decision: 'approve', channel: 'slack' }]);
+    expect(await approvals(p2.id)).toEqual([{ approver_id: 'slack:U0ALICE', decision: 'approve', channel: 'slack' }]);
     expect(await status(p2.id)).toBe('awaiting_approval');
+  });
+
+  it('a Slack user is the person of their verified e-mail address, whatever principal the config names', async () => {
+    const erinToken = (await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'erin-laptop', roles: ['release-manager'], owner: 'Erin@Example.com' })).body.token;
+    const p = await requestPromotion('staging');
+    const button = await buttonValue(p.id);
+    expect((await t.api().post(`/api/v1/promotions/${p.id}/approvals`).set(auth(erinToken)).send({ decision: 'approve' })).status).toBe(201);
+    const c = click('U0ERIN', button);
+    expect((await c).status).toBe(200);
+    expect((await ephemeral(c.responseUrl)).text).toMatch(/already decided on this promotion as erin@example.com through the API or the CLI/);
+    expect(await approvals(p.id)).toEqual([{ approver_id: expect.stringMatching(/^token:/), decision: 'approve', channel: 'api' }]);
+
+    // An address Slack has not confirmed stands for nobody: the user is only the configured principal.
+    const frankToken = (await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'frank-laptop', roles: ['release-manager'], owner: 'frank@example.com' })).body.token;
+    const p2 = await requestPromotion('staging');
+    const button2 = await buttonValue(p2.id);
+    expect((await t.api().post(`/api/v1/promotions/${p2.id}/approvals`).set(auth(frankToken)).send({ decision: 'approve' })).status).toBe(201);
+    const c2 = click('U0FRANK', button2);
+    expect((await c2).status).toBe(200);
+    expect((await ephemeral(c2.responseUrl)).text).toMatch(/^Recorded your approval as frank-slack/);
+    const { rows } = await t.db.query(`SELECT data->'actor' AS actor FROM audit_events WHERE action = 'approval.approve' AND subject = $1 ORDER BY at`, [`promotion:${p2.id}`]);
+    expect(rows.map((r) => r.actor)).toEqual([
+      { person: 'frank@example.com', name: 'frank-laptop', kind: 'person', credential: 'token' },
+      { person: 'frank-slack', name: 'frank-slack', kind: 'person', credential: 'slack' },
+    ]);
   });
 
   it('a stale digest', async () => {

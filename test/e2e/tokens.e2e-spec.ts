@@ -26,8 +26,12 @@ describe('listing and revoking tokens', () => {
       id: ci.id,
       name: 'ci',
       roles: ['ci'],
+      owner: 'ci',
+      kind: 'person',
       createdBy: `token:${root.id}`,
       createdAt: expect.any(String),
+      expiresAt: expect.any(String),
+      lastUsedAt: expect.any(String),
       revokedAt: null,
       revokedBy: null,
     });
@@ -47,7 +51,13 @@ describe('listing and revoking tokens', () => {
     expect(again.status).toBe(200);
     expect(again.body.revokedAt).toBe(revoked.body.revokedAt);
     const { rows: events } = await t.db.query(`SELECT actor, subject, data FROM audit_events WHERE action = 'token.revoked'`);
-    expect(events).toEqual([{ actor: `token:${root.id}`, subject: `token:${ci.id}`, data: { name: 'ci', roles: ['ci'] } }]);
+    expect(events).toEqual([
+      {
+        actor: `token:${root.id}`,
+        subject: `token:${ci.id}`,
+        data: { name: 'ci', roles: ['ci'], actor: { person: 'root', name: 'root', kind: 'person', credential: 'token' } },
+      },
+    ]);
     expect((await t.api().get('/api/v1/audit/verify').set(auth(root.token))).body.ok).toBe(true);
 
     // The last admin token is kept; with a second admin it can go, and the bootstrap token stays retired.

@@ -31,6 +31,8 @@ export interface SlackFault {
 export interface FakeSlackUser {
   id: string;
   email?: string;
+  /** Slack's is_email_confirmed; default true. */
+  emailConfirmed?: boolean;
 }
 
 export interface FakeSlack {
@@ -104,7 +106,7 @@ export async function startFakeSlack(options: { token?: string } = {}): Promise<
       case 'users.info': {
         const user = users.get(args.user);
         if (!user) return fail('user_not_found');
-        return json(res, 200, { ok: true, user: { id: user.id, name: user.id.toLowerCase(), deleted: false, profile: user.email ? { email: user.email } : {} } });
+        return json(res, 200, { ok: true, user: { id: user.id, name: user.id.toLowerCase(), deleted: false, is_email_confirmed: user.emailConfirmed ?? true, profile: user.email ? { email: user.email } : {} } });
       }
       default:
         return fail('unknown_method');

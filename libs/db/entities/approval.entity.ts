@@ -7,6 +7,7 @@ export class ApprovalEntity {
   @Column({ type: 'uuid', name: 'promotion_id' }) promotionId: string;
   @Column({ type: 'text', name: 'approver_id' }) approverId: string;
   @Column({ type: 'text', name: 'approver_name' }) approverName: string;
+  @Column({ type: 'text', name: 'approver_person' }) approverPerson: string;
   @Column('text') decision: Decision;
   @Column('text') comment: string;
   @Column('text') channel: string;

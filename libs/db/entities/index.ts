@@ -4,6 +4,7 @@ import { AuditEventEntity } from './audit-event.entity.js';
 import { GateResultEntity } from './gate-result.entity.js';
 import { PromotionEntity } from './promotion.entity.js';
 import { ReviewEntity } from './review.entity.js';
+import { SessionEntity } from './session.entity.js';
 
-export { ApiTokenEntity, ApprovalEntity, AuditEventEntity, GateResultEntity, PromotionEntity, ReviewEntity };
-export const ENTITIES = [ApiTokenEntity, ApprovalEntity, AuditEventEntity, GateResultEntity, PromotionEntity, ReviewEntity];
+export { ApiTokenEntity, ApprovalEntity, AuditEventEntity, GateResultEntity, PromotionEntity, ReviewEntity, SessionEntity };
+export const ENTITIES = [ApiTokenEntity, ApprovalEntity, AuditEventEntity, GateResultEntity, PromotionEntity, ReviewEntity, SessionEntity];

@@ -18,6 +18,8 @@ export class PromotionEntity {
   @Column('text') reason: string;
   @Column({ type: 'text', name: 'requested_by' }) requestedBy: string;
   @Column({ type: 'text', name: 'requested_by_name' }) requestedByName: string;
+  /** The person (or workload principal) behind the request: nobody approves what their person requested. */
+  @Column({ type: 'text', name: 'requested_by_person' }) requestedByPerson: string;
   @Column({ type: 'text', name: 'idempotency_key', nullable: true }) idempotencyKey: string | null;
   @Column({ type: 'text', name: 'request_hash' }) requestHash: string;
   @Column('int') round: number;

@@ -7,6 +7,7 @@ export class ReviewEntity {
   @Column({ type: 'uuid', name: 'promotion_id' }) promotionId: string;
   @Column({ type: 'text', name: 'reviewer_id' }) reviewerId: string;
   @Column({ type: 'text', name: 'reviewer_name' }) reviewerName: string;
+  @Column({ type: 'text', name: 'reviewer_person' }) reviewerPerson: string;
   @Column('text') kind: string;
   @Column('text') verdict: Decision;
   @Column('text') notes: string;

@@ -9,6 +9,7 @@ const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-
 const listSchema = z.strictObject({
   subject: z.string().min(1).max(200).optional(),
   actor: z.string().min(1).max(200).optional(),
+  person: z.string().min(1).max(256).optional(),
   from: instant.optional(),
   to: instant.optional(),
   cursor: z.string().min(1).max(64).optional(),

@@ -11,6 +11,16 @@ const idSchema = z.uuid({ error: 'must be a token id (a UUID)' });
 const createTokenSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits and . _ - (at most 64)'),
   roles: z.array(z.enum(ROLES)).min(1, 'name at least one role'),
+  /** The person (id or e-mail) or workload the token acts for; the approval rule compares owners. */
+  owner: z
+    .string()
+    .regex(/^[^\s\x00-\x1f]{1,256}$/, 'a person id or e-mail address (no spaces, at most 256 characters)')
+    .optional(),
+  kind: z.enum(['person', 'workload']).optional(),
+  expiresAt: z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2027-03-01T00:00:00Z' })
+    .transform((s) => new Date(s))
+    .optional(),
 });
 
 @ApiTags('tokens')
@@ -26,13 +36,13 @@ export class TokensController {
   @Post()
   @HttpCode(201)
   @Roles('admin')
-  @ApiBody({ schema: z.toJSONSchema(createTokenSchema) as object })
+  @ApiBody({ schema: z.toJSONSchema(createTokenSchema, { io: 'input' }) as object })
   create(@CurrentPrincipal() who: Principal, @Body(new ZodPipe(createTokenSchema)) body: z.output<typeof createTokenSchema>) {
-    return this.tokens.create(who, body.name, body.roles, (manager, actor, row) =>
+    return this.tokens.create(who, body, (manager, actor, row) =>
       this.audit.append(manager, actor, {
         action: 'token.created',
         subject: `token:${row.id}`,
-        data: { name: row.name, roles: row.roles },
+        data: { name: row.name, roles: row.roles, owner: row.owner, kind: row.kind, expiresAt: row.expiresAt?.toISOString() ?? null },
       }),
     );
   }
