@@ -1,8 +1,8 @@
 import { In, type DataSource, type SelectQueryBuilder } from 'typeorm';
-import { hasRole, type Principal } from '../auth/index.js';
+import { hasRole, personOf, type Principal } from '../auth/index.js';
 import type { AppConfig } from '../config/index.js';
 import { ApprovalEntity, PromotionEntity, ReviewEntity } from '../db/index.js';
-import { isPromotionStatus, openDecisions, ServiceError } from '../domain/index.js';
+import { isPromotionStatus, openDecisions, personKey, ServiceError } from '../domain/index.js';
 import { InvalidReferenceError, isDigest, parseReference } from '../registry/index.js';
 import { decodeCursor, encodeCursor, type Page } from './cursor.js';
 import { approvalRule } from './promotion-state.service.js';
@@ -24,6 +24,9 @@ export interface PromotionFilter {
 }
 
 type Summary = ReturnType<typeof promotionSummary>;
+
+/** A credential's id, as recorded in requested_by: `token:<uuid>`, `session:<uuid>`, `oidc:…`, `slack:…`, `bootstrap`. */
+const CREDENTIAL_ID = /^(token|session|oidc|slack):|^bootstrap$/;
 
 /** The open promotions an `awaitingDecisionBy` query reads per round; each is tallied in memory. */
 const BATCH = 200;
@@ -61,11 +64,13 @@ function applyFilters(qb: SelectQueryBuilder<PromotionEntity>, config: AppConfig
   }
   if (filter.app !== undefined) qb.andWhere('p.app = :app', { app: filter.app });
   if (filter.requestedBy !== undefined) {
-    // A person by name, whatever the credential (every token and Slack user acting under it); a
-    // principal id (`token:<uuid>`: names have no colon) means that one credential.
-    const requester = filter.requestedBy === 'me' ? who.name : filter.requestedBy;
-    if (requester.includes(':')) qb.andWhere('p.requested_by = :requester', { requester });
-    else qb.andWhere('p.requested_by_name = :requester', { requester });
+    // A person (or workload principal), whatever the credential: every token, session and Slack
+    // user acting for them; also matched by a credential's display name. A credential id
+    // (`token:<uuid>`, `oidc:github:acme/web`, …) means that one credential.
+    const requester = filter.requestedBy === 'me' ? personOf(who) : filter.requestedBy;
+    if (filter.requestedBy !== 'me' && CREDENTIAL_ID.test(requester)) qb.andWhere('p.requested_by = :requester', { requester });
+    else if (filter.requestedBy === 'me') qb.andWhere('p.requested_by_person = :requester', { requester });
+    else qb.andWhere('(p.requested_by_person = :person OR p.requested_by_name = :requester)', { person: personKey(requester), requester });
   }
   if (filter.from !== undefined) qb.andWhere('p.created_at >= :from', { from: filter.from });
   if (filter.to !== undefined) qb.andWhere('p.created_at < :to', { to: filter.to });
@@ -108,7 +113,7 @@ async function checkApp(dataSource: DataSource, app: string): Promise<void> {
  */
 async function awaitingMe(dataSource: DataSource, config: AppConfig, who: Principal, qb: SelectQueryBuilder<PromotionEntity>, wanted: number): Promise<PromotionEntity[]> {
   const found: PromotionEntity[] = [];
-  const person = { id: who.name, roles: who.roles, mayReview: hasRole(who, ['security-reviewer']) };
+  const person = { id: personOf(who), roles: who.roles, mayReview: hasRole(who, ['security-reviewer']) };
   for (let offset = 0; found.length < wanted; offset += BATCH) {
     const batch = await qb.clone().offset(offset).limit(BATCH).getMany();
     if (batch.length === 0) break;
@@ -123,10 +128,10 @@ async function awaitingMe(dataSource: DataSource, config: AppConfig, who: Princi
       const bound = { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now: new Date() };
       const open = openDecisions(
         approvalRule(env),
-        promotion.requestedByName,
+        promotion.requestedByPerson,
         person,
-        approvals.filter((a) => a.promotionId === promotion.id).map((a) => ({ approverId: a.approverName, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
-        reviews.filter((r) => r.promotionId === promotion.id).map((r) => ({ reviewerId: r.reviewerName, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
+        approvals.filter((a) => a.promotionId === promotion.id).map((a) => ({ approverId: a.approverPerson, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
+        reviews.filter((r) => r.promotionId === promotion.id).map((r) => ({ reviewerId: r.reviewerPerson, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
         bound,
       );
       if (open.approve || open.reviews.length > 0) found.push(promotion);
