@@ -5,6 +5,7 @@ export * from './config-error.js';
 export * from './duration.js';
 export * from './limits-config.js';
 export * from './identity-config.js';
+export * from './gate-deadline.js';
 export * from './notify-config.js';
 export * from './pipeline-config.js';
 export * from './policy-gate.js';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { parseDuration } from './duration.js';
 import { limitsConfig, limitsSchema, type LimitsConfig } from './limits-config.js';
+import { gateDefaultsSchema } from './gate-deadline.js';
 import { policyGateSchema, policyTopLevelSchema, resolvePolicies } from './policy-gate.js';
 import { notifyIssues, slackConfigSchema, webhookConfigSchema, type SlackConfig, type WebhookConfig } from './notify-config.js';
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
@@ -25,6 +26,10 @@ export interface RegistryConfig {
   insecure: boolean;
   auth: RegistryAuth;
   rateLimit: number | null;
+  /** Hosts (host or host:port) blob downloads may be redirected to besides public https ones. */
+  redirects?: string[];
+  /** Hosts (host or host:port) besides the registry's own whose bearer token service is trusted with its credentials. */
+  tokenRealms?: string[];
 }
 
 export const GATE_TYPES = ['signature', 'scan', 'policy'] as const;
@@ -48,6 +53,8 @@ export interface EnvironmentConfig {
   path: string;
   /** Gate type → its options, in the order written. */
   gates: Partial<Record<GateType, Record<string, unknown>>>;
+  /** Gate type → how long one evaluation may take (its `deadline`, else the top-level one); read with gateDeadlineMs. */
+  gateDeadlinesMs?: Partial<Record<GateType, number>>;
   approvals: ApprovalsConfig;
   reviews: string[];
   /** Tags set on every image promoted here, besides the tag it was requested by. */
@@ -93,6 +100,11 @@ const duration = z.string().transform((text, ctx) => {
 });
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
+const hostName = z
+  .string()
+  .transform((h) => h.toLowerCase())
+  .pipe(z.string().regex(/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/, 'must be a host or host:port, without a scheme or path'));
+
 const registrySchema = z.strictObject({
   name,
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
@@ -104,6 +116,8 @@ const registrySchema = z.strictObject({
     ])
     .default({ type: 'none' }),
   rateLimit: z.number().positive().optional(),
+  redirects: z.array(hostName).default([]),
+  tokenRealms: z.array(hostName).default([]),
 });
 
 const environmentSchema = z.strictObject({
@@ -147,6 +161,7 @@ const pipelineSchema = z.strictObject({
   limits: limitsSchema.optional(),
   worker: workerConfigSchema.optional(),
   identity: identitySchema.prefault({}),
+  gates: gateDefaultsSchema.default({ deadline: '5m' }),
 });
 
 const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
@@ -174,6 +189,8 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
       insecure: url.protocol === 'http:',
       auth: r.auth.type === 'dockerConfig' ? { ...r.auth, path: expandHome(r.auth.path) } : r.auth,
       rateLimit: r.rateLimit ?? null,
+      redirects: r.redirects,
+      tokenRealms: r.tokenRealms,
     };
   });
   duplicates(registries.map((r) => r.name)).forEach((i) =>
@@ -208,6 +225,9 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
       registry: registry!,
       path: rest.join('/'),
       gates: e.gates,
+      gateDeadlinesMs: Object.fromEntries(
+        GATE_TYPES.filter((g) => e.gates[g] !== undefined).map((g) => [g, parseDuration((e.gates[g] as { deadline?: string } | null)?.deadline ?? doc.gates.deadline)]),
+      ),
       approvals: {
         required,
         roles: e.approvals?.roles ?? ['release-manager'],

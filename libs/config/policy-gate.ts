@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { builtinRule, BUILTIN_RULE_NAMES, checkRule, isBuiltinRule, policySet, type BuiltinRuleName, type ParamValue, type PolicyRule, type PolicySet } from '../policy/index.js';
 import type { ConfigIssue } from './config-error.js';
 import { parseDuration } from './duration.js';
+import { gateDeadline } from './gate-deadline.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
 // `gates.policy` of an environment, the top-level `policy` key, and the policy files they name:
@@ -92,7 +93,7 @@ const files = z.array(z.string().min(1, 'must name a file')).default([]);
 
 /** `gates.policy` of an environment. */
 export const policyGateSchema = z
-  .strictObject({ ...rulesBlock, files })
+  .strictObject({ ...rulesBlock, files, deadline: gateDeadline.optional() })
   .nullable()
   .transform((v) => v ?? { rules: [], custom: [], files: [] });
 

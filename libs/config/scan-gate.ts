@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { gateDeadline } from './gate-deadline.js';
 
 // `gates.scan` of an environment and the pipeline's top-level `scanning` section. Durations stay
 // as written (they show in gate evidence); the gate and the waiver service convert them.
@@ -27,6 +28,8 @@ export const scanGateSchema = z
     sources: z.array(z.enum(SCAN_GATE_SOURCES)).min(1, 'name at least one source').default(['builtin']),
     /** PEM public keys (relative to the pipeline file) whose vuln attestations are trusted. */
     attestationKeys: z.array(z.string().min(1, 'must name a file')).default([]),
+    /** How long one evaluation may take (default: the top-level gates.deadline). */
+    deadline: gateDeadline.optional(),
   })
   .superRefine((gate, ctx) => {
     if (new Set(gate.sources).size !== gate.sources.length) ctx.addIssue({ code: 'custom', path: ['sources'], message: 'names a source twice' });

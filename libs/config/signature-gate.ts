@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gateDeadline } from './gate-deadline.js';
 
 // `gates.signature` of an environment: whom to trust for signatures and attestations. Paths are
 // files relative to the pipeline file; they are read and parsed when the worker starts.
@@ -50,6 +51,7 @@ export const signatureGateSchema = z
     identities: z.array(identitySchema).default([]),
     trustedRoot: trustedRootSchema.optional(),
     attestations: z.array(attestationSchema).default([]),
+    deadline: gateDeadline.optional(),
   })
   .superRefine((gate, ctx) => {
     if (gate.keys.length + gate.identities.length === 0) {

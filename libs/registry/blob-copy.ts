@@ -81,6 +81,7 @@ async function upload(src: Side, dst: Side, session: URL, blob: Descriptor, opti
     method: 'GET',
     target: `/v2/${src.repository}/blobs/${blob.digest}`,
     scopes: [pullScope(src.repository)],
+    followRedirects: true,
     signal,
   });
   try {

@@ -28,6 +28,7 @@ export async function openBlob(side: Side, blob: Pick<Descriptor, 'digest' | 'si
     method: 'GET',
     target: `/v2/${side.repository}/blobs/${blob.digest}`,
     scopes: [pullScope(side.repository)],
+    followRedirects: true,
     signal,
   });
   return verified(res.body(), blob.digest, blob.size);

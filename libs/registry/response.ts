@@ -48,6 +48,10 @@ export class RegistryResponse {
     private readonly timer: IdleTimer,
     private readonly controller: AbortController,
     private readonly describe: () => string,
+    /** The origin that answered when a redirect led away from the registry; null for the registry itself. */
+    readonly foreign: string | null = null,
+    /** The caller's signal: when it ends a read, the caller hears its reason, not a connection failure. */
+    private readonly outer?: AbortSignal,
   ) {
     if (raw.body === null) timer.stop();
     // Errors surface to whoever reads the body; one destroyed unread must not become uncaught.
@@ -76,6 +80,7 @@ export class RegistryResponse {
       }
       this.finished = true;
     } catch (err) {
+      if (this.outer?.aborted) throw this.outer.reason ?? err;
       throw this.timer.fired
         ? new RegistryError('unavailable', `${this.describe()}: timed out reading the response`, { cause: err })
         : new RegistryError('unavailable', `${this.describe()}: connection failed while reading: ${causeText(err)}`, { cause: err });

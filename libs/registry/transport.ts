@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { RegistryConfig } from '../config/index.js';
 import { basicHeader, loadCredentials, parseChallenge, type BasicCredentials, type Challenge } from './credentials.js';
+import { isListed, publicOnlyLookup, redirectRefusal } from './destinations.js';
 import { RegistryError, type RegistryErrorCode } from './registry-error.js';
 import { causeText, IdleTimer, RegistryResponse } from './response.js';
 import { backoffDelay, isRetryableStatus, MAX_RETRY_AFTER_MS, parseRetryAfter, type RetryOptions } from './retry.js';
@@ -25,6 +26,8 @@ export interface RequestSpec {
   /** Statuses handed back to the caller instead of becoming errors (or retries). */
   accept?: number[];
   signal?: AbortSignal;
+  /** A blob download: redirects to storage are followed (see `redirectRefusal`). Nothing else follows one. */
+  followRedirects?: boolean;
 }
 
 export interface TransportOptions {
@@ -35,21 +38,28 @@ export interface TransportOptions {
 
 interface CachedToken {
   value: Promise<string>;
+  /** The token once it has arrived. */
+  token?: string;
   expiresAt: number;
 }
 
 const DEFAULT_TOKEN_SECONDS = 60;
+/** A token answer is a small JSON document; anything longer is refused unread. */
+export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+const MAX_REDIRECTS = 5;
+/** Docker Hub's API and token service live on different hosts. */
+const BUILTIN_REALMS: Record<string, string[]> = { 'registry-1.docker.io': ['auth.docker.io'], 'docker.io': ['auth.docker.io'], 'index.docker.io': ['auth.docker.io'] };
 
 /**
- * One connection pool for all registries. undici's own request API rather than fetch: blob bytes
- * flow as Node streams with backpressure, without the WHATWG stream layers fetch puts around
- * both bodies (measured: a 4 × 100 MiB cross-registry copy took 2.7–2.8 s with fetch, 1.3–1.9 s
- * with this). Redirects (registries send blob downloads to storage) are followed, and undici drops
- * the Authorization header when a redirect leaves the registry's origin.
+ * One connection pool for all configured hosts. undici's own request API rather than fetch: blob
+ * bytes flow as Node streams with backpressure, without the WHATWG stream layers fetch puts
+ * around both bodies (measured: a 4 × 100 MiB cross-registry copy took 2.7–2.8 s with fetch,
+ * 1.3–1.9 s with this). Redirects are never followed here: the transport follows those of blob
+ * downloads itself, after checking where they lead.
  */
-const dispatcher: Dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32 }).compose(
-  interceptors.redirect({ maxRedirections: 5 }),
-);
+const dispatcher: Dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+/** For storage hosts nobody configured: names resolving to private addresses are refused. */
+const foreignDispatcher: Dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32, connect: { lookup: publicOnlyLookup } });
 
 /**
  * HTTP to one configured registry: authentication (anonymous, basic, bearer challenge), the
@@ -59,7 +69,8 @@ export class RegistryTransport {
   private readonly bucket: TokenBucket | null;
   private credentials: Promise<BasicCredentials | null> | null = null;
   private mode: 'probe' | 'basic' | 'bearer' = 'probe';
-  private bearer: Challenge | null = null;
+  /** Bearer challenges by repository scope: a realm learned for one repository is not used for another. */
+  private readonly challenges = new Map<string, Challenge>();
   private readonly tokens = new Map<string, CachedToken>();
 
   constructor(
@@ -101,12 +112,24 @@ export class RegistryTransport {
         continue;
       }
       const status = res.status;
+
+      if (res.foreign !== null) {
+        if (status >= 200 && status < 300) return res;
+        // Storage the registry sent us to: its status counts, its words never reach a caller.
+        await res.discard();
+        const retryable = isRetryableStatus(status);
+        const code: RegistryErrorCode = retryable ? 'unavailable' : status === 404 ? 'not_found' : status === 401 || status === 403 ? 'unauthorized' : 'protocol';
+        const error = new RegistryError(code, `${this.describe(spec)}: redirected to ${res.foreign}, which answered ${status}`, { status, retryable });
+        if (!retryable || attempt >= retries.attempts) throw error;
+        await sleep(backoffDelay(retries, attempt), undefined, { signal: spec.signal });
+        continue;
+      }
       if (spec.accept?.includes(status)) return res;
 
       if (status === 401) {
         const challenge = parseChallenge(res.header('www-authenticate'));
         await res.discard();
-        if (!reauthenticated && (await this.learn(challenge, spec.scopes))) {
+        if (!reauthenticated && (await this.learn(challenge, spec.scopes, authorization))) {
           reauthenticated = true;
           attempt--;
           if (oneShot && started) {
@@ -131,13 +154,40 @@ export class RegistryTransport {
         continue;
       }
 
+      if (status >= 300 && status < 400) {
+        await res.discard();
+        throw new RegistryError('protocol', `${this.describe(spec)}: answered ${status} (a redirect), which is followed only for blob downloads`, { status });
+      }
       if (status >= 400) throw await this.errorFrom(spec, res);
       return res;
     }
   }
 
+  /** One exchange with the registry, following a blob download's redirects to where they may lead. */
   private async send(spec: RequestSpec, body: Buffer | AsyncIterable<Uint8Array> | undefined, authorization: string | null): Promise<RegistryResponse> {
-    const url = typeof spec.target === 'string' ? new URL(spec.target, this.config.url) : spec.target;
+    let url = typeof spec.target === 'string' ? new URL(spec.target, this.config.url) : spec.target;
+    const origin = new URL(this.config.url).origin;
+    for (let hops = 0; ; hops++) {
+      const foreign = url.origin === origin ? null : url.origin;
+      // Credentials belong to the registry: storage elsewhere gets the (signed) URL only.
+      const res = await this.exchange(spec, url, body, foreign === null ? authorization : null, foreign);
+      const location = res.header('location');
+      if (!spec.followRedirects || !REDIRECT_STATUSES.has(res.status) || !location) return res;
+      await res.discard();
+      if (hops >= MAX_REDIRECTS) throw new RegistryError('protocol', `${this.describe(spec)}: more than ${MAX_REDIRECTS} redirects`);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new RegistryError('protocol', `${this.describe(spec)}: redirect Location is not a URL`);
+      }
+      const refusal = redirectRefusal(next, this.config);
+      if (refusal) throw new RegistryError('protocol', `${this.describe(spec)}: redirect to ${next.origin} refused: ${refusal}`);
+      url = next;
+    }
+  }
+
+  private async exchange(spec: RequestSpec, url: URL, body: Buffer | AsyncIterable<Uint8Array> | undefined, authorization: string | null, foreign: string | null): Promise<RegistryResponse> {
     const controller = new AbortController();
     const timer = new IdleTimer(this.options.timeoutMs, () => controller.abort());
     const signal = spec.signal ? AbortSignal.any([controller.signal, spec.signal]) : controller.signal;
@@ -156,14 +206,14 @@ export class RegistryTransport {
         headers,
         body: payload as Dispatcher.RequestOptions['body'],
         signal,
-        dispatcher,
+        dispatcher: foreign === null || isListed(url, this.config.redirects ?? []) ? dispatcher : foreignDispatcher,
         // The idle timer above is the only timeout: a large blob may take long, but never idles.
         headersTimeout: 0,
         bodyTimeout: 0,
       });
       if (spec.method === 'HEAD') await raw.body.dump();
       const body = spec.method === 'HEAD' ? null : raw.body;
-      return new RegistryResponse({ status: raw.statusCode, headers: raw.headers, body }, timer, controller, () => this.describe(spec));
+      return new RegistryResponse({ status: raw.statusCode, headers: raw.headers, body }, timer, controller, () => this.describe(spec), foreign, spec.signal);
     } catch (err) {
       timer.stop();
       if (err instanceof RegistryError) throw err; // raised by the body stream itself (e.g. digest check)
@@ -171,7 +221,8 @@ export class RegistryTransport {
       if (inner instanceof RegistryError) throw inner;
       if (timer.fired) throw new RegistryError('unavailable', `${this.describe(spec)}: timed out after ${this.options.timeoutMs} ms idle`, { cause: err });
       if (spec.signal?.aborted) throw spec.signal.reason ?? err;
-      throw new RegistryError('unavailable', `${this.describe(spec)}: ${causeText(err)}`, { cause: err });
+      const where = foreign === null ? '' : ` (redirected to ${foreign})`;
+      throw new RegistryError('unavailable', `${this.describe(spec)}${where}: ${causeText(err)}`, { cause: err });
     }
   }
 
@@ -180,17 +231,22 @@ export class RegistryTransport {
       const creds = await this.creds();
       return creds ? basicHeader(creds) : null;
     }
-    if (this.mode === 'bearer') return `Bearer ${await this.token(scopes, signal)}`;
-    return null;
+    if (this.mode !== 'bearer') return null;
+    // A scope whose challenge is not known yet goes out anonymous once, to hear its own challenge.
+    const challenge = this.challenges.get(scopeKey(scopes));
+    return challenge ? `Bearer ${await this.token(scopes, challenge, signal)}` : null;
   }
 
   /** Takes in a 401 challenge; true when a retry with new credentials may succeed. */
-  private async learn(challenge: Challenge | null, scopes: string[]): Promise<boolean> {
+  private async learn(challenge: Challenge | null, scopes: string[], sent: string | null): Promise<boolean> {
     if (challenge?.scheme === 'bearer' && challenge.params.realm) {
-      const hadToken = this.mode === 'bearer';
-      this.bearer = challenge;
+      const key = scopeKey(scopes);
+      const known = this.challenges.get(key);
+      this.challenges.set(key, challenge);
       this.mode = 'bearer';
-      if (hadToken) this.tokens.delete(scopeKey(scopes, challenge));
+      // Forget the token only if it is the one refused (others may have fetched a new one meanwhile).
+      const cached = known ? this.tokens.get(tokenKey(scopes, known)) : undefined;
+      if (cached?.token !== undefined && sent === `Bearer ${cached.token}`) this.tokens.delete(tokenKey(scopes, known!));
       return true;
     }
     if (challenge?.scheme === 'basic' && this.mode !== 'basic') {
@@ -207,15 +263,15 @@ export class RegistryTransport {
     return this.credentials;
   }
 
-  private async token(scopes: string[], signal?: AbortSignal): Promise<string> {
-    const challenge = this.bearer!;
-    const key = scopeKey(scopes, challenge);
+  private async token(scopes: string[], challenge: Challenge, signal?: AbortSignal): Promise<string> {
+    const key = tokenKey(scopes, challenge);
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.value;
     const entry: CachedToken = { value: Promise.resolve(''), expiresAt: Number.POSITIVE_INFINITY };
-    entry.value = this.fetchToken(challenge, key, signal).then(
+    entry.value = this.fetchToken(challenge, requestedScope(scopes, challenge), signal).then(
       ({ token, seconds }) => {
         entry.expiresAt = Date.now() + Math.max(0, seconds - Math.min(10, seconds / 10)) * 1000;
+        entry.token = token;
         return token;
       },
       (err) => {
@@ -227,16 +283,32 @@ export class RegistryTransport {
     return entry.value;
   }
 
-  private async fetchToken(challenge: Challenge, scope: string, signal?: AbortSignal): Promise<{ token: string; seconds: number }> {
+  /** The realm a challenge names, if the pipeline trusts it: the registry's own host, or one it lists. */
+  private trustedRealm(challenge: Challenge): URL {
     let realm: URL;
     try {
       realm = new URL(challenge.params.realm!);
     } catch {
-      throw new RegistryError('protocol', `${this.config.host}: bearer realm '${challenge.params.realm}' is not a URL`);
+      throw new RegistryError('protocol', `${this.config.host}: bearer realm is not a URL`);
     }
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
       throw new RegistryError('protocol', `${this.config.host}: bearer realm must be http(s)`);
     }
+    const own = realm.host.toLowerCase() === this.config.host.toLowerCase();
+    const listed = isListed(realm, [...(this.config.tokenRealms ?? []), ...(BUILTIN_REALMS[this.config.host.toLowerCase()] ?? [])]);
+    if (!own && !listed) {
+      // Not even an anonymous request: the answer's token would go back to the registry, so an
+      // unvetted realm (a metadata service, say) could hand it someone else's secret.
+      throw new RegistryError(
+        'unauthorized',
+        `${this.config.host}: bearer realm ${realm.host} is neither the registry's host nor listed in its tokenRealms; nothing was sent to it`,
+      );
+    }
+    return realm;
+  }
+
+  private async fetchToken(challenge: Challenge, scope: string, signal?: AbortSignal): Promise<{ token: string; seconds: number }> {
+    const realm = this.trustedRealm(challenge);
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
     for (const s of scope.split(' ').filter(Boolean)) realm.searchParams.append('scope', s);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -246,29 +318,41 @@ export class RegistryTransport {
 
     const retries = this.options.retries;
     for (let attempt = 1; ; attempt++) {
-      let res: Response;
+      // The whole answer, not just each pause in it, within the timeout: a realm that drips bytes ends here.
+      const timeout = AbortSignal.timeout(this.options.timeoutMs);
+      const bounded = signal ? AbortSignal.any([timeout, signal]) : timeout;
+      let res: Dispatcher.ResponseData;
       try {
-        res = await fetch(realm, { headers, signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), ...(signal ? [signal] : [])]) });
+        res = await request(realm, { method: 'GET', headers, signal: bounded, dispatcher, headersTimeout: 0, bodyTimeout: 0 });
       } catch (err) {
-        if (signal?.aborted || attempt >= retries.attempts) {
-          throw new RegistryError('unavailable', `token from ${realm.origin}: ${causeText(err)}`, { cause: err });
+        if (signal?.aborted) throw signal.reason ?? err;
+        if (attempt >= retries.attempts) {
+          throw new RegistryError('unavailable', `token from ${realm.origin}: ${timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : causeText(err)}`, { cause: err });
         }
         await sleep(backoffDelay(retries, attempt), undefined, { signal });
         continue;
       }
-      if (isRetryableStatus(res.status) && attempt < retries.attempts) {
-        await res.body?.cancel();
-        const wait = parseRetryAfter(res.headers.get('retry-after'));
+      const status = res.statusCode;
+      if (isRetryableStatus(status) && attempt < retries.attempts) {
+        drop(res);
+        const retryAfter = res.headers['retry-after'];
+        const wait = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null);
         await sleep(Math.min(wait ?? backoffDelay(retries, attempt), MAX_RETRY_AFTER_MS), undefined, { signal });
         continue;
       }
-      if (res.status !== 200) {
-        await res.body?.cancel();
-        const code: RegistryErrorCode = res.status === 401 || res.status === 403 ? 'unauthorized' : isRetryableStatus(res.status) ? 'unavailable' : 'protocol';
-        throw new RegistryError(code, `token from ${realm.origin}: ${res.status}`, { status: res.status });
+      if (status !== 200) {
+        drop(res);
+        const code: RegistryErrorCode = status === 401 || status === 403 ? 'unauthorized' : isRetryableStatus(status) ? 'unavailable' : 'protocol';
+        throw new RegistryError(code, `token from ${realm.origin}: ${status}`, { status });
       }
-      const doc = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string; expires_in?: number };
-      const token = doc.token ?? doc.access_token;
+      const text = await readTokenAnswer(res, realm.origin, this.options.timeoutMs, timeout, signal);
+      let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+      try {
+        doc = JSON.parse(text) as typeof doc;
+      } catch {
+        doc = {};
+      }
+      const token = typeof doc?.token === 'string' ? doc.token : typeof doc?.access_token === 'string' ? doc.access_token : null;
       if (!token) throw new RegistryError('protocol', `token from ${realm.origin}: answer has no token`);
       const seconds = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_SECONDS;
       return { token, seconds };
@@ -293,9 +377,52 @@ export class RegistryTransport {
   }
 }
 
-function scopeKey(scopes: string[], challenge: Challenge): string {
-  const list = scopes.length > 0 ? scopes : (challenge.params.scope ?? '').split(' ');
-  return [...new Set(list.filter(Boolean))].sort().join(' ');
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** A token answer's text, refused past MAX_TOKEN_RESPONSE_BYTES or the timeout. */
+async function readTokenAnswer(res: Dispatcher.ResponseData, origin: string, timeoutMs: number, timeout: AbortSignal, signal?: AbortSignal): Promise<string> {
+  const tooLong = new RegistryError('protocol', `token from ${origin}: answer longer than ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
+  if (Number(res.headers['content-length'] ?? NaN) > MAX_TOKEN_RESPONSE_BYTES) {
+    drop(res);
+    throw tooLong;
+  }
+  const parts: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of res.body) {
+      total += (chunk as Buffer).length;
+      if (total > MAX_TOKEN_RESPONSE_BYTES) {
+        drop(res);
+        throw tooLong;
+      }
+      parts.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err === tooLong) throw err;
+    if (signal?.aborted) throw signal.reason ?? err;
+    const why = timeout.aborted ? `answer not complete within ${timeoutMs} ms` : causeText(err);
+    throw new RegistryError('unavailable', `token from ${origin}: ${why}`, { cause: err });
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Releases an answer not to be read; its body's abort error is nobody's concern. */
+function drop(res: Dispatcher.ResponseData): void {
+  res.body.on('error', () => undefined);
+  res.body.destroy();
+}
+
+/** Requests with the same repositories and actions share challenges and tokens. */
+function scopeKey(scopes: string[]): string {
+  return [...new Set(scopes.filter(Boolean))].sort().join(' ');
+}
+
+function requestedScope(scopes: string[], challenge: Challenge): string {
+  return scopes.length > 0 ? scopeKey(scopes) : scopeKey((challenge.params.scope ?? '').split(' '));
+}
+
+function tokenKey(scopes: string[], challenge: Challenge): string {
+  return `${challenge.params.realm}\u0000${challenge.params.service ?? ''}\u0000${requestedScope(scopes, challenge)}`;
 }
 
 async function errorBody(res: RegistryResponse): Promise<{ codes: string[]; text: string }> {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { EnvironmentConfig, GateType } from '../config/index.js';
+import { gateDeadlineMs, type EnvironmentConfig, type GateType } from '../config/index.js';
 import { GateResultEntity, PromotionEntity } from '../db/index.js';
 import { canonicalJson, owedWork, sha256Hex, type GateStatus } from '../domain/index.js';
 import type { GateJobData } from '../queue/index.js';
@@ -13,6 +13,8 @@ export interface GateContext {
   promotion: Readonly<PromotionEntity>;
   environment: EnvironmentConfig;
   options: Record<string, unknown>;
+  /** Aborted when the gate's deadline passes: hand it to every registry read. */
+  signal: AbortSignal;
 }
 
 export interface GateVerdict {
@@ -60,7 +62,8 @@ export class GateService {
     const environment = this.state.environmentOf(claimed);
     const handler = this.handlers[job.gate] ?? notImplemented(job.gate);
     const timer = gateDuration.startTimer({ gate: job.gate });
-    const verdict = await handler({ promotion: claimed, environment, options: environment.gates[job.gate] ?? {} });
+    const deadlineMs = gateDeadlineMs(environment, job.gate);
+    const verdict = await withDeadline(job.gate, deadlineMs, (signal) => handler({ promotion: claimed, environment, options: environment.gates[job.gate] ?? {}, signal }));
     timer();
     return (await this.record(job, verdict)) ? 'recorded' : 'skipped';
   }
@@ -100,6 +103,44 @@ export class GateService {
     const gate = await manager.findOneBy(GateResultEntity, { promotionId: promotion.id, gate: job.gate });
     return gate !== null && gate.round === job.round && gate.status === 'pending';
   }
+}
+
+/**
+ * Runs a handler under a deadline. When it passes, the handler's signal aborts (its registry reads
+ * stop) and the verdict is an `error` at once, whether or not the handler has noticed: the queue
+ * slot is freed and the promotion is blocked, open to re-evaluation.
+ */
+async function withDeadline(gate: GateType, deadlineMs: number, run: (signal: AbortSignal) => Promise<GateVerdict>): Promise<GateVerdict> {
+  const controller = new AbortController();
+  let expire!: () => void;
+  const expired = new Promise<'expired'>((resolve) => (expire = () => resolve('expired')));
+  const timer = setTimeout(() => {
+    controller.abort(new DOMException(`the ${gate} gate's deadline of ${deadlineMs} ms passed`, 'TimeoutError'));
+    expire();
+  }, deadlineMs);
+  const running = run(controller.signal);
+  // Whatever the handler does once abandoned (usually throw the abort) is no longer anyone's concern.
+  running.catch(() => undefined);
+  try {
+    const outcome = await Promise.race([running, expired]).catch((err: unknown) => {
+      if (controller.signal.aborted) return 'expired' as const;
+      throw err;
+    });
+    if (outcome !== 'expired') return outcome;
+    return {
+      status: 'error',
+      summary: `the ${gate} gate did not finish within its deadline of ${formatMs(deadlineMs)} (deadline exceeded); re-evaluate once the registry answers in time`,
+      evidence: { error: 'deadline exceeded', deadlineMs },
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function formatMs(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }
 
 function notImplemented(gate: GateType): GateHandler {

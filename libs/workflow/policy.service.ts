@@ -57,7 +57,7 @@ export class PolicyService implements OnModuleDestroy {
   }
 
   /** The gate's verdict. Throws only when the registry may answer later (the job is retried). */
-  async gate({ promotion, environment }: GateContext): Promise<GateVerdict> {
+  async gate({ promotion, environment, signal }: GateContext): Promise<GateVerdict> {
     const policy = policyOf(environment.gates.policy);
     if (!policy) return { status: 'error', summary: `environment '${environment.name}' has no resolved policy`, evidence: { error: 'no policy' } };
     const slash = promotion.repository.indexOf('/');
@@ -72,7 +72,7 @@ export class PolicyService implements OnModuleDestroy {
         gates: await this.otherGates(promotion.id, promotion.round),
         filesystem: needsFilesystem(policy),
         users: needsUsers(policy),
-        signal: AbortSignal.timeout(FACTS_TIMEOUT_MS),
+        signal: AbortSignal.any([AbortSignal.timeout(FACTS_TIMEOUT_MS), signal]),
         limits: this.config.pipeline.limits.image,
       });
     } catch (err) {

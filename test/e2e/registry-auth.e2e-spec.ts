@@ -35,6 +35,7 @@ registries:
   - name: secured
     url: ${door.url}
     auth: { type: basic, usernameEnv: SECURED_USERNAME, passwordEnv: SECURED_PASSWORD }
+    tokenRealms: [${new URL(tokens.realm).host}]
 environments:
   - name: dev
     repository: secured/dev/{app}

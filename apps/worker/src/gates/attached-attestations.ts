@@ -17,9 +17,9 @@ interface ImageRef {
  * digest), and stores each as an `attached` scan result (once per envelope). Problems are returned
  * as text for the evidence; registry failures other than "not there" are thrown.
  */
-export async function readAttachedVulnAttestations(registry: RegistryClient, results: ScanResultsService, image: ImageRef, keys: TrustedKey[], now: Date): Promise<{ stored: number; problems: string[] }> {
+export async function readAttachedVulnAttestations(registry: RegistryClient, results: ScanResultsService, image: ImageRef, keys: TrustedKey[], now: Date, signal?: AbortSignal): Promise<{ stored: number; problems: string[] }> {
   if (keys.length === 0) return { stored: 0, problems: ['no attestationKeys configured: attached attestations are not read'] };
-  const report = await verifyImage(registry, image, { keys: [], keyless: null, attestations: [{ predicateType: VULN_PREDICATE_TYPE, keys, keyless: null }] }, { now });
+  const report = await verifyImage(registry, image, { keys: [], keyless: null, attestations: [{ predicateType: VULN_PREDICATE_TYPE, keys, keyless: null }] }, { now, signal });
   const result = report.attestations[0]!;
   const problems: string[] = [];
   if (result.problem) problems.push(result.problem);
@@ -29,13 +29,13 @@ export async function readAttachedVulnAttestations(registry: RegistryClient, res
   }
   if (accepted.length === 0) return { stored: 0, problems };
   const location = { registry: image.registry, repository: image.repository };
-  const manifest = await registry.getManifest(location, attestationTag(image.digest));
+  const manifest = await registry.getManifest(location, attestationTag(image.digest), signal);
   let stored = 0;
   for (const item of accepted) {
     const layer = (manifest.json.layers ?? []).find((l: { digest: string }) => l.digest === item.digest);
     if (!layer) continue;
     try {
-      const envelope = parseDsseEnvelope(await registry.readBlob(location, layer, MAX_ENVELOPE_BYTES));
+      const envelope = parseDsseEnvelope(await registry.readBlob(location, layer, MAX_ENVELOPE_BYTES, signal));
       const parsed = parseVulnStatement(parseInTotoStatement(Buffer.from(envelope.payload, 'base64')));
       await results.insert({
         digest: image.digest,

@@ -64,7 +64,7 @@ export class ScanGate implements Gate {
     if (options.sources.includes('builtin')) {
       let scan;
       try {
-        scan = await this.scanner.scan(image);
+        scan = await this.scanner.scan(image, context.signal);
       } catch (err) {
         // Registry trouble that may pass: retry the job. A malformed image or a refusal is final.
         if (isRegistryError(err) && err.retryable) throw err;
@@ -118,7 +118,7 @@ export class ScanGate implements Gate {
 
     if (options.sources.includes('attestation')) {
       const keys = this.attestationKeys.get(context.environment.name) ?? [];
-      const attached = await readAttachedVulnAttestations(this.registry, this.results, image, keys, now);
+      const attached = await readAttachedVulnAttestations(this.registry, this.results, image, keys, now, context.signal);
       missing.push(...attached.problems);
       const candidates: { row: ScanResultRow; signer: TrustedKey }[] = [];
       for (const row of await this.results.fresh(promotion.digest, ['attestation'], since)) {

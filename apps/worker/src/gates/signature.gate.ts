@@ -48,7 +48,7 @@ export class SignatureGate implements Gate {
     const image = { registry: promotion.repository.slice(0, slash), repository: promotion.repository.slice(slash + 1), digest: promotion.digest };
     let report: VerificationReport;
     try {
-      report = await verifyImage(this.registry, image, policy);
+      report = await verifyImage(this.registry, image, policy, { signal: context.signal });
     } catch (err) {
       // Transient registry trouble: throw, so the job is retried. Anything else is final.
       if (isRegistryError(err) && err.retryable) throw err;
