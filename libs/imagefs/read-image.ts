@@ -223,7 +223,7 @@ async function read(client: RegistryClient, location: RepositoryLocation, manife
       // The first pass keeps what is wanted at its own path; links are resolved once the tree is whole.
       return change?.kind === 'entry' && change.data.blob && want(toPath(change.components)) ? change.data.blob : null;
     });
-    applyChanges(tree, changes);
+    await applyChanges(tree, changes, () => pause(state));
     infos.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size, compression, entries });
   }
 
@@ -383,13 +383,17 @@ function entryType(type: Header['type'] | null | undefined): EntryType {
   }
 }
 
-/** Whiteouts and opaque markers hide lower layers only, whatever their order in this layer's tar. */
-function applyChanges(tree: FsTree, changes: Change[]): void {
+/**
+ * Whiteouts and opaque markers hide lower layers only, whatever their order in this layer's tar.
+ * A layer of half a million entries takes a while to apply: the event loop gets turns meanwhile.
+ */
+async function applyChanges(tree: FsTree, changes: Change[], pause: () => Promise<void>): Promise<void> {
   for (const c of changes) {
     if (c.kind === 'opaque') tree.clear(c.components);
     else if (c.kind === 'whiteout') tree.remove(c.components);
   }
-  for (const c of changes) {
+  for (const [i, c] of changes.entries()) {
+    if (i % 20_000 === 19_999) await pause();
     if (c.kind !== 'entry') continue;
     // A hard link names the file as it is when the link is made; it shares that file's bytes.
     if (c.data.type === 'hardlink') c.data.blob = tree.linkSource(entryComponents(c.data.linkTarget ?? ''));

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { apkPackages } from './apk.js';
 import { dpkgPackages } from './dpkg.js';
-import { scannerWants } from './index.js';
+import { ImageFsError, type WantedEntry } from '../../imagefs/index.js';
+import { detectPackages, scannerWants } from './index.js';
 import { npmInstalledPackage, npmLockPackages } from './npm.js';
 import { osInfo } from './os-release.js';
 import { pythonPackage } from './python.js';
@@ -145,4 +146,29 @@ describe('files the scanner reads', () => {
     ['/usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA', true],
     ['/usr/bin/bash', false],
   ])('%s → %s', (path, wanted) => expect(scannerWants(path)).toBe(wanted));
+});
+
+describe('detectPackages over the wanted files', () => {
+  const file = (path: string, text: string | null, extra: Partial<WantedEntry> = {}): WantedEntry => ({
+    path,
+    realPath: path,
+    size: text?.length ?? 0,
+    content: text === null ? null : Buffer.from(text),
+    problem: null,
+    ...extra,
+  });
+  const METADATA = 'Metadata-Version: 2.1\nName: requests\nVersion: 2.30.0\n';
+
+  it('a file reached by two paths (/lib → /usr/lib) is one package, found where it really is', () => {
+    const real = '/usr/lib/python3/dist-packages/requests-2.30.0.dist-info/METADATA';
+    const files = [file('/lib/python3/dist-packages/requests-2.30.0.dist-info/METADATA', METADATA, { realPath: real }), file(real, METADATA)];
+    expect(detectPackages({ files: () => files }).packages).toMatchObject([{ purl: 'pkg:pypi/requests@2.30.0', foundIn: real }]);
+  });
+
+  it('a wanted file with a problem, or without content, fails detection naming the path and where it leads', () => {
+    const broken = [file('/etc/os-release', 'ID=debian\n'), file('/var/lib/dpkg/status', null, { realPath: null, problem: 'a symlink to "/x", which does not resolve inside the image' })];
+    expect(() => detectPackages({ files: () => broken })).toThrow(new ImageFsError('unreadable_file', '/var/lib/dpkg/status cannot be read: a symlink to "/x", which does not resolve inside the image; failing closed rather than skipping it'));
+    const empty = [file('/lib/apk/db/installed', null, { realPath: '/opt/db' })];
+    expect(() => detectPackages({ files: () => empty })).toThrow('/lib/apk/db/installed (/opt/db) cannot be read: no content');
+  });
 });

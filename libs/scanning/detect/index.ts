@@ -62,17 +62,20 @@ export function detectPackages(fs: Pick<ImageFs, 'files'>): Detected {
   const found: Package[] = [];
   for (const file of files) {
     const text = file.content!.toString('utf8');
+    // The path asked for decides what the file is; where it really is (after links) is where it
+    // was found, so a database reached by two paths (/lib → /usr/lib) is reported once, truthfully.
     const path = file.path;
-    if (path === DPKG_STATUS) found.push(...dpkgPackages(text, path, os, true));
+    const at = file.realPath ?? path;
+    if (path === DPKG_STATUS) found.push(...dpkgPackages(text, at, os, true));
     else if (DPKG_STATUS_D.test(path)) {
-      if (!path.endsWith('.md5sums')) found.push(...dpkgPackages(text, path, os, false));
-    } else if (path === APK_INSTALLED) found.push(...apkPackages(text, path, os));
+      if (!path.endsWith('.md5sums')) found.push(...dpkgPackages(text, at, os, false));
+    } else if (path === APK_INSTALLED) found.push(...apkPackages(text, at, os));
     else if (NPM_INSTALLED.test(path)) {
-      const p = npmInstalledPackage(text, path);
+      const p = npmInstalledPackage(text, at);
       if (p) found.push(p);
-    } else if (NPM_LOCK.test(path)) found.push(...npmLockPackages(text, path));
+    } else if (NPM_LOCK.test(path)) found.push(...npmLockPackages(text, at));
     else if (PYTHON_METADATA.test(path)) {
-      const p = pythonPackage(text, path);
+      const p = pythonPackage(text, at);
       if (p) found.push(p);
     }
   }
