@@ -329,7 +329,7 @@ webhooks:
     expect(hooks.received.every((r) => r.headers['x-promoter-event'] === 'scan.new_findings')).toBe(true);
   });
 
-  it('malformed layers (not a tar, truncated, ../ paths) are gate errors with the reason; an escaping symlink and 10,000 packages are read; the worker carries on', async () => {
+  it('malformed layers (not a tar, truncated, ../ paths) and a status linked out of the root are gate errors with the reason; 10,000 packages are read; the worker carries on', async () => {
     const notTar = await pushLayers(reg(), 'dev/broken', [rawLayer(Buffer.from('this is not a tar stream at all'.repeat(40)), 'application/vnd.oci.image.layer.v1.tar')]);
     const truncated = await layer([{ name: 'var/lib/dpkg/status', content: 'Package: x\n'.repeat(2000) }]);
     const cut = await pushLayers(reg(), 'dev/broken', [rawLayer(truncated.bytes.subarray(0, truncated.bytes.length / 2), truncated.mediaType, truncated.diffId)]);
