@@ -128,6 +128,7 @@ describe('loadProcessConfig', () => {
       configPath: './promoter.yaml',
       bootstrapToken: null,
       logLevel: 'info',
+      logFormat: 'auto',
       dataDir: './data',
       reconcileIntervalMs: 30_000,
     });

@@ -16,6 +16,8 @@ export interface ProcessConfig {
   configPath: string;
   bootstrapToken: string | null;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `auto`: readable colour lines when stdout is a terminal, JSON lines otherwise. */
+  logFormat: 'auto' | 'json' | 'pretty';
   dataDir: string;
   reconcileIntervalMs: number;
 }
@@ -54,6 +56,7 @@ const schema = z.object({
   PROMOTER_DATA_DIR: optional(z.string().default('./data')),
   PROMOTER_RECONCILE_INTERVAL: optional(z.string().default('30s')),
   LOG_LEVEL: optional(z.enum(LEVELS).default('info')),
+  LOG_FORMAT: optional(z.enum(['auto', 'json', 'pretty']).default('auto')),
 });
 
 export function loadProcessConfig(env: Record<string, string | undefined>): ProcessConfig {
@@ -76,6 +79,7 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
     configPath: e.PROMOTER_CONFIG,
     bootstrapToken: e.PROMOTER_BOOTSTRAP_TOKEN ?? null,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     dataDir: e.PROMOTER_DATA_DIR,
     reconcileIntervalMs,
   };

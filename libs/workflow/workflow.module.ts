@@ -8,6 +8,7 @@ import { AuditService } from './audit.service.js';
 import { EnvironmentResolver } from './environment-resolver.js';
 import { EnvironmentService } from './environment.service.js';
 import { FollowUpService } from './follow-up.service.js';
+import { LifecycleLog } from './lifecycle-log.js';
 import { PromoteService } from './promote.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
 import { PromotionService } from './promotion.service.js';
@@ -44,5 +45,5 @@ const registryClient = {
   },
 };
 
-@Module({ providers: [...services, registryClient, signerProvider], exports: [...services, RegistryClient] })
+@Module({ providers: [...services, registryClient, signerProvider, LifecycleLog], exports: [...services, RegistryClient] })
 export class WorkflowModule {}

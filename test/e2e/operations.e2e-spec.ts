@@ -1,7 +1,9 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopMessage } from '../../apps/api/src/boot.js';
+import { createPino } from '../../apps/api/src/logger.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from '../../apps/worker/src/processors/gate.processor.js';
 import { NotifyProcessor } from '../../apps/worker/src/processors/notify.processor.js';
 import { PromoteProcessor } from '../../apps/worker/src/processors/promote.processor.js';
@@ -78,5 +80,44 @@ describe('worker: in the pipeline file', () => {
     expect(job?.opts).toMatchObject({ attempts: 2, backoff: { type: 'exponential', delay: 3_000 } });
     await job?.remove();
     await promote.resume();
+  });
+});
+
+describe('the log at info', () => {
+  let t: TestApp;
+  let ci: string;
+  const lines: Array<Record<string, unknown>> = [];
+  const out = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  beforeAll(async () => {
+    t = await startTestApp({ pino: createPino('info', 'json', out) });
+    ci = await t.token('ci', ['ci']);
+  });
+  afterAll(() => t?.close());
+
+  it('has one line per step of a promotion, with its id, and no route listing or token', async () => {
+    expect(lines.filter((l) => String(l.msg).startsWith('Mapped {'))).toEqual([]);
+    expect(lines.filter((l) => l.context === 'InstanceLoader')).toEqual([]);
+
+    const image = await pushImage({ url: `http://${registryHost()}` }, 'dev/logged', { layers: 2 });
+    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/logged@${image.digest}`, target: 'open' });
+    expect(created.status).toBe(202);
+    const id = created.body.id as string;
+    await eventually(async () => lines.some((l) => l.promotionId === id && l.step === 'promoted'));
+
+    const mine = lines.filter((l) => l.promotionId === id);
+    expect(mine.map((l) => l.step)).toEqual(['requested', 'approved', 'copy.started', 'copy.finished', 'promoted']);
+    for (const l of mine) {
+      expect(l.level).toBe(30);
+      expect(l.msg).toContain(`promotion ${id} `);
+    }
+    const finished = String(mine.find((l) => l.step === 'copy.finished')!.msg);
+    // Same registry: the two layers and the config are mounted, not copied.
+    expect(finished).toMatch(/copy finished: 0 B in 0 blob\(s\) copied, 3 mounted, 0 already there in [\d.]+ s$/);
+    expect(JSON.stringify(lines)).not.toContain(ci);
   });
 });

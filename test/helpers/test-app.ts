@@ -6,7 +6,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import request from 'supertest';
 import { inject } from 'vitest';
 import { createHttpApp, createWorkerContext } from '../../apps/api/src/app.js';
@@ -79,6 +79,8 @@ export interface TestAppOptions {
   shareWith?: TestApp;
   /** More environment for loadConfig, e.g. the registry credentials the pipeline names. */
   env?: Record<string, string>;
+  /** Where the app logs (default: nowhere, or TEST_LOG_LEVEL). */
+  pino?: Logger;
 }
 
 export interface TestApp {
@@ -143,7 +145,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     api: true,
     worker: options.worker ?? true,
     gateHandlers: options.gateHandlers,
-    pino: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    pino: options.pino ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   };
   const app = options.worker === true && options.shareWith ? await createWorkerContext(parts) : await createHttpApp(parts);
   const http = app as NestFastifyApplication;

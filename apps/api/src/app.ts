@@ -50,7 +50,7 @@ class RootModule {
  * `api: false` it serves only /healthz, /readyz and /metrics: the worker process's probe port.
  */
 export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplication> {
-  const pino = parts.pino ?? createPino(parts.config.process.logLevel);
+  const pino = parts.pino ?? createPino(parts.config.process.logLevel, parts.config.process.logFormat);
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
     loggerInstance: pino,
@@ -97,7 +97,7 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
 
 /** The worker alone: no HTTP server. */
 export async function createWorkerContext(parts: AppParts): Promise<INestApplicationContext> {
-  const pino = parts.pino ?? createPino(parts.config.process.logLevel);
+  const pino = parts.pino ?? createPino(parts.config.process.logLevel, parts.config.process.logFormat);
   const app = await NestFactory.createApplicationContext(RootModule.forRoot({ ...parts, api: false, worker: true }, false), {
     logger: new PinoLogger(pino),
     abortOnError: false,

@@ -45,7 +45,6 @@ abstract class GateProcessor extends WorkerHost implements OnApplicationBootstra
   async onFailed(job: Job<GateJobData> | undefined, err: Error): Promise<void> {
     if (!job || err instanceof UnrecoverableError) return;
     if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
-    this.logger.warn(`${this.gate} gate of promotion ${job.data.promotionId} gave up: ${err.message}`);
     await this.gates
       .record(job.data, {
         status: 'error',

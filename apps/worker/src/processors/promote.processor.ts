@@ -48,7 +48,7 @@ export class PromoteProcessor extends WorkerHost implements OnApplicationBootstr
     if (!job || !parsed.success) return;
     const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (!final) return;
-    this.logger.warn(`promotion ${parsed.data.promotionId} failed: ${err.message}`);
+    // The failure is logged with its reason once recorded (LifecycleLog), like every other step.
     await this.promote.fail(parsed.data.promotionId, err.message).catch((e: Error) => this.logger.error(`could not record the failure: ${e.message}`));
   }
 }
