@@ -15,13 +15,16 @@ export interface BlobCopyOptions {
   signal?: AbortSignal;
 }
 
+/** Bytes of one blob streamed so far in the current attempt (a retry starts again from 0). */
+export type BytesStreamed = (digest: string, bytes: number) => void;
+
 export type BlobOutcome = 'skipped' | 'mounted' | 'copied';
 export type { Side };
 
 const OCTETS = 'application/octet-stream';
 
 /** Makes one blob present in the target repository: skip, mount, or stream it across. */
-export async function copyBlob(src: Side, dst: Side, blob: Descriptor, options: BlobCopyOptions): Promise<BlobOutcome> {
+export async function copyBlob(src: Side, dst: Side, blob: Descriptor, options: BlobCopyOptions, onBytes?: BytesStreamed): Promise<BlobOutcome> {
   const sameRegistry = src.transport === dst.transport;
   if (sameRegistry && src.repository === dst.repository) return 'skipped';
   for (let attempt = 1; ; attempt++) {
@@ -35,7 +38,7 @@ export async function copyBlob(src: Side, dst: Side, blob: Descriptor, options: 
       } else {
         session = await openUpload(dst, options.signal);
       }
-      await upload(src, dst, session, blob, options);
+      await upload(src, dst, session, blob, options, onBytes);
       return 'copied';
     } catch (err) {
       // A streamed body cannot be replayed: the whole blob is fetched and uploaded again.
@@ -73,7 +76,7 @@ async function openUpload(dst: Side, signal?: AbortSignal): Promise<URL> {
   return dst.transport.uploadUrl(res.header('location'));
 }
 
-async function upload(src: Side, dst: Side, session: URL, blob: Descriptor, options: BlobCopyOptions): Promise<void> {
+async function upload(src: Side, dst: Side, session: URL, blob: Descriptor, options: BlobCopyOptions, onBytes?: BytesStreamed): Promise<void> {
   const { signal } = options;
   let location = session;
   let committed = false;
@@ -89,7 +92,7 @@ async function upload(src: Side, dst: Side, session: URL, blob: Descriptor, opti
     if (declared !== null && Number(declared) !== blob.size) {
       throw new RegistryError('digest_mismatch', `blob ${blob.digest}: source sends ${declared} bytes, its descriptor declares ${blob.size}`);
     }
-    const bytes = verified(source.body(), blob.digest, blob.size);
+    const bytes = counted(verified(source.body(), blob.digest, blob.size), blob.digest, onBytes);
     const scopes = [pushScope(dst.repository)];
     if (blob.size < options.chunkThreshold) {
       const res = await dst.transport.request({
@@ -140,6 +143,17 @@ async function upload(src: Side, dst: Side, session: URL, blob: Descriptor, opti
   } finally {
     await source.discard();
     if (!committed) await cancelUpload(dst, location);
+  }
+}
+
+async function* counted(source: AsyncIterable<Uint8Array>, digest: string, onBytes?: BytesStreamed): AsyncGenerator<Uint8Array> {
+  if (!onBytes) return yield* source;
+  let seen = 0;
+  onBytes(digest, 0);
+  for await (const chunk of source) {
+    yield chunk;
+    seen += chunk.length;
+    onBytes(digest, seen);
   }
 }
 

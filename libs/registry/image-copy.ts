@@ -28,8 +28,21 @@ export interface CopyResult {
   tags: TagOutcome[];
 }
 
+/**
+ * How far a copy has got. Totals grow as manifests are read (an index's children are found one by
+ * one); blobs the target already held, or that were mounted, count as done with their bytes.
+ */
+export interface CopyProgress {
+  blobsDone: number;
+  blobsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
 export interface CopyPlan extends BlobCopyOptions {
   concurrency: number;
+  /** Called on every change (each chunk streamed): cheap work only, throttle anything more. */
+  onProgress?: (progress: CopyProgress) => void;
 }
 
 /**
@@ -41,6 +54,9 @@ export class ImageCopy {
   private readonly blobs = new Map<string, Promise<void>>();
   private readonly children = new Map<string, Promise<unknown>>();
   private readonly limit: Semaphore;
+  private readonly progress: CopyProgress = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0 };
+  /** Bytes of blobs being streamed now, counted in `bytesDone` until they finish. */
+  private readonly streaming = new Map<string, number>();
   private readonly result: Omit<CopyResult, 'digest' | 'mediaType' | 'size'> = {
     bytesCopied: 0,
     blobsCopied: 0,
@@ -97,13 +113,32 @@ export class ImageCopy {
   private copyBlobOnce(blob: Descriptor): Promise<void> {
     let task = this.blobs.get(blob.digest);
     if (!task) {
-      task = this.limit.run(() => copyBlob(this.src, this.dst, blob, this.plan)).then((outcome) => this.count(outcome, blob.size));
+      this.progress.blobsTotal++;
+      this.progress.bytesTotal += blob.size;
+      this.report();
+      const onBytes = this.plan.onProgress ? (digest: string, bytes: number) => this.streamed(digest, bytes) : undefined;
+      task = this.limit.run(() => copyBlob(this.src, this.dst, blob, this.plan, onBytes)).then((outcome) => this.count(outcome, blob));
       this.blobs.set(blob.digest, task);
     }
     return task;
   }
 
-  private count(outcome: BlobOutcome, size: number): void {
+  private streamed(digest: string, bytes: number): void {
+    this.progress.bytesDone += bytes - (this.streaming.get(digest) ?? 0);
+    this.streaming.set(digest, bytes);
+    this.report();
+  }
+
+  private report(): void {
+    this.plan.onProgress?.({ ...this.progress });
+  }
+
+  private count(outcome: BlobOutcome, blob: Descriptor): void {
+    const size = blob.size;
+    this.progress.blobsDone++;
+    this.progress.bytesDone += size - (this.streaming.get(blob.digest) ?? 0);
+    this.streaming.delete(blob.digest);
+    this.report();
     if (outcome === 'skipped') this.result.blobsSkipped++;
     else if (outcome === 'mounted') this.result.blobsMounted++;
     else {

@@ -1,7 +1,7 @@
 import type { RegistryConfig } from '../config/index.js';
 import { copyAttachments, type AttachmentConflict, type AttachmentsResult } from './attachments.js';
 import { blobExists, openBlob, pushBlob, readBlob, type Side } from './blobs.js';
-import { ImageCopy, type CopyPlan, type CopyResult } from './image-copy.js';
+import { ImageCopy, type CopyPlan, type CopyProgress, type CopyResult } from './image-copy.js';
 import { fetchManifest, fetchReferrers, headManifest, putManifest, type PutResult } from './manifests.js';
 import type { Descriptor, Manifest } from './media-types.js';
 import { checkDigest, checkManifestRef, checkRepository, checkTag, pullScope } from './names.js';
@@ -42,6 +42,11 @@ export interface CopyOptions {
   signal?: AbortSignal;
   /** Cross-repository mount within one registry (default true). */
   mount?: boolean;
+}
+
+export interface ImageCopyOptions extends CopyOptions {
+  /** Blobs and bytes done and known so far, on every change (see CopyProgress). */
+  onProgress?: (progress: CopyProgress) => void;
 }
 
 export interface AttachmentOptions extends CopyOptions {
@@ -153,11 +158,11 @@ export class RegistryClient {
    * Copies an image by digest (an index with all its children) and then sets the tags. Runs
    * again safely: what the target holds is skipped.
    */
-  async copy(source: SourceImage, target: TargetImage, options: CopyOptions = {}): Promise<CopyResult> {
+  async copy(source: SourceImage, target: TargetImage, options: ImageCopyOptions = {}): Promise<CopyResult> {
     const src = this.side(source);
     const dst = this.side(target);
     const tags = (target.tags ?? []).map(checkTag);
-    return new ImageCopy(src, dst, this.plan(options)).run(checkDigest(source.digest), tags);
+    return new ImageCopy(src, dst, { ...this.plan(options), onProgress: options.onProgress }).run(checkDigest(source.digest), tags);
   }
 
   /** Copies signatures, attestations and referrers of `source.digest` (none is fine). */

@@ -58,6 +58,26 @@ describe('streaming copies and interoperability', () => {
     }
   }, 90_000);
 
+  it('reports progress while it copies: blobs and bytes done and known, bytes as they stream', async () => {
+    const img = await pushImage(a, 'progress/app', { layers: 3, layerSize: 2 * MiB, tag: 'v1' });
+    const total = img.layers.reduce((n, l) => n + l.size, 0) + img.config.size;
+    const seen: { blobsDone: number; blobsTotal: number; bytesDone: number; bytesTotal: number }[] = [];
+    await client.copy({ registry: 'a', repository: 'progress/app', digest: img.digest }, { registry: 'b', repository: 'progress/app' }, { onProgress: (p) => seen.push(p) });
+    expect(seen.at(-1)).toEqual({ blobsDone: 4, blobsTotal: 4, bytesDone: total, bytesTotal: total });
+    expect(seen.every((p) => p.bytesDone <= p.bytesTotal && p.blobsDone <= p.blobsTotal)).toBe(true);
+    // Bytes are counted as they stream, not only when a blob is finished.
+    expect(seen.some((p) => p.bytesDone > 0 && p.bytesDone < total && !img.layers.some((l) => l.size === p.bytesDone))).toBe(true);
+    const streaming = seen.filter((p) => p.blobsTotal === 4);
+    expect(streaming.every((p, i) => i === 0 || p.bytesDone >= streaming[i - 1]!.bytesDone)).toBe(true);
+
+    // Blobs the target holds (here: all of them) count as done.
+    const again: typeof seen = [];
+    await client.copy({ registry: 'a', repository: 'progress/app', digest: img.digest }, { registry: 'b', repository: 'progress/app' }, { onProgress: (p) => again.push(p) });
+    expect(again).toEqual([]);
+    await client.copy({ registry: 'b', repository: 'progress/app', digest: img.digest }, { registry: 'b', repository: 'progress/other' }, { onProgress: (p) => again.push(p) });
+    expect(again.at(-1)).toEqual({ blobsDone: 4, blobsTotal: 4, bytesDone: total, bytesTotal: total });
+  });
+
   it('leaves images that skopeo can inspect and copy', async () => {
     const img = await pushImage(a, 'skopeo/app', { layers: 2, format: 'docker' });
     const index = await pushIndex(a, 'skopeo/multi');

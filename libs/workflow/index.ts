@@ -20,3 +20,4 @@ export * from './reconciler.service.js';
 export * from './scan/index.js';
 export * from './workflow.module.js';
 export * from './core.module.js';
+export { ProgressRecorder, type PromotionProgress } from './copy-progress.js';

@@ -8,6 +8,7 @@ import { RegistryClient, RegistryError, type CopyResult } from '../registry/inde
 import { CYCLONEDX_PREDICATE_TYPE, PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../signing/index.js';
 import { AttestationService } from './attestation.service.js';
 import { AuditService } from './audit.service.js';
+import { ProgressRecorder } from './copy-progress.js';
 import { FollowUpService } from './follow-up.service.js';
 import { promotionPredicate, verificationSummary } from './promotion-attestations.js';
 import { PromotionStateService, type PromotionRecord } from './promotion-state.service.js';
@@ -52,7 +53,14 @@ export class PromoteService {
     const tags = [...new Set([...(claimed.targetTag ? [claimed.targetTag] : []), ...env.tags])];
     const source = { ...location(claimed.repository), digest: claimed.digest };
     const target = location(claimed.targetRepository);
-    const result: CopyResult = await this.registry.copy(source, { ...target, tags });
+    const progress = new ProgressRecorder(this.dataSource, claimed.id);
+    let result: CopyResult;
+    try {
+      await progress.start();
+      result = await this.registry.copy(source, { ...target, tags }, { onProgress: (p) => progress.update(p) });
+    } finally {
+      await progress.finish();
+    }
     if (result.digest !== claimed.digest) {
       throw new RegistryError('digest_mismatch', `the target registry holds ${result.digest} where ${claimed.digest} was copied`);
     }

@@ -16,6 +16,7 @@ import {
   type PromotionStatus,
 } from '../domain/index.js';
 import { AuditService, type AuditInput } from './audit.service.js';
+import type { PromotionProgress } from './copy-progress.js';
 import { readPromotion } from './promotion-reader.js';
 import { promotionTransitions } from './metrics.js';
 
@@ -33,6 +34,8 @@ export interface PromotionRecord {
   gates: GateResultEntity[];
   approvals: ApprovalEntity[];
   reviews: ReviewEntity[];
+  /** The copy's progress, once one has started (read with the promotion; never written through it). */
+  progress?: PromotionProgress | null;
 }
 
 /**
@@ -61,7 +64,7 @@ export class PromotionStateService {
 
   async load(manager: EntityManager, promotion: PromotionEntity): Promise<PromotionRecord> {
     const stored = await readPromotion(manager, promotion.id);
-    return { promotion, gates: stored?.gates ?? [], approvals: stored?.approvals ?? [], reviews: stored?.reviews ?? [] };
+    return { promotion, gates: stored?.gates ?? [], approvals: stored?.approvals ?? [], reviews: stored?.reviews ?? [], progress: stored?.progress ?? null };
   }
 
   async move(

@@ -75,6 +75,7 @@ export function promotionView(record: PromotionRecord, tally: ApprovalTally, rul
       expired: tally.expired,
       rejectedBy: tally.rejectedBy,
     },
+    progress: record.progress ?? null,
   };
 }
 
