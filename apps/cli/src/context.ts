@@ -39,13 +39,14 @@ export interface Ctx {
   printJson(body: unknown): void;
 }
 
-export function contextFor(cmd: Command, io: CliIo): Ctx {
+/** `bearer`: a credential the command found itself (a CI system's OIDC token), used instead of --token. */
+export function contextFor(cmd: Command, io: CliIo, bearer?: string): Ctx {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
   const url = opts.url || io.env.PROMOTER_URL || DEFAULT_URL;
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
     throw new CliError(`error: invalid promoter URL '${url}' (expected http(s)://host[:port])`);
   }
-  const token = opts.token || io.env.PROMOTER_TOKEN;
+  const token = bearer || opts.token || io.env.PROMOTER_TOKEN;
   if (!token) {
     throw new CliError('error: no API token: set PROMOTER_TOKEN or pass --token TOKEN');
   }

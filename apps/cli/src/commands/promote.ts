@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ApiError } from '../api-client.js';
+import { ciToken, DEFAULT_AUDIENCE } from '../ci-token.js';
 import { contextFor, type CommandEnv, type Ctx } from '../context.js';
 import { imageLine, route } from '../format.js';
 import type { Promotion } from '../types.js';
@@ -13,6 +14,8 @@ interface PromoteOptions {
   wait?: boolean;
   timeout: number;
   interval: number;
+  oidc?: string;
+  audience?: string;
 }
 
 export function registerPromote(program: Command, env: CommandEnv): void {
@@ -23,10 +26,13 @@ export function registerPromote(program: Command, env: CommandEnv): void {
     .requiredOption('--to <env>', 'target environment')
     .option('--reason <text>', 'why this promotion is requested')
     .option('--idempotency-key <key>', 'replaying the same key returns the original promotion')
-    .option('--wait', 'poll until the promotion finishes, is blocked, or the timeout passes');
+    .option('--wait', 'poll until the promotion finishes, is blocked, or the timeout passes')
+    .option('--oidc <source>', "authenticate with the CI system's OIDC token instead of a stored one: github, gitlab (PROMOTER_ID_TOKEN) or env:VARIABLE")
+    .option('--audience <aud>', 'the audience to ask GitHub for (identity.ci audience)', DEFAULT_AUDIENCE);
   for (const option of waitOptions()) cmd.addOption(option);
   cmd.action(async (opts: PromoteOptions, cmd: Command) => {
-    const ctx = contextFor(cmd, env.io);
+    const bearer = opts.oidc ? await ciToken(opts.oidc, env.io.env, opts.audience) : undefined;
+    const ctx = contextFor(cmd, env.io, bearer);
     const headers = opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
     const request = { image: opts.image, target: opts.to, ...(opts.reason === undefined ? {} : { reason: opts.reason }) };
     let created;
