@@ -1,6 +1,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
@@ -9,6 +10,31 @@ import { freshDatabase, type FreshDatabase } from '../helpers/database.js';
 import { CRITICAL_V3, osvRecord } from '../helpers/scan-images.js';
 
 const fixed = (v: string) => [{ introduced: '0' }, { fixed: v }];
+
+/**
+ * A zip whose one entry inflates to `mib` MiB of zeros from a few hundred KiB: one deflated MiB
+ * (sync-flushed, so byte-aligned and self-contained) repeated, then an empty final block.
+ */
+function zipBomb(entryName: string, mib: number, extra: Record<string, Uint8Array> = {}): Buffer {
+  const MiB = Buffer.alloc(1024 * 1024);
+  const block = deflateRawSync(MiB, { finishFlush: constants.Z_SYNC_FLUSH });
+  const data = Buffer.concat([...Array.from({ length: mib }, () => block), Buffer.from([0x03, 0x00])]);
+  let crc = 0;
+  for (let i = 0; i < mib; i++) crc = crc32(MiB, crc);
+  const name = Buffer.from(entryName);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(8, 8); // deflate
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(mib * 1024 * 1024, 22);
+  local.writeUInt16LE(name.length, 26);
+  // The bomb first, then ordinary entries (their own zip, central directory dropped: the reader streams).
+  const rest = Buffer.from(zipSync(extra));
+  const restEntries = rest.subarray(0, rest.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])));
+  return Buffer.concat([local, name, data, restEntries]);
+}
 
 describe('vulnerability database import (PostgreSQL)', () => {
   let fresh: FreshDatabase;
@@ -129,6 +155,43 @@ describe('vulnerability database import (PostgreSQL)', () => {
     expect(after.importedAt).toEqual(report.importedAt);
   });
 
+  it('skips and counts what PostgreSQL or memory cannot take (NUL, unpaired surrogate, bad JSON, a record over the limit, a zip bomb) and imports the rest', async () => {
+    const good = (id: string) => strToU8(JSON.stringify(osvRecord(id, 'npm', 'hostile-pkg', fixed('1.0.0'))));
+    const nul = JSON.stringify(osvRecord('NUL-1', 'npm', 'nul-pkg', fixed('1.0.0'))).replace('"summary":"', '"summary":"before\\u0000after');
+    const surrogate = JSON.stringify(osvRecord('SUR-1', 'npm', 'sur-pkg', fixed('1.0.0'))).replace('"id":"SUR-1"', '"id":"SUR-1","details":"x\\ud800y"');
+    expect(JSON.parse(nul).summary).toContain('\u0000');
+    const root = join(dir, 'hostile');
+    write('hostile/a-good.json', osvRecord('GOOD-1', 'npm', 'hostile-pkg', fixed('1.0.0')));
+    write('hostile/b-nul.json', nul);
+    write('hostile/c-surrogate.json', surrogate);
+    write('hostile/d-broken.json', '{"id": ');
+    write('hostile/e-large.json', JSON.stringify({ ...osvRecord('BIG-1', 'npm', 'big', fixed('1.0.0')), details: 'x'.repeat(300 * 1024) }));
+    // 512 MiB of zeros in one entry, from well under 1 MiB of archive; a good record after it.
+    write('hostile/f-bomb.zip', zipBomb('BOMB.json', 512, { 'GOOD-2.json': good('GOOD-2') }));
+
+    let peak = 0;
+    const base = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - base)), 20);
+    let report;
+    try {
+      report = await importOsv(fresh.db.dataSource, readOsvPath(root, { maxRecordBytes: 256 * 1024 }), { source: root });
+    } finally {
+      clearInterval(sampler);
+    }
+
+    expect(report).toMatchObject({ records: 2, skipped: 5, skippedBy: { json: 1, nul: 2, too_large: 2, schema: 0 } });
+    const byDocument = Object.fromEntries(report.problems.map((p) => [p.document.slice(root.length + 1), p]));
+    expect(byDocument['b-nul.json']).toMatchObject({ id: 'NUL-1', kind: 'nul', reason: 'summary contains a NUL character' });
+    expect(byDocument['c-surrogate.json']).toMatchObject({ id: 'SUR-1', kind: 'nul', reason: 'details contains an unpaired UTF-16 surrogate' });
+    expect(byDocument['d-broken.json']).toMatchObject({ kind: 'json' });
+    expect(byDocument['e-large.json']).toMatchObject({ kind: 'too_large', reason: expect.stringMatching(/^\d+ bytes, more than the 262144-byte record limit$/) });
+    expect(byDocument['f-bomb.zip:BOMB.json']).toMatchObject({ kind: 'too_large', reason: 'more than the 262144-byte record limit' });
+    expect(await ids('npm', 'hostile-pkg')).toEqual(['GOOD-1', 'GOOD-2']);
+    // Measured, with a generous bound: the bomb's 512 MiB never sat in memory (reading entries whole took 1 GiB+).
+    console.log(`vulndb import of a 512 MiB zip bomb: peak RSS growth ${Math.round(peak / 1024 / 1024)} MiB`);
+    expect(peak).toBeLessThan(300 * 1024 * 1024);
+  });
+
   it('promoctl vulndb import runs against DATABASE_URL and prints what it did', async () => {
     const path = write('cli/records.json', [osvRecord('CLI-1', 'npm', 'left-pad', fixed('1.3.0')), { id: 'CLI-BAD' }]);
     const out: string[] = [];
@@ -137,7 +200,7 @@ describe('vulnerability database import (PostgreSQL)', () => {
 
     expect(await runCli(['vulndb', 'import', path], io)).toBe(0);
     expect(out.join('')).toMatch(new RegExp(`^imported 1 records \\(1 package entries\\) from ${path} at \\d{4}-\\d\\d-\\d\\dT`));
-    expect(out.join('')).toContain('skipped 1 malformed records:\n  - CLI-BAD in');
+    expect(out.join('')).toContain('skipped 1 malformed records (1 not OSV):\n  - CLI-BAD in');
     expect(await ids('npm', 'left-pad')).toEqual(['CLI-1']);
 
     out.length = 0;
@@ -146,5 +209,15 @@ describe('vulnerability database import (PostgreSQL)', () => {
 
     expect(await runCli(['--json', 'vulndb', 'import', path], io)).toBe(0);
     expect(JSON.parse(out.join(''))).toMatchObject({ records: 1, skipped: 1, problems: [{ id: 'CLI-BAD' }] });
+
+    // A record over --max-record-size is skipped unread and counted as such.
+    write('cli/big.json', { ...osvRecord('CLI-BIG', 'npm', 'big', fixed('1.0.0')), details: 'x'.repeat(4096) });
+    out.length = 0;
+    expect(await runCli(['vulndb', 'import', join(dir, 'cli'), '--max-record-size', '2KiB'], io)).toBe(0);
+    expect(out.join('')).toContain('skipped 2 malformed records (1 too large, 1 not OSV):');
+    expect(out.join('')).toMatch(/\(no id\) in .*big\.json: \d+ bytes, more than the 2048-byte record limit/);
+    err.length = 0;
+    expect(await runCli(['vulndb', 'import', path, '--max-record-size', 'lots'], io)).toBe(2);
+    expect(err.join('')).toContain("error: --max-record-size: 'lots' is not a size");
   });
 });

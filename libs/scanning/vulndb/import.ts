@@ -3,10 +3,15 @@ import { VulnDbImportError } from './errors.js';
 import type { OsvDocument } from './sources.js';
 import type { SqlDatabase, SqlRunner, VulnDbStatus } from './store.js';
 
+/** Why a record was skipped: unreadable JSON, a NUL or unpaired surrogate in its text, over the size limit, or not OSV. */
+export type ImportProblemKind = 'json' | 'nul' | 'too_large' | 'schema';
+export const IMPORT_PROBLEM_KINDS: readonly ImportProblemKind[] = ['json', 'nul', 'too_large', 'schema'];
+
 export interface ImportProblem {
   /** The file (or `archive.zip:entry.json`) the record came from. */
   document: string;
   id: string | null;
+  kind: ImportProblemKind;
   reason: string;
 }
 
@@ -14,6 +19,8 @@ export interface ImportProblem {
 export interface ImportReport extends VulnDbStatus {
   /** The first problems met, for the operator (at most `maxProblems`). */
   problems: ImportProblem[];
+  /** Every skipped record or document, counted by kind (they add up to `skipped`). */
+  skippedBy: Record<ImportProblemKind, number>;
 }
 
 export interface ImportOptions {
@@ -35,9 +42,19 @@ export interface ImportOptions {
 export async function importOsv(db: SqlDatabase, documents: AsyncIterable<OsvDocument>, options: ImportOptions): Promise<ImportReport> {
   const batchSize = options.batchSize ?? 2000;
   const maxProblems = options.maxProblems ?? 10;
-  const report: ImportReport = { importedAt: new Date(0), source: options.source, records: 0, entries: 0, skipped: 0, withdrawn: 0, problems: [] };
+  const report: ImportReport = {
+    importedAt: new Date(0),
+    source: options.source,
+    records: 0,
+    entries: 0,
+    skipped: 0,
+    withdrawn: 0,
+    problems: [],
+    skippedBy: { json: 0, nul: 0, too_large: 0, schema: 0 },
+  };
   const problem = (p: ImportProblem): void => {
     report.skipped++;
+    report.skippedBy[p.kind]++;
     if (report.problems.length < maxProblems) report.problems.push(p);
     if (options.strict) throw new VulnDbImportError(`malformed record ${p.id ?? '(no id)'} in ${p.document}: ${p.reason}`);
   };
@@ -51,17 +68,27 @@ export async function importOsv(db: SqlDatabase, documents: AsyncIterable<OsvDoc
       batch = new Map();
     };
     for await (const doc of documents) {
+      if (doc.tooLarge) {
+        problem({ document: doc.name, id: null, kind: 'too_large', reason: `${doc.tooLarge.size === undefined ? 'more' : `${doc.tooLarge.size} bytes, more`} than the ${doc.tooLarge.limit}-byte record limit` });
+        continue;
+      }
       let values: unknown[];
       try {
         values = recordsOf(JSON.parse(Buffer.from(doc.bytes).toString('utf8')));
       } catch (err) {
-        problem({ document: doc.name, id: null, reason: err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message });
+        problem({ document: doc.name, id: null, kind: 'json', reason: err instanceof SyntaxError ? `not JSON: ${err.message}` : `not readable JSON: ${(err as Error).message}` });
         continue;
       }
       for (const value of values) {
         const parsed = parseOsvRecord(value);
         if (!parsed.ok) {
-          problem({ document: doc.name, id: parsed.id, reason: parsed.reason });
+          problem({ document: doc.name, id: parsed.id, kind: 'schema', reason: parsed.reason });
+          continue;
+        }
+        // PostgreSQL stores neither in text or jsonb: one such record would abort the whole import.
+        const bad = badText(value);
+        if (bad) {
+          problem({ document: doc.name, id: parsed.id, kind: 'nul', reason: bad });
           continue;
         }
         if (parsed.withdrawn) {
@@ -91,6 +118,28 @@ export async function importOsv(db: SqlDatabase, documents: AsyncIterable<OsvDoc
     report.importedAt = new Date(inserted[0].imported_at);
     return report;
   });
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Where a record holds text PostgreSQL refuses (a NUL, an unpaired UTF-16 surrogate), or null. Walked without recursion. */
+function badText(value: unknown): string | null {
+  const stack: { value: unknown; path: string }[] = [{ value, path: '' }];
+  while (stack.length > 0) {
+    const { value: v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return `${path || 'the record'} contains a NUL character`;
+      if (LONE_SURROGATE.test(v)) return `${path || 'the record'} contains an unpaired UTF-16 surrogate`;
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]` }));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [key, item] of Object.entries(v)) {
+        if (key.includes('\u0000') || LONE_SURROGATE.test(key)) return `a key in ${path || 'the record'} contains a NUL character or an unpaired surrogate`;
+        stack.push({ value: item, path: path ? `${path}.${key}` : key });
+      }
+    }
+  }
+  return null;
 }
 
 /** A document holds one record, a list of them, or an OSV API answer `{ "vulns": [...] }`. */
