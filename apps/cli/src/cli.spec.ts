@@ -453,6 +453,15 @@ describe('status', () => {
     expect(r.stdout).toContain('still needed: re-evaluation once the failing gates can pass');
   });
 
+  it('shows how far the copy of a promoting promotion has got', async () => {
+    const p = promotions.get('p-waiting')!;
+    p.status = 'promoting';
+    p.progress = { blobsDone: 12, blobsTotal: 60, bytesDone: 512 * 1024 * 1024, bytesTotal: 2 * 1024 * 1024 * 1024, updatedAt: '2026-11-24T12:00:02.000Z' };
+    const r = await run(['status', 'p-waiting']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('  copy:      12/60 blobs, 512.0 MiB of 2.0 GiB (as of 2026-11-24T12:00:02.000Z)\n');
+  });
+
   it('exits 0 for a promotion still in progress and for a promoted one', async () => {
     expect((await run(['status', 'p-waiting'])).code).toBe(0);
     const done = await run(['status', 'p-done', '--json']);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { contextFor, type CommandEnv, type Ctx } from '../context.js';
 import { imageLine, isFailure, neededSummary, route, table } from '../format.js';
+import { progressLine } from '../reasons.js';
 import type { Promotion } from '../types.js';
 
 export function registerStatus(program: Command, env: CommandEnv): void {
@@ -24,6 +25,7 @@ function printStatus(ctx: Ctx, p: Promotion): void {
   ctx.out(`  route:     ${route(p)}`);
   ctx.out(`  requester: ${p.requestedBy.name} (${p.requestedBy.id}) at ${p.createdAt}`);
   if (p.reason) ctx.out(`  reason:    ${p.reason}`);
+  if (p.status === 'promoting' && p.progress) ctx.out(`  copy:      ${progressLine(p.progress)} (as of ${p.progress.updatedAt})`);
   ctx.out('gates:');
   if (p.gates.length === 0) ctx.out('  (none demanded by this environment)');
   for (const line of table(p.gates.map((g) => [g.gate, g.status, g.summary ?? '']))) ctx.out(line);
