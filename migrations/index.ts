@@ -8,5 +8,16 @@ import { ScanResults1795900000000 } from './1795900000000-scan-results.js';
 import { PromotionFilters1796100000000 } from './1796100000000-promotion-filters.js';
 import { Identity1796200000000 } from './1796200000000-identity.js';
 import { PromotionProgress1796210000000 } from './1796210000000-promotion-progress.js';
+import { AuditLogTree1796300000000 } from './1796300000000-audit-log-tree.js';
 
-export const MIGRATIONS = [Initial1764000000000, VulnDb1795528900000, SlackMessages1795700000000, TokenRevocation1795800000000, ScanResults1795900000000, PromotionFilters1796100000000, Identity1796200000000, PromotionProgress1796210000000];
+export const MIGRATIONS = [
+  Initial1764000000000,
+  VulnDb1795528900000,
+  SlackMessages1795700000000,
+  TokenRevocation1795800000000,
+  ScanResults1795900000000,
+  PromotionFilters1796100000000,
+  Identity1796200000000,
+  PromotionProgress1796210000000,
+  AuditLogTree1796300000000,
+];

@@ -1,6 +1,7 @@
 // Configuration: process settings from the environment and the pipeline file (promoter.yaml),
 // validated once at boot; nothing else reads process.env.
 export * from './app-config.js';
+export * from './audit-config.js';
 export * from './config-error.js';
 export * from './duration.js';
 export * from './limits-config.js';

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { auditConfig, auditIssues, auditSchema, type AuditConfig } from './audit-config.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { parseDuration } from './duration.js';
 import { limitsConfig, limitsSchema, type LimitsConfig } from './limits-config.js';
@@ -84,6 +85,8 @@ export interface PipelineConfig {
   worker: WorkerConfig;
   /** Single sign-on, CI federation and credential lifetimes (identity-config.ts). */
   identity: IdentityConfig;
+  /** The audit log's checkpoint key, cadence and copies (audit-config.ts). */
+  audit: AuditConfig;
 }
 
 const ROLE_NAMES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'] as const;
@@ -162,6 +165,7 @@ const pipelineSchema = z.strictObject({
   worker: workerConfigSchema.optional(),
   identity: identitySchema.prefault({}),
   gates: gateDefaultsSchema.default({ deadline: '5m' }),
+  audit: auditSchema.optional(),
 });
 
 const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
@@ -251,6 +255,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
   issues.push(...resolvePolicies(doc.policy, { source, registryHosts: registries.map((r) => r.host), environments }));
   issues.push(...notifyIssues(doc.slack, names));
   issues.push(...identityIssues(doc.identity, names));
+  issues.push(...auditIssues(doc.audit, registries.map((r) => r.name)));
   if (issues.length > 0) throw new ConfigError(source, issues);
 
   return {
@@ -272,6 +277,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     limits: limitsConfig(doc.limits),
     worker: workerConfig(doc.worker),
     identity: doc.identity,
+    audit: auditConfig(doc.audit),
   };
 }
 

@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './promotion-status.js';
 export * from './state-machine.js';
 export * from './canonical-json.js';
+export * from './audit-event.js';
 export * from './gates.js';
 export * from './approval-rule.js';
 export * from './roles.js';

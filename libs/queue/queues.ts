@@ -8,6 +8,8 @@ export const QUEUES = {
   promote: 'promote',
   notify: 'notify',
   reconcile: 'reconcile',
+  /** The audit log: on-demand checkpoints and copies of each checkpoint outside the database. */
+  audit: 'audit',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -21,6 +23,8 @@ export const JOBS = {
   evaluateGate: 'evaluate-gate',
   promote: 'promote',
   reconcile: 'reconcile',
+  auditCheckpoint: 'audit-checkpoint',
+  auditPublish: 'audit-publish',
 } as const;
 
 export interface GateJobData {
@@ -44,4 +48,10 @@ export function promoteJobId(promotionId: string): string {
 /** Deterministic: enqueuing the same gate of the same round twice is a no-op. */
 export function gateJobId(data: GateJobData): string {
   return `${data.gate}-${data.promotionId}-r${data.round}`;
+}
+
+/** Copy one checkpoint out of the database: to a webhook (by its index in the config) or the OCI registry. */
+export interface AuditPublishJobData {
+  size: number;
+  target: { webhook: number } | { registry: true };
 }

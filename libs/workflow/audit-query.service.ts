@@ -15,17 +15,17 @@ export interface AuditFilter {
   limit: number;
 }
 
-export function auditEventView(e: AuditEventEntity) {
+export function auditEventView(e: AuditEventEntity, index: string | number | null = null) {
   return {
     seq: Number(e.seq),
+    /** Its leaf index in the audit log's Merkle tree; null until the integrator has linked it (moments). */
+    index: index === null ? null : Number(index),
     id: e.id,
     at: e.at.toISOString(),
     actor: e.actor,
     action: e.action,
     subject: e.subject,
     data: e.data,
-    prevHash: e.prevHash,
-    hash: e.hash,
   };
 }
 export type AuditEventView = ReturnType<typeof auditEventView>;
@@ -36,17 +36,22 @@ export class AuditQueryService {
   constructor(private readonly dataSource: DataSource) {}
 
   async list(filter: AuditFilter): Promise<Page<AuditEventView>> {
-    const qb = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e').where('e.seq IS NOT NULL');
+    const qb = this.dataSource
+      .getRepository(AuditEventEntity)
+      .createQueryBuilder('e')
+      .leftJoin('audit_leaves', 'l', 'l.seq = e.seq')
+      .addSelect('l.idx', 'leaf_index')
+      .where('TRUE');
     if (filter.subject !== undefined) qb.andWhere('e.subject = :subject', { subject: filter.subject });
     if (filter.actor !== undefined) qb.andWhere('e.actor = :actor', { actor: filter.actor });
     if (filter.person !== undefined) qb.andWhere(`e.data->'actor'->>'person' = :person`, { person: personKey(filter.person) });
     if (filter.from !== undefined) qb.andWhere('e.at >= :from', { from: filter.from });
     if (filter.to !== undefined) qb.andWhere('e.at < :to', { to: filter.to });
     if (filter.cursor !== undefined) qb.andWhere('e.seq > :seq', { seq: decodeCursor(filter.cursor) });
-    const rows = await qb.orderBy('e.seq', 'ASC').limit(filter.limit + 1).getMany();
+    const { entities: rows, raw } = await qb.orderBy('e.seq', 'ASC').limit(filter.limit + 1).getRawAndEntities();
     const items = rows.slice(0, filter.limit);
     return {
-      items: items.map(auditEventView),
+      items: items.map((e, i) => auditEventView(e, raw[i].leaf_index)),
       nextCursor: rows.length > filter.limit ? encodeCursor(items.at(-1)!.seq!) : null,
     };
   }
@@ -56,9 +61,11 @@ export class AuditQueryService {
     const rows = await this.dataSource
       .getRepository(AuditEventEntity)
       .createQueryBuilder('e')
-      .where('e.subject IN (:...subjects) AND e.seq IS NOT NULL', { subjects })
+      .leftJoin('audit_leaves', 'l', 'l.seq = e.seq')
+      .addSelect('l.idx', 'leaf_index')
+      .where('e.subject IN (:...subjects)', { subjects })
       .orderBy('e.seq', 'ASC')
-      .getMany();
-    return rows.map(auditEventView);
+      .getRawAndEntities();
+    return rows.entities.map((e, i) => auditEventView(e, rows.raw[i].leaf_index));
   }
 }

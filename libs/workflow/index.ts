@@ -4,6 +4,7 @@ export * from './approval.service.js';
 export * from './attestation.service.js';
 export * from './audit-query.service.js';
 export * from './audit.service.js';
+export * from './audit/index.js';
 export * from './cursor.js';
 export * from './environment-resolver.js';
 export * from './environment.service.js';

@@ -5,6 +5,7 @@ import { ApprovalService } from './approval.service.js';
 import { AttestationService, signerProvider } from './attestation.service.js';
 import { AuditQueryService } from './audit-query.service.js';
 import { AuditService } from './audit.service.js';
+import { AuditCheckpointService, AuditIntegrator, auditKeyProvider, AuditProofService, AuditTreeStore, AuditVerifier } from './audit/index.js';
 import { EnvironmentResolver } from './environment-resolver.js';
 import { EnvironmentService } from './environment.service.js';
 import { FollowUpService } from './follow-up.service.js';
@@ -20,6 +21,11 @@ const services = [
   AttestationService,
   AuditQueryService,
   AuditService,
+  AuditCheckpointService,
+  AuditIntegrator,
+  AuditProofService,
+  AuditTreeStore,
+  AuditVerifier,
   EnvironmentResolver,
   EnvironmentService,
   FollowUpService,
@@ -45,5 +51,5 @@ const registryClient = {
   },
 };
 
-@Module({ providers: [...services, registryClient, signerProvider, LifecycleLog], exports: [...services, RegistryClient] })
+@Module({ providers: [...services, registryClient, signerProvider, LifecycleLog, auditKeyProvider], exports: [...services, RegistryClient, auditKeyProvider.provide] })
 export class WorkflowModule {}

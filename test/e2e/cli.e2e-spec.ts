@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 describe('promoctl against the running service', () => {
-  it('creates tokens, promotes, approves from the CLI, reports status and verifies the audit chain', async () => {
+  it('creates tokens, promotes, approves from the CLI, reports status and verifies the audit log', async () => {
     const created = await promoctl(['token', 'create', '--name', 'ci-main', '--role', 'ci', '--json'], t.bootstrapToken);
     expect(created.code).toBe(0);
     const ci = JSON.parse(created.stdout).token as string;
@@ -56,7 +56,7 @@ describe('promoctl against the running service', () => {
 
     const verify = await promoctl(['audit', 'verify'], auditor);
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toMatch(/audit chain intact: \d+ events/);
+    expect(verify.stdout).toMatch(/audit log intact: \d+ events/);
   });
 
   it('lists tokens without their secrets and revokes one', async () => {

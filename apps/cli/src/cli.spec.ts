@@ -187,8 +187,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       res,
       200,
       auditBroken
-        ? { ok: false, events: 12, head: 'f00d', brokenAt: { seq: 7, id: 'evt-7', reason: 'hash mismatch' } }
-        : { ok: true, events: 12, head: 'beefcafe', brokenAt: null },
+        ? { ok: false, events: 12, pending: 0, head: 'f00d', checkpoint: null, from: 0, brokenAt: { seq: 7, id: 'evt-7', index: 6, size: null, reason: 'hash mismatch' } }
+        : { ok: true, events: 12, pending: 0, head: 'beefcafe', checkpoint: { size: 10, rootHash: 'cafe' }, from: 0, brokenAt: null },
     );
   }
   return fail(res, 404, 'Not Found', `no route ${req.method} ${path}`);
@@ -501,11 +501,11 @@ describe('approve and reject', () => {
 });
 
 describe('audit verify', () => {
-  it('reports an intact chain with exit 0', async () => {
+  it('reports an intact log with exit 0', async () => {
     const r = await run(['audit', 'verify']);
     expect(r.code).toBe(0);
     expect(requests[0]).toMatchObject({ method: 'GET', path: '/api/v1/audit/verify' });
-    expect(r.stdout).toBe('audit chain intact: 12 events, head beefcafe\n');
+    expect(r.stdout).toBe('audit log intact: 12 events, root beefcafe, matches the signed checkpoint at size 10\n');
   });
 
   it('names the first broken link with exit 1', async () => {

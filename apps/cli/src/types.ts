@@ -134,8 +134,11 @@ export interface TokenInfo {
 export interface AuditVerification {
   ok: boolean;
   events: number;
+  pending: number;
   head: string | null;
-  brokenAt: null | { seq: number; id: string; reason: string };
+  checkpoint: { size: number; rootHash: string } | null;
+  from: number;
+  brokenAt: null | { seq: number | null; id: string | null; index: number | null; size: number | null; reason: string };
 }
 
 export interface ApiErrorBody {

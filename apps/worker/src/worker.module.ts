@@ -3,6 +3,8 @@ import { NotifyModule } from '../../../libs/notify/index.js';
 import { GATE_HANDLERS, GateService, PolicyGate, PolicyModule, WorkflowModule, type Gate, type GateHandlers } from '../../../libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
 import { NotifyProcessor } from './processors/notify.processor.js';
+import { AuditProcessor } from './processors/audit.processor.js';
+import { AuditIntegratorLoop } from './audit-integrator.loop.js';
 import { PromoteProcessor } from './processors/promote.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
 import { InFlight } from './processors/in-flight.js';
@@ -29,10 +31,11 @@ class WorkerDrainer implements BeforeApplicationShutdown {
     private readonly promote: PromoteProcessor,
     private readonly reconcile: ReconcileProcessor,
     private readonly notify: NotifyProcessor,
+    private readonly audit: AuditProcessor,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.verify, this.scan, this.policy, this.promote, this.reconcile, this.notify].map((p) => p.worker?.close()));
+    await Promise.all([this.verify, this.scan, this.policy, this.promote, this.reconcile, this.notify, this.audit].map((p) => p.worker?.close()));
   }
 }
 
@@ -60,6 +63,8 @@ export class WorkerModule {
         PromoteProcessor,
         ReconcileProcessor,
         NotifyProcessor,
+        AuditProcessor,
+        AuditIntegratorLoop,
         WorkerDrainer,
         InFlight,
       ],

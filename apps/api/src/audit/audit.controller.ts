@@ -1,8 +1,9 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Roles } from '../../../../libs/auth/index.js';
-import { AuditQueryService, AuditService } from '../../../../libs/workflow/index.js';
+import { ServiceError } from '../../../../libs/domain/index.js';
+import { AUDIT_KEY, AuditCheckpointService, AuditProofService, AuditQueryService, AuditTreeStore, AuditVerifier, type AuditKey } from '../../../../libs/workflow/index.js';
 import { limitSchema, ZodPipe } from '../validation.js';
 
 const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-24T10:00:00Z' }).transform((s) => new Date(s));
@@ -15,14 +16,28 @@ const listSchema = z.strictObject({
   cursor: z.string().min(1).max(64).optional(),
   limit: limitSchema,
 });
+/** A tree size or sequence number: a non-negative decimal integer, nothing else. */
+const count = (what: string) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/, `${what} must be a non-negative whole number`)
+    .transform(Number);
+const inclusionSchema = z.strictObject({ seq: count('seq'), size: count('size').optional() });
+const consistencySchema = z.strictObject({ from: count('from'), to: count('to').optional() });
+const verifySchema = z.strictObject({ incremental: z.enum(['true', 'false']).optional() });
+const checkpointsSchema = z.strictObject({ limit: limitSchema, before: count('before').optional() });
 
 @ApiTags('audit')
 @ApiBearerAuth()
 @Controller('api/v1/audit')
 export class AuditController {
   constructor(
-    private readonly audit: AuditService,
     private readonly query: AuditQueryService,
+    private readonly verifier: AuditVerifier,
+    private readonly proofs: AuditProofService,
+    private readonly store: AuditTreeStore,
+    private readonly checkpointer: AuditCheckpointService,
+    @Inject(AUDIT_KEY) private readonly key: AuditKey | null,
   ) {}
 
   @Get('events')
@@ -33,7 +48,42 @@ export class AuditController {
 
   @Get('verify')
   @Roles('auditor')
-  verify() {
-    return this.audit.verify();
+  verify(@Query(new ZodPipe(verifySchema, 'query')) q: z.output<typeof verifySchema>) {
+    return this.verifier.verify({ incremental: q.incremental === 'true' });
+  }
+
+  /** The C2SP signed-note verifier key of the audit key: public, so any signed-in role may read it. */
+  @Get('key')
+  @Roles('auditor', 'admin', 'ci', 'release-manager', 'security-reviewer')
+  auditKey() {
+    if (!this.key) throw new ServiceError('not_found', 'no audit key is configured (audit.key in the pipeline file): checkpoints are not signed');
+    return { vkey: this.key.verifier.vkey };
+  }
+
+  @Get('checkpoints')
+  @Roles('auditor', 'admin')
+  async checkpoints(@Query(new ZodPipe(checkpointsSchema, 'query')) q: z.output<typeof checkpointsSchema>) {
+    const items = await this.store.checkpoints(q.limit, q.before);
+    return { items, nextBefore: items.length === q.limit ? items.at(-1)!.size : null };
+  }
+
+  @Post('checkpoints')
+  @HttpCode(201)
+  @Roles('admin')
+  checkpointNow() {
+    if (!this.key) throw new ServiceError('conflict', 'no audit key is configured (audit.key in the pipeline file): checkpoints cannot be signed');
+    return this.checkpointer.now();
+  }
+
+  @Get('proofs/inclusion')
+  @Roles('auditor')
+  inclusion(@Query(new ZodPipe(inclusionSchema, 'query')) q: z.output<typeof inclusionSchema>) {
+    return this.proofs.inclusion(q.seq, q.size);
+  }
+
+  @Get('proofs/consistency')
+  @Roles('auditor')
+  consistency(@Query(new ZodPipe(consistencySchema, 'query')) q: z.output<typeof consistencySchema>) {
+    return this.proofs.consistency(q.from, q.to);
   }
 }
