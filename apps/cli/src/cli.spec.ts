@@ -155,7 +155,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (image.endsWith(':flaky')) scripts.set(id, ['evaluating', 503, 'drop', 503, 'awaiting_approval', 'drop', 'promoting', 'promoted']);
     if (image.endsWith(':copying')) {
       const progress = (done: number) => ({ blobsDone: done, blobsTotal: 3, bytesDone: done * 1024 * 1024, bytesTotal: 3 * 1024 * 1024, updatedAt: now() });
-      scripts.set(id, [{ status: 'promoting', progress: progress(1) }, { status: 'promoted', progress: progress(3) }]);
+      const nothingYet = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0, updatedAt: now() };
+      scripts.set(id, [{ status: 'promoting', progress: nothingYet }, { status: 'promoting', progress: progress(1) }, { status: 'promoted', progress: progress(3) }]);
     }
     return send(res, 202, p);
   }
@@ -430,6 +431,7 @@ describe('waiting: reasons, restarts, resuming', () => {
     const r = await run(['promote', '--image', 'registry/app:copying', '--to', 'production', ...waitArgs]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\] promoting: 1\/3 blobs, 1\.0 MiB of 3\.0 MiB\n/);
+    expect(r.stdout).not.toContain('0/0 blobs');
   });
 
   it('a 409 for a live promotion says how to follow it', async () => {

@@ -41,7 +41,8 @@ export async function waitFor(ctx: Ctx, initial: Promotion | string, opts: WaitO
   let progressShown = { at: 0, text: '' };
 
   const showProgress = (p: Promotion) => {
-    if (ctx.json || p.status !== 'promoting' || !p.progress) return;
+    // Nothing known yet (the manifests are still being read) is not worth a line.
+    if (ctx.json || p.status !== 'promoting' || !p.progress || p.progress.blobsTotal === 0) return;
     const text = progressLine(p.progress);
     if (text === progressShown.text || Date.now() - progressShown.at < PROGRESS_EVERY_MS) return;
     progressShown = { at: Date.now(), text };

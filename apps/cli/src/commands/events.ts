@@ -35,7 +35,7 @@ function describe(e: AuditEvent): string {
   const d = e.data ?? {};
   const parts: string[] = [];
   const add = (label: string, value: unknown) => {
-    if (value === undefined || value === null || value === '') return;
+    if (value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0)) return;
     parts.push(`${label}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
   };
   if (e.action.startsWith('promotion.')) {
