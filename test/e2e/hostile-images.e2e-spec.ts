@@ -14,6 +14,8 @@ const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 const reg = () => ({ url: `http://${registryHost()}` });
 const fixed = (v: string) => [{ introduced: '0' }, { fixed: v }];
 const MiB = 1024 * 1024;
+/** Each test promotes several images at once; bombs read hundreds of MiB each on a shared, loaded machine. */
+const TEST_TIMEOUT_MS = 240_000;
 
 async function* docs(records: unknown[]): AsyncGenerator<OsvDocument> {
   for (const [i, r] of records.entries()) yield { name: `r${i}.json`, bytes: Buffer.from(JSON.stringify(r)) };
@@ -129,7 +131,7 @@ limits:
     expect(found['npm-linked-dir']!.summary).toContain('GHSA-35jh-r3h4-6jhm in lodash 4.17.20 (high, builtin)');
     expect(found['python-hardlink']!.summary).toContain('PYSEC-2099-1 in requests 2.30.0 (critical, builtin)');
     for (const app of Object.keys(images)) expect(found[app]!.status, app).toBe('failed');
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a package database that exists but cannot be read fails the scan gate closed, naming the path', async () => {
     const images = {
@@ -153,7 +155,7 @@ limits:
       expect(found[app], app).toMatchObject({ status: 'error', evidence: { code: 'unreadable_file' } });
       expect(found[app]!.summary, app).toContain(reason);
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('decompression and path bombs stop at their limits: the scan gate reports error naming the limit', async () => {
     const images = {
@@ -169,7 +171,7 @@ limits:
     expect(found['zstd-window']!.summary).toContain('a zstd frame declares a 2147483648-byte window');
     expect(found['link-fan-bomb']!.summary).toContain('limits.image.maxPathComponents');
     for (const app of Object.keys(images)) expect(found[app], app).toMatchObject({ status: 'error', evidence: { code: 'limit_exceeded' } });
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('non-root: "00", "+0" and a passwd name with uid 0 are root; a name not in /etc/passwd is denied with the reason; a real user passes', async () => {
     // /etc/passwd reached through a symlink, as the runtime would read it.
@@ -195,5 +197,5 @@ limits:
     });
     for (const app of ['user-00', 'user-plus0', 'user-toor', 'user-ghost']) expect(found[app], app).toMatchObject({ status: 'failed', summary: 'denied by non-root' });
     expect(found['user-app']).toMatchObject({ status: 'passed' });
-  });
+  }, TEST_TIMEOUT_MS);
 });
