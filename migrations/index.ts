@@ -9,6 +9,7 @@ import { PromotionFilters1796100000000 } from './1796100000000-promotion-filters
 import { Identity1796200000000 } from './1796200000000-identity.js';
 import { PromotionProgress1796210000000 } from './1796210000000-promotion-progress.js';
 import { AuditLogTree1796300000000 } from './1796300000000-audit-log-tree.js';
+import { PromotionLastError1796350000000 } from './1796350000000-promotion-last-error.js';
 
 export const MIGRATIONS = [
   Initial1764000000000,
@@ -20,4 +21,5 @@ export const MIGRATIONS = [
   Identity1796200000000,
   PromotionProgress1796210000000,
   AuditLogTree1796300000000,
+  PromotionLastError1796350000000,
 ];

@@ -11,3 +11,4 @@ export * from './roles.js';
 export * from './person.js';
 export * from './service-error.js';
 export * from './open-decisions.js';
+export * from './text.js';

@@ -80,6 +80,13 @@ describe('notices', () => {
     expect(texts(blocks)).toContain('*scan*: 3 critical');
   });
 
+  it('a failed one says why: the step, the attempt and the error, escaped', () => {
+    const lastError = { message: 'registry answered 503 <Service Unavailable>', step: 'copy', at: '2026-11-24T10:05:00.000Z', attempt: 5 };
+    const all = texts(eventMessage(view({ status: 'failed', lastError }), 'failed').blocks);
+    expect(all).toContain('*copy* (attempt 5, 2026-11-24T10:05:00.000Z): registry answered 503 &lt;Service Unavailable&gt;');
+    expect(all).toContain('promoctl retry');
+  });
+
   it('a promoted one names where it went', () => {
     expect(texts(eventMessage(view({ status: 'promoted' }), 'promoted').blocks)).toContain('registry.local/prod/web:1.2.0');
   });

@@ -151,7 +151,9 @@ export function eventMessage(view: PromotionView, event: 'blocked' | 'promoted' 
   } else if (event === 'promoted') {
     line = `:rocket: ${imageLine(view)} was promoted ${view.source} → *${view.target}* (\`${escapeMrkdwn(view.targetRepository)}${view.targetTag ? `:${escapeMrkdwn(view.targetTag)}` : ''}\`).`;
   } else {
-    line = `:x: Promoting ${imageLine(view)} to *${view.target}* failed; \`promoctl retry ${view.id}\` tries again.`;
+    const error = view.lastError;
+    const why = error ? `\n*${escapeMrkdwn(error.step)}* (attempt ${error.attempt}, ${error.at}): ${escapeMrkdwn(clip(error.message, 500))}` : '';
+    line = `:x: Promoting ${imageLine(view)} to *${view.target}* failed; \`promoctl retry ${view.id}\` tries again once the cause is fixed.${why}`;
   }
   const text = `${view.repository}@${shortDigest(view.digest)} → ${view.target}: ${event}`;
   return {

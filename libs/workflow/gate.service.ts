@@ -6,6 +6,7 @@ import { canonicalJson, owedWork, sha256Hex, type GateStatus } from '../domain/i
 import type { GateJobData } from '../queue/index.js';
 import { AuditService } from './audit.service.js';
 import { FollowUpService } from './follow-up.service.js';
+import { lastErrorOf, recordLastError } from './last-error.js';
 import { gateDuration, gateResults } from './metrics.js';
 import { PromotionStateService } from './promotion-state.service.js';
 
@@ -22,6 +23,18 @@ export interface GateVerdict {
   summary: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any JSON
   evidence: Record<string, any>;
+  /**
+   * What the verdict rests on, and all that the evidence digest covers (approvals are bound to it):
+   * the inputs a decision depends on, never ids or times of one evaluation, so the same inputs
+   * give the same digest in every round. Stored in the evidence as `basis`. Absent: the whole evidence.
+   */
+  basis?: Record<string, unknown>;
+}
+
+/** The digest approvals are bound to: of the verdict's basis when it names one, else of all its evidence. */
+export function gateEvidence(verdict: GateVerdict): { evidence: Record<string, unknown>; evidenceDigest: string } {
+  if (!verdict.basis) return { evidence: verdict.evidence, evidenceDigest: 'sha256:' + sha256Hex(canonicalJson(verdict.evidence)) };
+  return { evidence: { ...verdict.evidence, basis: verdict.basis }, evidenceDigest: 'sha256:' + sha256Hex(canonicalJson(verdict.basis)) };
 }
 
 /** One gate type's evaluation. Throwing means "try again later"; a verdict is final for the round. */
@@ -50,7 +63,7 @@ export class GateService {
   ) {}
 
   /** Evaluates one gate of one round; a job for a stale round or a decided gate does nothing. */
-  async evaluate(job: GateJobData): Promise<'recorded' | 'skipped'> {
+  async evaluate(job: GateJobData, attempt = 1): Promise<'recorded' | 'skipped'> {
     const claimed = await this.audit.transaction(async (manager) => {
       const promotion = await manager.findOne(PromotionEntity, { where: { id: job.promotionId }, lock: { mode: 'pessimistic_write' } });
       if (!promotion || !(await this.owed(manager, promotion, job))) return null;
@@ -65,19 +78,19 @@ export class GateService {
     const deadlineMs = gateDeadlineMs(environment, job.gate);
     const verdict = await withDeadline(job.gate, deadlineMs, (signal) => handler({ promotion: claimed, environment, options: environment.gates[job.gate] ?? {}, signal }));
     timer();
-    return (await this.record(job, verdict)) ? 'recorded' : 'skipped';
+    return (await this.record(job, verdict, attempt)) ? 'recorded' : 'skipped';
   }
 
   /** Writes a gate's verdict for its round and moves the promotion on if that settles it. */
-  async record(job: GateJobData, verdict: GateVerdict): Promise<boolean> {
+  async record(job: GateJobData, verdict: GateVerdict, attempt = 1): Promise<boolean> {
     const settled = await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, job.promotionId);
       if (!(await this.owed(manager, promotion, job))) return null;
-      const evidenceDigest = 'sha256:' + sha256Hex(canonicalJson(verdict.evidence));
+      const { evidence, evidenceDigest } = gateEvidence(verdict);
       await manager.update(
         GateResultEntity,
         { promotionId: job.promotionId, gate: job.gate },
-        { status: verdict.status, summary: verdict.summary, evidence: verdict.evidence, evidenceDigest, updatedAt: new Date() },
+        { status: verdict.status, summary: verdict.summary, evidence, evidenceDigest, updatedAt: new Date() },
       );
       await this.audit.append(manager, WORKER, {
         action: `gate.${verdict.status}`,
@@ -85,6 +98,8 @@ export class GateService {
         data: { gate: job.gate, round: job.round, summary: verdict.summary, evidenceDigest },
       });
       gateResults.inc({ gate: job.gate, status: verdict.status });
+      // A gate that could not run is the promotion's error; a gate that judged the image failing is not.
+      if (verdict.status === 'error') await recordLastError(manager, promotion.id, lastErrorOf(verdict.summary, `gate:${job.gate}`, attempt));
       await this.state.settle(manager, promotion, WORKER);
       // Still evaluating: a gate that waited for this one (the policy gate) may start now.
       const pending =
@@ -96,6 +111,15 @@ export class GateService {
     if (!settled) return false;
     await this.followUp.after(settled.promotion, settled.pending);
     return true;
+  }
+
+  /** An attempt threw and will be retried: readers see why the gate is still pending. */
+  async noteError(job: GateJobData, err: unknown, attempt: number): Promise<void> {
+    const error = lastErrorOf(`${err instanceof Error ? err.message : String(err)} (will retry)`, `gate:${job.gate}`, attempt);
+    await this.audit.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, job.promotionId);
+      if (await this.owed(manager, promotion, job)) await recordLastError(manager, promotion.id, error);
+    });
   }
 
   private async owed(manager: EntityManager, promotion: PromotionEntity, job: GateJobData): Promise<boolean> {

@@ -98,6 +98,8 @@ export class PolicyService implements OnModuleDestroy {
         denied: result.denied.map((r) => ({ name: r.name, platform: r.platform })),
         warnings: result.warnings.map((r) => ({ name: r.name, platform: r.platform })),
       },
+      // The rules in force and what each said on each platform: facts read in another round give the same.
+      basis: { policyDigest: result.policyDigest, image: promotion.image, platforms: result.platforms, rules: result.rules },
     };
   }
 

@@ -11,12 +11,37 @@ import { AuditService } from './audit.service.js';
 import { ProgressRecorder } from './copy-progress.js';
 import { FollowUpService } from './follow-up.service.js';
 import { promotionPredicate, verificationSummary } from './promotion-attestations.js';
+import { lastErrorOf, recordLastError } from './last-error.js';
 import { PromotionStateService, type PromotionRecord } from './promotion-state.service.js';
 import { PromotionService } from './promotion.service.js';
 import type { PromotionView } from './promotion.view.js';
 import { latestBuiltinSbom } from './scan/scan-rows.js';
 
 const EXECUTOR = 'system:promoter';
+
+export type PromoteStep = 'copy' | 'attachments' | 'signing';
+
+/** Which step of the promote job an error came from (the error itself stays what it was, for retry decisions). */
+const stepOfError = new WeakMap<object, PromoteStep>();
+
+async function atStep<T>(step: PromoteStep, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (typeof err === 'object' && err !== null && !stepOfError.has(err)) stepOfError.set(err, step);
+    throw err;
+  }
+}
+
+/** `to` replaces `from` (an error wrapped so it is not retried): it keeps the step `from` came from. */
+export function keepPromoteStep<E extends object>(from: unknown, to: E): E {
+  stepOfError.set(to, promoteStepOf(from));
+  return to;
+}
+
+export function promoteStepOf(err: unknown): PromoteStep {
+  return (typeof err === 'object' && err !== null && stepOfError.get(err)) || 'copy';
+}
 
 function location(hostAndPath: string): { registry: string; repository: string } {
   const slash = hostAndPath.indexOf('/');
@@ -54,20 +79,23 @@ export class PromoteService {
     const source = { ...location(claimed.repository), digest: claimed.digest };
     const target = location(claimed.targetRepository);
     const progress = new ProgressRecorder(this.dataSource, claimed.id);
-    let result: CopyResult;
-    try {
-      await progress.start();
-      result = await this.registry.copy(source, { ...target, tags }, { onProgress: (p) => progress.update(p) });
-    } finally {
-      await progress.finish();
-    }
-    if (result.digest !== claimed.digest) {
-      throw new RegistryError('digest_mismatch', `the target registry holds ${result.digest} where ${claimed.digest} was copied`);
-    }
-    const attachments = env.copyAttachments ? await this.registry.copyAttachments(source, target) : null;
+    const result: CopyResult = await atStep('copy', async () => {
+      let copied: CopyResult;
+      try {
+        await progress.start();
+        copied = await this.registry.copy(source, { ...target, tags }, { onProgress: (p) => progress.update(p) });
+      } finally {
+        await progress.finish();
+      }
+      if (copied.digest !== claimed.digest) {
+        throw new RegistryError('digest_mismatch', `the target registry holds ${copied.digest} where ${claimed.digest} was copied`);
+      }
+      return copied;
+    });
+    const attachments = env.copyAttachments ? await atStep('attachments', () => this.registry.copyAttachments(source, target)) : null;
     // After the copy (and the source's own signatures), before success is recorded: a crash here
     // means a retry, and signing finds what it already wrote instead of adding it again.
-    const signing = await this.signAndAttest(record, env, tags);
+    const signing = await atStep('signing', () => this.signAndAttest(record, env, tags));
     await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status !== 'promoting') return;
@@ -106,12 +134,22 @@ export class PromoteService {
     return { signed: true, keyId: this.attestations.keyId, signature, attestations };
   }
 
-  /** The copy gave up: the promotion ends `failed`, with the registry's error in its record. */
-  async fail(id: string, error: string): Promise<void> {
+  /** An attempt failed and another will follow: readers see why it is taking longer. */
+  async noteError(id: string, err: unknown, attempt: number): Promise<void> {
+    const error = lastErrorOf(err instanceof Error ? err.message : String(err), promoteStepOf(err), attempt);
+    await this.audit.transaction(async (manager) => {
+      const promotion = await this.state.lock(manager, id);
+      if (promotion.status === 'promoting') await recordLastError(manager, id, error);
+    });
+  }
+
+  /** The copy gave up: the promotion ends `failed`, with the error in its record and as its lastError. */
+  async fail(id: string, err: unknown, attempt: number): Promise<void> {
+    const error = lastErrorOf(err instanceof Error ? err.message : String(err), promoteStepOf(err), attempt);
     await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status !== 'promoting') return;
-      await this.state.move(manager, promotion, 'promote_failed', EXECUTOR, { error });
+      await this.state.move(manager, promotion, 'promote_failed', EXECUTOR, { error: error.message, step: error.step, attempt: error.attempt }, { lastError: error });
     });
   }
 

@@ -104,6 +104,7 @@ export class PromotionService {
       round: 1,
       evidenceDigest: null,
       expiresAt: null,
+      lastError: null,
       createdAt: now,
       updatedAt: now,
     } satisfies Omit<PromotionEntity, 'seq'>);

@@ -20,6 +20,7 @@ export function promotionSummary(p: PromotionEntity) {
     round: p.round,
     evidenceDigest: p.evidenceDigest,
     expiresAt: p.expiresAt?.toISOString() ?? null,
+    lastError: p.lastError ?? null,
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
   };

@@ -32,6 +32,10 @@ describe('gates that cannot read the image', () => {
       // Both gates are implemented: they fail closed because the registry does not hold this digest.
       expect(gate.summary).toContain(gate.gate === 'policy' ? "the image's facts could not be read" : 'the built-in scanner cannot read');
     }
+    // The gate that could not run is the promotion's last error, for every reader.
+    const failing = blocked.gates.find((g: { gate: string }) => `gate:${g.gate}` === blocked.lastError?.step);
+    expect(failing).toBeDefined();
+    expect(blocked.lastError).toMatchObject({ message: failing.summary, attempt: 1 });
     const approve = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm)).send({ decision: 'approve' });
     expect(approve.status).toBe(409);
 

@@ -171,12 +171,22 @@ describe('the promote step', () => {
     const failed = await promote(`${registryHost()}/dev/edge@${image.digest}`, 'edge', 'failed');
     const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.failed'`, [`promotion:${failed.id}`]);
     expect(rows[0].data.error).toMatch(/503/);
+    // Why it failed is on the promotion itself, for every reader (ci here), not only in the audit log.
+    expect(failed.lastError).toMatchObject({ step: 'copy', message: expect.stringMatching(/503/), attempt: expect.any(Number) });
+    expect(failed.lastError.attempt).toBeGreaterThanOrEqual(1);
+    expect(Date.parse(failed.lastError.at)).not.toBeNaN();
+    const listed = await t.api().get('/api/v1/promotions').query({ status: 'failed' }).set(auth(ci));
+    expect(listed.body.items.find((p: { id: string }) => p.id === failed.id).lastError).toEqual(failed.lastError);
 
     expect((await t.api().post(`/api/v1/promotions/${failed.id}/retry`).set(auth(ci))).status).toBe(403);
     broken = false;
     // Retried from the CLI, as a release manager would.
     await t.http.listen(0, '127.0.0.1');
     const { port } = t.http.getHttpServer().address() as AddressInfo;
+    let status = '';
+    expect(await runCli(['status', failed.id], { stdout: (s) => (status += s), stderr: (s) => (status += s), env: { PROMOTER_URL: `http://127.0.0.1:${port}`, PROMOTER_TOKEN: ci } })).toBe(1);
+    expect(status).toMatch(/last error: copy, attempt \d+ at .*503/);
+    expect(status).toMatch(/still needed: .*copy failed: .*503/);
     let out = '';
     const code = await runCli(['retry', failed.id, '--json'], { stdout: (s) => (out += s), stderr: (s) => (out += s), env: { PROMOTER_URL: `http://127.0.0.1:${port}`, PROMOTER_TOKEN: rm } });
     expect(code).toBe(0);

@@ -88,6 +88,17 @@ describe('the scan gate (real registry, PostgreSQL, Redis, OSV database)', () =>
     from: dev
     repository: local/scan-attested/{app}
     gates: { scan: { failOn: critical, sources: [attestation], attestationKeys: [${join(dir, 'vuln.pub')}] } }
+  - name: bound
+    from: dev
+    repository: local/scan-bound/{app}
+    gates:
+      scan: { failOn: critical, maxAge: 24h, sources: [builtin, trivy] }
+      policy:
+        custom:
+          - name: no-critical
+            expression: '!has(gates.scan) || gates.scan.counts.critical == 0'
+            message: "scan says {{gates.scan.summary}}"
+    approvals: { required: 2, roles: [release-manager] }
 signing:
   key: { path: ${join(dir, 'promoter.key')}, passwordEnv: PROMOTER_KEY_PASSWORD }
 scanning: { maxWaiver: 30d, recheckInterval: 1h }
@@ -463,6 +474,50 @@ webhooks:
     const bare = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: statement });
     expect(bare.status).toBe(422);
     expect(bare.body.message).toContain('DSSE envelope');
+  });
+
+  it('keeps approvals through a re-evaluation on unchanged inputs (new scan ids and times), and makes them stale when a finding is new', async () => {
+    const image = await pushDebianImage(reg(), 'dev/steady', [{ name: 'bash', version: '5.2.15-2+b2' }]);
+    // Trivy's fixture without its critical finding: the image passes failOn critical, with findings to show.
+    const report = (scannedAt: Date, extra = false) => {
+      const r = reportFor('trivy-debian.json', image.digest, 'dev/steady', scannedAt);
+      for (const result of r.Results) result.Vulnerabilities = result.Vulnerabilities.filter((v: { Severity: string }) => v.Severity !== 'CRITICAL');
+      if (extra) r.Results[0].Vulnerabilities.push({ ...r.Results[0].Vulnerabilities[0], VulnerabilityID: 'CVE-2026-4242', Severity: 'MEDIUM' });
+      return r;
+    };
+    const upload = async (body: unknown) => expect((await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: body })).status).toBe(201);
+    await upload(report(new Date(Date.now() - 60_000)));
+    const id = await promote('dev/steady', image.digest, 'bound');
+    const first = await settled(id);
+    expect(first.status).toBe('awaiting_approval');
+    const approved = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm)).send({ decision: 'approve' });
+    expect(approved.status).toBe(201);
+    expect(approved.body.approval.approvers).toEqual(['rm']);
+
+    // The same report uploaded again (a new scan, newer), and the built-in scanner runs again: nothing a decision rests on changed.
+    await upload(report(new Date(Date.now() - 30_000)));
+    await t.api().post(`/api/v1/promotions/${id}/reevaluate`).set(auth(rm)).expect(202);
+    const second = await settled(id, 2);
+    expect(second.status).toBe('awaiting_approval');
+    const scanIds = (p: typeof first) => scanGate(p).evidence.sources.map((u: { scanId: string }) => u.scanId).sort();
+    expect(scanIds(second)).not.toEqual(scanIds(first));
+    for (const gate of ['scan', 'policy']) {
+      const before = first.gates.find((g: { gate: string }) => g.gate === gate);
+      const after = second.gates.find((g: { gate: string }) => g.gate === gate);
+      expect(after.evidenceDigest).toBe(before.evidenceDigest);
+    }
+    expect(second.evidenceDigest).toBe(first.evidenceDigest);
+    expect(second.approval).toMatchObject({ approvers: ['rm'], needed: 1, stale: 0 });
+    expect(second.approvals[0].counts).toBe(true);
+
+    // A finding that was not there before: the approval was given on other evidence.
+    await upload(report(new Date(), true));
+    await t.api().post(`/api/v1/promotions/${id}/reevaluate`).set(auth(rm)).expect(202);
+    const third = await settled(id, 3);
+    expect(third.status).toBe('awaiting_approval');
+    expect(third.evidenceDigest).not.toBe(first.evidenceDigest);
+    expect(scanGate(third).evidence.basis.findings).not.toBe(scanGate(first).evidence.basis.findings);
+    expect(third.approval).toMatchObject({ approvers: [], needed: 2, stale: 1 });
   });
 
   it('fails closed when the vulnerability database is older than maxAge', async () => {

@@ -1,4 +1,4 @@
-import { STUCK_STATUSES, TERMINAL_STATUSES, type Promotion } from './types.js';
+import { STUCK_STATUSES, TERMINAL_STATUSES, type LastError, type Promotion } from './types.js';
 
 export function isTerminal(status: string): boolean {
   return TERMINAL_STATUSES.includes(status);
@@ -34,7 +34,10 @@ export function stillNeeded(p: Promotion): string[] {
 
 export function neededSummary(p: Promotion): string {
   if (isTerminal(p.status)) return 'nothing (promotion is finished)';
-  if (p.status === 'failed') return 'a retry by a release manager (promoctl retry), once the registry problem is fixed';
+  if (p.status === 'failed') {
+    const cause = p.lastError ? ` (${p.lastError.step ?? 'the copy'} failed: ${p.lastError.message})` : '';
+    return `a retry by a release manager (promoctl retry) once the cause is fixed${cause}`;
+  }
   if (p.status === 'blocked') return 're-evaluation once the failing gates can pass (POST …/reevaluate)';
   const needed = stillNeeded(p);
   return needed.length > 0 ? needed.join('; ') : 'no approvals or reviews';
@@ -46,4 +49,10 @@ export function table(rows: string[][], indent = '  '): string[] {
   return rows.map((row) =>
     (indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).trimEnd(),
   );
+}
+
+/** `copy, attempt 3 at 2026-12-02T10:00:00.000Z: <message>` */
+export function lastErrorLine(e: LastError): string {
+  const where = [e.step, e.attempt ? `attempt ${e.attempt}` : null].filter(Boolean).join(', ');
+  return `${where}${e.at ? ` at ${e.at}` : ''}: ${e.message}`;
 }

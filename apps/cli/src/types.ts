@@ -79,6 +79,7 @@ export interface Promotion {
   expiresAt?: string | null;
   progress?: CopyProgress | null;
   lastError?: LastError | null;
+  evidenceDigest?: string | null;
 }
 
 /** A promotion as `GET /promotions` lists it: no gates, decisions or tally. */

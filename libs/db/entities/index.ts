@@ -7,4 +7,5 @@ import { ReviewEntity } from './review.entity.js';
 import { SessionEntity } from './session.entity.js';
 
 export { ApiTokenEntity, ApprovalEntity, AuditEventEntity, GateResultEntity, PromotionEntity, ReviewEntity, SessionEntity };
+export type { LastError } from './promotion.entity.js';
 export const ENTITIES = [ApiTokenEntity, ApprovalEntity, AuditEventEntity, GateResultEntity, PromotionEntity, ReviewEntity, SessionEntity];

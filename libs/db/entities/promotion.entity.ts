@@ -1,6 +1,15 @@
 import type { PromotionStatus } from '../../domain/index.js';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
+/** The last error a promotion met, shown to every reader: what went wrong, where, when, on which attempt. */
+export interface LastError {
+  message: string;
+  /** `copy`, `attachments`, `signing`, or `gate:<type>`. */
+  step: string;
+  at: string;
+  attempt: number;
+}
+
 @Entity({ name: 'promotions' })
 export class PromotionEntity {
   @PrimaryColumn('uuid') id: string;
@@ -25,6 +34,7 @@ export class PromotionEntity {
   @Column('int') round: number;
   @Column({ type: 'text', name: 'evidence_digest', nullable: true }) evidenceDigest: string | null;
   @Column({ type: 'timestamptz', name: 'expires_at', nullable: true }) expiresAt: Date | null;
+  @Column({ type: 'jsonb', name: 'last_error', nullable: true }) lastError: LastError | null;
   @Column({ type: 'timestamptz', name: 'created_at' }) createdAt: Date;
   @Column({ type: 'timestamptz', name: 'updated_at' }) updatedAt: Date;
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { contextFor, type CommandEnv, type Ctx } from '../context.js';
-import { imageLine, isFailure, neededSummary, route, table } from '../format.js';
+import { imageLine, isFailure, lastErrorLine, neededSummary, route, table } from '../format.js';
 import { progressLine } from '../reasons.js';
 import type { Promotion } from '../types.js';
 
@@ -26,6 +26,7 @@ function printStatus(ctx: Ctx, p: Promotion): void {
   ctx.out(`  requester: ${p.requestedBy.name} (${p.requestedBy.id}) at ${p.createdAt}`);
   if (p.reason) ctx.out(`  reason:    ${p.reason}`);
   if (p.status === 'promoting' && p.progress && p.progress.blobsTotal > 0) ctx.out(`  copy:      ${progressLine(p.progress)} (as of ${p.progress.updatedAt})`);
+  if (p.lastError) ctx.out(`  last error: ${lastErrorLine(p.lastError)}`);
   ctx.out('gates:');
   if (p.gates.length === 0) ctx.out('  (none demanded by this environment)');
   for (const line of table(p.gates.map((g) => [g.gate, g.status, g.summary ?? '']))) ctx.out(line);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig, parseDuration, scanGateSchema, type ScanGateConfig } from '../../../../libs/config/index.js';
+import { canonicalJson, sha256Hex } from '../../../../libs/domain/index.js';
 import { isImageFsError } from '../../../../libs/imagefs/index.js';
 import { isRegistryError, RegistryClient } from '../../../../libs/registry/index.js';
 import { judgeFindings, ScannerService, type Finding, type ScanSource } from '../../../../libs/scanning/index.js';
@@ -162,8 +163,34 @@ export class ScanGate implements Gate {
       }),
       ignoredUnfixed: verdict.ignoredUnfixed,
     };
-    return { status: verdict.blocking.length > 0 ? 'failed' : 'passed', summary: summarise(options, verdict, used), evidence };
+    // Scan ids and times change every round; the findings, the waivers applied and the database do not.
+    const basis = {
+      image: base.image,
+      failOn: options.failOn,
+      ignoreUnfixed: options.ignoreUnfixed,
+      trusted: options.sources,
+      sources: used.map((u) => ({ source: u.source, scanner: { name: u.scanner.name, version: u.scanner.version, dbBuiltAt: u.scanner.dbBuiltAt }, signedBy: u.signedBy ?? null })),
+      database: dbImportedAt?.toISOString() ?? null,
+      findings: findingsDigest(findings),
+      blocking: sortedKeys(verdict.blocking.map(findingKey)),
+      waived: sortedKeys(verdict.waived.map(({ finding, waiverId }) => `${waiverId} ${findingKey(finding)}`)),
+      ignoredUnfixed: verdict.ignoredUnfixed,
+    };
+    return { status: verdict.blocking.length > 0 ? 'failed' : 'passed', summary: summarise(options, verdict, used), evidence, basis };
   }
+}
+
+function findingKey(f: Finding): string {
+  return canonicalJson({ id: f.id, package: f.package, ecosystem: f.ecosystem, installedVersion: f.installedVersion, fixedVersion: f.fixedVersion, severity: f.severity, source: f.source });
+}
+
+function sortedKeys(keys: string[]): string[] {
+  return [...new Set(keys)].sort();
+}
+
+/** Every finding of every source, in no particular order and once each: a new one changes it, a rescan of the same does not. */
+function findingsDigest(findings: readonly Finding[]): string {
+  return 'sha256:' + sha256Hex(sortedKeys(findings.map(findingKey)).join('\n'));
 }
 
 function sourceUsed(row: ScanResultRow): SourceUsed {

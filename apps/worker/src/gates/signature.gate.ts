@@ -55,7 +55,14 @@ export class SignatureGate implements Gate {
       const message = err instanceof Error ? err.message : String(err);
       return { status: 'error', summary: `cannot read the signatures of ${promotion.image}: ${message}`, evidence: { image: promotion.image, error: message } };
     }
-    return { status: report.verified ? 'passed' : 'failed', summary: summarise(report), evidence: { ...report } };
+    // Who signed and which attestations hold: not the .sig manifest's digest, which any further signature changes.
+    const basis = {
+      image: report.image,
+      verified: report.verified,
+      signers: report.signers,
+      attestations: report.attestations.map((a) => ({ predicateType: a.predicateType, satisfied: a.satisfied })),
+    };
+    return { status: report.verified ? 'passed' : 'failed', summary: summarise(report), evidence: { ...report }, basis };
   }
 }
 

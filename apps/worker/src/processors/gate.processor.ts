@@ -37,20 +37,23 @@ abstract class GateProcessor extends WorkerHost implements OnApplicationBootstra
     if (!parsed.success || parsed.data.gate !== this.gate) {
       throw new UnrecoverableError(`malformed ${this.gate} job ${job.id}: ${parsed.error?.message ?? 'wrong gate'}`);
     }
-    return this.inFlight.track(`the ${this.gate} gate of promotion ${parsed.data.promotionId}`, () => this.gates.evaluate(parsed.data));
+    return this.inFlight.track(`the ${this.gate} gate of promotion ${parsed.data.promotionId}`, () => this.gates.evaluate(parsed.data, job.attemptsMade + 1));
   }
 
   /** Retrying cannot help any more: the gate reports an error instead of leaving the promotion waiting. */
   @OnWorkerEvent('failed')
   async onFailed(job: Job<GateJobData> | undefined, err: Error): Promise<void> {
     if (!job || err instanceof UnrecoverableError) return;
-    if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    if (job.attemptsMade < (job.opts.attempts ?? 1)) {
+      await this.gates.noteError(job.data, err, job.attemptsMade).catch((e: Error) => this.logger.error(`could not record the ${this.gate} gate's error: ${e.message}`));
+      return;
+    }
     await this.gates
       .record(job.data, {
         status: 'error',
         summary: `the ${this.gate} gate gave up after ${job.attemptsMade} attempts: ${err.message}`,
         evidence: { error: err.message, attempts: job.attemptsMade },
-      })
+      }, job.attemptsMade)
       .catch((e: Error) => this.logger.error(`could not record the ${this.gate} gate's failure: ${e.message}`));
   }
 }

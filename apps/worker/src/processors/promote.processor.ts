@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AppConfig } from '../../../../libs/config/index.js';
 import { JOBS, QUEUES } from '../../../../libs/queue/index.js';
 import { isRegistryError } from '../../../../libs/registry/index.js';
-import { PromoteService } from '../../../../libs/workflow/index.js';
+import { keepPromoteStep, PromoteService } from '../../../../libs/workflow/index.js';
 import { InFlight } from './in-flight.js';
 
 const promoteJobSchema = z.strictObject({ promotionId: z.uuid() });
@@ -36,7 +36,7 @@ export class PromoteProcessor extends WorkerHost implements OnApplicationBootstr
       return await this.inFlight.track(`the copy of promotion ${id}`, () => this.promote.execute(id));
     } catch (err) {
       // Refused credentials, a missing image, a digest mismatch: trying again cannot help.
-      if (isRegistryError(err) && !err.retryable) throw new UnrecoverableError(err.message);
+      if (isRegistryError(err) && !err.retryable) throw keepPromoteStep(err, new UnrecoverableError(err.message));
       throw err;
     }
   }
@@ -47,8 +47,12 @@ export class PromoteProcessor extends WorkerHost implements OnApplicationBootstr
     const parsed = promoteJobSchema.safeParse(job?.data);
     if (!job || !parsed.success) return;
     const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-    if (!final) return;
+    const attempt = Math.max(1, job.attemptsMade);
+    if (!final) {
+      await this.promote.noteError(parsed.data.promotionId, err, attempt).catch((e: Error) => this.logger.error(`could not record the error: ${e.message}`));
+      return;
+    }
     // The failure is logged with its reason once recorded (LifecycleLog), like every other step.
-    await this.promote.fail(parsed.data.promotionId, err.message).catch((e: Error) => this.logger.error(`could not record the failure: ${e.message}`));
+    await this.promote.fail(parsed.data.promotionId, err, attempt).catch((e: Error) => this.logger.error(`could not record the failure: ${e.message}`));
   }
 }
