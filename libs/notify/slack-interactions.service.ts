@@ -113,7 +113,7 @@ export class SlackInteractionsService implements OnApplicationShutdown {
     // Self-approval and a second decision (through any channel: the rule counts people by name) are
     // the approval rule's to refuse; the reply only says it in Slack's words.
     try {
-      const after = await this.approvals.decide(who, value.promotionId, { decision: click.decision, comment: 'from Slack' }, 'slack');
+      const after = await this.approvals.decide(who, value.promotionId, { decision: click.decision, comment: 'from Slack', ...(value.evidenceDigest ? { evidenceDigest: value.evidenceDigest } : {}) }, 'slack');
       const state = after.status === 'awaiting_approval' ? `${after.approval.needed} more approval(s) needed` : `the promotion is now ${after.status.replace('_', ' ')}`;
       return { accepted: true, reply: `Recorded your ${click.decision === 'approve' ? 'approval' : 'rejection'} as ${who.person}; ${state}.` };
     } catch (err) {
@@ -177,6 +177,8 @@ function refusal(err: PromotionError, who: Principal, view: PromotionView): stri
     }
     case 'not_awaiting_approval':
       return `${err.message}. Nothing was recorded.`;
+    case 'evidence_changed':
+      return 'This message is stale: the gate results changed after it was posted. Nothing was recorded; use the updated message.';
     default:
       return `${err.message}. Nothing was recorded.`;
   }

@@ -15,12 +15,15 @@ export type Channel = 'api' | 'cli' | 'slack';
 export interface DecisionInput {
   decision: Decision;
   comment: string;
+  /** The evidence digest the decider saw; when given, it must still be the promotion's. */
+  evidenceDigest?: string;
 }
 
 export interface ReviewInput {
   kind: string;
   verdict: Decision;
   notes: string;
+  evidenceDigest?: string;
 }
 
 /**
@@ -53,7 +56,7 @@ export class ApprovalService {
   ) {}
 
   decide(who: Principal, id: string, input: DecisionInput, channel: Channel): Promise<PromotionView> {
-    return this.decideOn(who, id, async ({ manager, promotion, rule, bound }) => {
+    return this.decideOn(who, id, input.evidenceDigest, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ApprovalEntity, { where: { promotionId: id } });
       const records = existing.map((a) => ({ approverId: a.approverPerson, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt }));
       checkApprover(rule, promotion.requestedByPerson, asPerson(who), records, bound);
@@ -80,7 +83,7 @@ export class ApprovalService {
   }
 
   review(who: Principal, id: string, input: ReviewInput, channel: Channel): Promise<PromotionView> {
-    return this.decideOn(who, id, async ({ manager, promotion, rule, bound }) => {
+    return this.decideOn(who, id, input.evidenceDigest, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ReviewEntity, { where: { promotionId: id } });
       const records = existing.map((r) => ({ reviewerId: r.reviewerPerson, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }));
       checkReviewer(rule, promotion.requestedByPerson, asPerson(who), input.kind, records, bound);
@@ -108,13 +111,21 @@ export class ApprovalService {
   }
 
   /** Locks the promotion, checks it awaits approval, records the decision, and settles. */
-  private async decideOn(who: Principal, id: string, record: (deciding: Deciding) => Promise<void>): Promise<PromotionView> {
+  private async decideOn(who: Principal, id: string, seen: string | undefined, record: (deciding: Deciding) => Promise<void>): Promise<PromotionView> {
     const view = await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status !== 'awaiting_approval') {
         throw new PromotionError('not_awaiting_approval', `the promotion is ${promotion.status}; decisions are taken only while it awaits approval`, {
           status: promotion.status,
         });
+      }
+      // Checked under the lock: a re-evaluation cannot slip in between the check and the decision.
+      if (seen !== undefined && seen !== promotion.evidenceDigest) {
+        throw new PromotionError(
+          'evidence_changed',
+          `the evidence changed since you looked: you saw ${seen}, the promotion now awaits a decision on ${promotion.evidenceDigest} (round ${promotion.round}); look at the gates again`,
+          { seen, current: promotion.evidenceDigest, round: promotion.round },
+        );
       }
       const rule = approvalRule(this.state.environmentOf(promotion));
       const bound = { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now: new Date() };

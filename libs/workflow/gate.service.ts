@@ -32,7 +32,8 @@ export interface GateVerdict {
 }
 
 /** The digest approvals are bound to: of the verdict's basis when it names one, else of all its evidence. */
-export function gateEvidence(verdict: GateVerdict): { evidence: Record<string, unknown>; evidenceDigest: string } {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any JSON
+export function gateEvidence(verdict: GateVerdict): { evidence: Record<string, any>; evidenceDigest: string } {
   if (!verdict.basis) return { evidence: verdict.evidence, evidenceDigest: 'sha256:' + sha256Hex(canonicalJson(verdict.evidence)) };
   return { evidence: { ...verdict.evidence, basis: verdict.basis }, evidenceDigest: 'sha256:' + sha256Hex(canonicalJson(verdict.basis)) };
 }

@@ -100,8 +100,19 @@ describe('approvals bound to the gate evidence', () => {
     expect(changed.approval).toMatchObject({ needed: 2, stale: 1, approvers: [] });
     expect(changed.approvals[0].counts).toBe(false);
 
+    // An approval naming the evidence its approver looked at is refused once that evidence is gone.
+    const before = await t.db.query('SELECT count(*)::int AS n FROM approvals WHERE promotion_id = $1', [id]);
+    const outdated = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve', evidenceDigest: ready.evidenceDigest });
+    expect(outdated.status).toBe(409);
+    expect(outdated.body.message).toContain('the evidence changed since you looked');
+    expect(outdated.body.details).toMatchObject({ code: 'evidence_changed', seen: ready.evidenceDigest, current: changed.evidenceDigest });
+    expect((await t.db.query('SELECT count(*)::int AS n FROM approvals WHERE promotion_id = $1', [id])).rows).toEqual(before.rows);
+    const malformed = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve', evidenceDigest: 'sha256:nope' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.message).toContain('evidenceDigest');
+
     // The same approver may approve again, on the new evidence.
-    const renewed = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve' });
+    const renewed = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve', evidenceDigest: changed.evidenceDigest });
     expect(renewed.status).toBe(201);
     expect(renewed.body.approval.needed).toBe(1);
     const done = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm2)).send({ decision: 'approve' });

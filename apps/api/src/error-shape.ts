@@ -27,6 +27,7 @@ const PROMOTION_STATUS: Record<PromotionErrorCode, number> = {
   duplicate_decision: 409,
   review_not_required: 422,
   not_awaiting_approval: 409,
+  evidence_changed: 409,
 };
 
 const REASONS: Record<number, string> = {

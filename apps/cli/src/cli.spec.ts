@@ -44,6 +44,7 @@ function makePromotion(id: string, image: string, target: string, status: Promot
 }
 
 const now = () => new Date(0).toISOString();
+const EVIDENCE = 'sha256:' + 'cd'.repeat(32);
 
 function blockedByGates(): Partial<Promotion> {
   return {
@@ -479,24 +480,41 @@ describe('status', () => {
 });
 
 describe('approve and reject', () => {
-  it('approve sends the decision and comment and prints what is still needed', async () => {
+  it('approve shows the gates, then sends the decision and comment bound to the evidence it showed, and prints what is still needed', async () => {
+    promotions.get('p-waiting')!.evidenceDigest = EVIDENCE;
+    promotions.get('p-waiting')!.gates = [{ gate: 'scan', status: 'passed', summary: 'no finding at or above critical remains', updatedAt: now() }];
     const r = await run(['approve', 'p-waiting', '--comment', 'looks good']);
     expect(r.code).toBe(0);
-    expect(requests[0]).toEqual({
+    expect(requests[0]).toMatchObject({ method: 'GET', path: '/api/v1/promotions/p-waiting' });
+    expect(requests[1]).toEqual({
       method: 'POST',
       path: '/api/v1/promotions/p-waiting/approvals',
       auth: `Bearer ${TOKEN}`,
       idempotencyKey: undefined,
-      body: { decision: 'approve', comment: 'looks good' },
+      body: { decision: 'approve', comment: 'looks good', evidenceDigest: EVIDENCE },
     });
+    expect(r.stdout).toMatch(/scan\s+passed\s+no finding at or above critical remains/);
+    expect(r.stdout).toContain(`evidence: ${EVIDENCE}`);
+    expect(r.stdout.indexOf('evidence:')).toBeLessThan(r.stdout.indexOf('approved promotion'));
     expect(r.stdout).toContain('status: awaiting_approval');
     expect(r.stdout).toContain('still needed: 1 more approval from release-manager; security review');
+  });
+
+  it('approve --evidence-digest sends the digest given, without looking again; a malformed one is a usage error', async () => {
+    const given = 'sha256:' + 'ef'.repeat(32);
+    const r = await run(['approve', 'p-waiting', '--evidence-digest', given]);
+    expect(r.code).toBe(0);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.body).toEqual({ decision: 'approve', evidenceDigest: given });
+    const bad = await run(['approve', 'p-waiting', '--evidence-digest', 'abc']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('64 lowercase hex');
   });
 
   it('reject sends a reject decision without a comment', async () => {
     const r = await run(['reject', 'p-waiting']);
     expect(r.code).toBe(0);
-    expect(requests[0]!.body).toEqual({ decision: 'reject' });
+    expect(requests.at(-1)!.body).toEqual({ decision: 'reject' });
     expect(r.stdout).toContain('rejected promotion p-waiting; status: rejected');
     expect(r.stdout).toContain('still needed: nothing');
   });

@@ -80,6 +80,7 @@ export interface Promotion {
   progress?: CopyProgress | null;
   lastError?: LastError | null;
   evidenceDigest?: string | null;
+  round?: number;
 }
 
 /** A promotion as `GET /promotions` lists it: no gates, decisions or tally. */

@@ -15,15 +15,20 @@ export const idempotencyKeySchema = z
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
   .optional();
 
+/** The promotion's `evidenceDigest` the decider looked at: the decision is refused (409) if it has changed since. */
+const seenEvidence = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256: and 64 lowercase hex digits (the promotion\'s evidenceDigest)').optional();
+
 export const decisionSchema = z.strictObject({
   decision: z.enum(DECISIONS),
   comment: z.string().max(4000).default(''),
+  evidenceDigest: seenEvidence,
 });
 
 export const reviewSchema = z.strictObject({
   kind: z.string().min(1).max(64),
   verdict: z.enum(DECISIONS),
   notes: z.string().max(10000).default(''),
+  evidenceDigest: seenEvidence,
 });
 
 export const cancelSchema = z.strictObject({ reason: z.string().max(4000).default('') }).default({ reason: '' });

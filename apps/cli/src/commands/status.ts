@@ -30,6 +30,7 @@ function printStatus(ctx: Ctx, p: Promotion): void {
   ctx.out('gates:');
   if (p.gates.length === 0) ctx.out('  (none demanded by this environment)');
   for (const line of table(p.gates.map((g) => [g.gate, g.status, g.summary ?? '']))) ctx.out(line);
+  if (p.evidenceDigest) ctx.out(`evidence: ${p.evidenceDigest} (round ${p.round ?? 1}; promoctl approve --evidence-digest binds a decision to it)`);
   ctx.out('approvals:');
   if (p.approvals.length === 0) ctx.out('  (none)');
   const approvalRows = p.approvals.map((a) => [
