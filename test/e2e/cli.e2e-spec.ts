@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
-import { devImage, startTestApp, type TestApp, registryHost } from '../helpers/test-app.js';
+import { devImage, eventually, startTestApp, type TestApp, registryHost } from '../helpers/test-app.js';
 
 let t: TestApp;
 let url: string;
@@ -54,6 +54,9 @@ describe('promoctl against the running service', () => {
     expect(shown.status).toBe('approved');
     expect(shown.approvals.map((a: { via: string }) => a.via)).toEqual(['cli', 'cli']);
 
+    // The worker goes on with the approved promotion: verify once it is done (verify reads the chain
+    // and its head in two statements, so an event appended in between reads as a broken end).
+    await eventually(async () => ['promoted', 'failed'].includes((await t.api().get(`/api/v1/promotions/${promotion.id}`).set({ Authorization: `Bearer ${ci}` })).body.status));
     const verify = await promoctl(['audit', 'verify'], auditor);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(/audit log intact: \d+ events/);
