@@ -10,6 +10,7 @@ import { Identity1796200000000 } from './1796200000000-identity.js';
 import { PromotionProgress1796210000000 } from './1796210000000-promotion-progress.js';
 import { AuditLogTree1796300000000 } from './1796300000000-audit-log-tree.js';
 import { PromotionLastError1796350000000 } from './1796350000000-promotion-last-error.js';
+import { VulnDbSkippedBy1796360000000 } from './1796360000000-vulndb-skipped-by.js';
 
 export const MIGRATIONS = [
   Initial1764000000000,
@@ -22,4 +23,5 @@ export const MIGRATIONS = [
   PromotionProgress1796210000000,
   AuditLogTree1796300000000,
   PromotionLastError1796350000000,
+  VulnDbSkippedBy1796360000000,
 ];

@@ -72,6 +72,17 @@ describe('redirects', () => {
     }
   });
 
+  it('refuses at connect an https name that resolves only to loopback, before any byte is sent', async () => {
+    foreign = await startForeignServer('forbidden');
+    reg.modes['dev/named'] = { blobRedirect: `https://localhost:${new URL(foreign.url).port}/{digest}` };
+
+    const err = await failure(client().readBlob(at('dev/named'), reg.image.config));
+
+    expect(err.message).toContain('localhost resolves only to loopback, link-local or private addresses');
+    expect(err.message).not.toContain(FOREIGN_BODY);
+    expect(foreign.seen).toEqual([]);
+  });
+
   it('does not follow a redirect of anything but a blob download', async () => {
     foreign = await startForeignServer('forbidden');
     reg.modes['dev/manifest'] = { manifestRedirect: `${foreign.url}/manifest` };

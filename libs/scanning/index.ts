@@ -9,9 +9,9 @@ export { compareVersions, schemeOf, type VersionScheme } from './versions/index.
 export { parseOsvRecord, type VulnEntry, type AffectedSpec, type AffectedRange, type RangeEvent } from './osv/record.js';
 export { matchEntries, affects, lookupKey } from './osv/match.js';
 export { cvssScore, fromScore } from './osv/severity.js';
-export { importOsv, type ImportReport, type ImportProblem, type ImportProblemKind, type ImportOptions } from './vulndb/import.js';
+export { importOsv, type ImportReport, type ImportProblem, type ImportOptions } from './vulndb/import.js';
 export { readOsvPath, DEFAULT_MAX_RECORD_BYTES, type OsvDocument, type ReadOsvOptions } from './vulndb/sources.js';
 export { VulnDbImportError } from './vulndb/errors.js';
-export { vulnDbStatus, lookupEntries, type SqlDatabase, type SqlRunner, type VulnDbStatus } from './vulndb/store.js';
+export { vulnDbStatus, lookupEntries, type ImportProblemKind, type SqlDatabase, type SqlRunner, type VulnDbStatus } from './vulndb/store.js';
 export * from './waivers.js';
 export { parseReportFor, detectReportFormat, parseVulnStatement, ReportError, REPORT_FORMATS, VULN_PREDICATE_TYPE, type ReportFormat, type ParsedReport, type ParsedAttestation } from './reports/index.js';

@@ -187,6 +187,7 @@ describe('vulnerability database import (PostgreSQL)', () => {
     expect(byDocument['e-large.json']).toMatchObject({ kind: 'too_large', reason: expect.stringMatching(/^\d+ bytes, more than the 262144-byte record limit$/) });
     expect(byDocument['f-bomb.zip:BOMB.json']).toMatchObject({ kind: 'too_large', reason: 'more than the 262144-byte record limit' });
     expect(await ids('npm', 'hostile-pkg')).toEqual(['GOOD-1', 'GOOD-2']);
+    expect(await vulnDbStatus(fresh.db.dataSource)).toMatchObject({ skipped: 5, skippedBy: { json: 1, nul: 2, too_large: 2, schema: 0 } });
     // Measured, with a generous bound: the bomb's 512 MiB never sat in memory (reading entries whole took 1 GiB+).
     console.log(`vulndb import of a 512 MiB zip bomb: peak RSS growth ${Math.round(peak / 1024 / 1024)} MiB`);
     expect(peak).toBeLessThan(300 * 1024 * 1024);

@@ -1,11 +1,8 @@
 import { parseOsvRecord, type VulnEntry } from '../osv/record.js';
 import { VulnDbImportError } from './errors.js';
 import type { OsvDocument } from './sources.js';
-import type { SqlDatabase, SqlRunner, VulnDbStatus } from './store.js';
+import type { ImportProblemKind, SqlDatabase, SqlRunner, VulnDbStatus } from './store.js';
 
-/** Why a record was skipped: unreadable JSON, a NUL or unpaired surrogate in its text, over the size limit, or not OSV. */
-export type ImportProblemKind = 'json' | 'nul' | 'too_large' | 'schema';
-export const IMPORT_PROBLEM_KINDS: readonly ImportProblemKind[] = ['json', 'nul', 'too_large', 'schema'];
 
 export interface ImportProblem {
   /** The file (or `archive.zip:entry.json`) the record came from. */
@@ -19,8 +16,6 @@ export interface ImportProblem {
 export interface ImportReport extends VulnDbStatus {
   /** The first problems met, for the operator (at most `maxProblems`). */
   problems: ImportProblem[];
-  /** Every skipped record or document, counted by kind (they add up to `skipped`). */
-  skippedBy: Record<ImportProblemKind, number>;
 }
 
 export interface ImportOptions {
@@ -112,8 +107,8 @@ export async function importOsv(db: SqlDatabase, documents: AsyncIterable<OsvDoc
     const counted = (await tx.query('SELECT count(*)::int AS n FROM vuln_records')) as { n: number }[];
     report.entries = counted[0].n;
     const inserted = (await tx.query(
-      'INSERT INTO vuln_imports (source, records, entries, skipped, withdrawn) VALUES ($1, $2, $3, $4, $5) RETURNING imported_at',
-      [options.source, report.records, report.entries, report.skipped, report.withdrawn],
+      'INSERT INTO vuln_imports (source, records, entries, skipped, skipped_by, withdrawn) VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING imported_at',
+      [options.source, report.records, report.entries, report.skipped, JSON.stringify(report.skippedBy), report.withdrawn],
     )) as { imported_at: Date | string }[];
     report.importedAt = new Date(inserted[0].imported_at);
     return report;

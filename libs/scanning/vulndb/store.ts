@@ -18,16 +18,22 @@ export interface VulnDbStatus {
   entries: number;
   /** Malformed records (or documents) left out. */
   skipped: number;
+  /** `skipped` by kind: not JSON, NUL or unpaired surrogate, over the size bound, not OSV. */
+  skippedBy: Record<ImportProblemKind, number>;
   withdrawn: number;
 }
 
+export type ImportProblemKind = 'json' | 'nul' | 'too_large' | 'schema';
+
 export async function vulnDbStatus(db: SqlRunner): Promise<VulnDbStatus | null> {
   const rows = (await db.query(
-    'SELECT imported_at, source, records, entries, skipped, withdrawn FROM vuln_imports ORDER BY id DESC LIMIT 1',
-  )) as { imported_at: Date | string; source: string; records: number; entries: number; skipped: number; withdrawn: number }[];
+    'SELECT imported_at, source, records, entries, skipped, skipped_by, withdrawn FROM vuln_imports ORDER BY id DESC LIMIT 1',
+  )) as { imported_at: Date | string; source: string; records: number; entries: number; skipped: number; skipped_by: Partial<Record<ImportProblemKind, number>> | string; withdrawn: number }[];
   const r = rows[0];
   if (!r) return null;
-  return { importedAt: new Date(r.imported_at), source: r.source, records: r.records, entries: r.entries, skipped: r.skipped, withdrawn: r.withdrawn };
+  const by = typeof r.skipped_by === 'string' ? (JSON.parse(r.skipped_by) as Partial<Record<ImportProblemKind, number>>) : r.skipped_by;
+  const skippedBy = { json: by.json ?? 0, nul: by.nul ?? 0, too_large: by.too_large ?? 0, schema: by.schema ?? 0 };
+  return { importedAt: new Date(r.imported_at), source: r.source, records: r.records, entries: r.entries, skipped: r.skipped, skippedBy, withdrawn: r.withdrawn };
 }
 
 export interface LookupResult {
