@@ -2,3 +2,4 @@
 // tlog-checkpoints. Plain TypeScript, no Nest and no database, so the CLI verifies offline with it.
 export * from './merkle.js';
 export * from './note.js';
+export * from './export.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from './api-client.js';
 import { registerApprove } from './commands/approve.js';
+import { registerAudit } from './commands/audit.js';
 import { registerAuditVerify } from './commands/audit-verify.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerPromote } from './commands/promote.js';
@@ -47,7 +48,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   registerTokenCreate(token, env);
   registerTokenList(token, env);
   registerTokenRevoke(token, env);
-  registerAuditVerify(program.command('audit').description('inspect the audit log'), env);
+  const audit = program.command('audit').description('inspect and verify the audit log (a Merkle transparency log with signed checkpoints)');
+  registerAuditVerify(audit, env);
+  registerAudit(audit, env);
   registerVulnDbImport(program.command('vulndb').description('manage the local vulnerability database (runs against DATABASE_URL)'), env);
   registerVerify(program, env);
 

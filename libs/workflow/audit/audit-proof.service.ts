@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ServiceError } from '../../domain/index.js';
-import { consistencyRanges, EMPTY_ROOT, inclusionRanges, leafHash } from '../../tlog/index.js';
+import { consistencyRanges, EMPTY_ROOT, inclusionRanges, leafHash, rangeHash, rangeNodes } from '../../tlog/index.js';
+import { AuditEventEntity } from '../../db/index.js';
+import { auditEventView, type AuditEventView } from '../audit-query.service.js';
 import { AuditTreeStore } from './audit-tree.store.js';
 
 export interface InclusionProof {
@@ -25,6 +27,13 @@ export interface ConsistencyProof {
   hashes: string[];
   fromRoot: string;
   toRoot: string;
+}
+
+export interface LeafPage {
+  size: number;
+  items: Array<AuditEventView & { index: number; leaf: string; proof?: string[] }>;
+  /** The leaf index to continue from, null at the end of the tree of `size`. */
+  next: number | null;
 }
 
 const b64 = (h: Buffer) => h.toString('base64');
@@ -81,6 +90,45 @@ export class AuditProofService {
       const hashes = await this.store.rangeHashes(ranges, m);
       const [fromRoot, toRoot] = await Promise.all([from, n].map((s) => (s === 0 ? EMPTY_ROOT : this.store.rangeHashes([[0, s]], m).then(([h]) => h!))));
       return { from, to: n, hashes: hashes.map(b64), fromRoot: b64(fromRoot!), toRoot: b64(toRoot!) };
+    });
+  }
+
+  /**
+   * The leaves [start, start + limit) of the tree of `size`, with their events, optionally only
+   * those in a time window and with each one's inclusion proof: one page of an export.
+   */
+  async leaves(q: { size: number; start: number; limit: number; from?: Date; to?: Date; proofs: boolean }): Promise<LeafPage> {
+    return this.dataSource.transaction('REPEATABLE READ', async (m) => {
+      const head = await this.store.head(m);
+      if (q.size > head.size) {
+        throw new ServiceError('bad_request', `size must be between 0 and ${head.size} (the tree's size), got ${q.size}`, { valid: { min: 0, max: head.size } });
+      }
+      const end = Math.min(q.start + q.limit, q.size);
+      if (q.start >= end) return { size: q.size, items: [], next: null };
+      const rows: Array<Record<string, unknown>> = await m.query(
+        `SELECT l.idx, e.seq, e.id, e.at, e.actor, e.action, e.subject, e.data, e.body
+           FROM audit_leaves l JOIN audit_events e ON e.seq = l.seq
+          WHERE l.idx >= $1 AND l.idx < $2 AND ($3::timestamptz IS NULL OR e.at >= $3) AND ($4::timestamptz IS NULL OR e.at < $4)
+          ORDER BY l.idx`,
+        [q.start, end, q.from ?? null, q.to ?? null],
+      );
+      let proofs: string[][] = [];
+      if (q.proofs && rows.length > 0) {
+        const ranges = rows.map((r) => inclusionRanges(Number(r.idx), q.size));
+        const nodes = await this.store.nodes(ranges.flat().flatMap(([a, b]) => rangeNodes(a, b)), m);
+        const node = (id: { level: number; index: number }) => nodes.get(`${id.level}/${id.index}`)!;
+        proofs = ranges.map((list) => list.map(([a, b]) => b64(rangeHash(a, b, node))));
+      }
+      const items = rows.map((r, i) => {
+        const event = Object.assign(new AuditEventEntity(), r) as AuditEventEntity;
+        return {
+          ...auditEventView(event, Number(r.idx)),
+          index: Number(r.idx),
+          leaf: Buffer.from(r.body as string, 'utf8').toString('base64'),
+          ...(q.proofs ? { proof: proofs[i]! } : {}),
+        };
+      });
+      return { size: q.size, items, next: end < q.size ? end : null };
     });
   }
 }

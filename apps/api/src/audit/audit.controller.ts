@@ -25,6 +25,15 @@ const count = (what: string) =>
 const inclusionSchema = z.strictObject({ seq: count('seq'), size: count('size').optional() });
 const consistencySchema = z.strictObject({ from: count('from'), to: count('to').optional() });
 const verifySchema = z.strictObject({ incremental: z.enum(['true', 'false']).optional() });
+const leavesSchema = z.strictObject({
+  size: count('size'),
+  start: count('start').default(0),
+  afterSeq: count('afterSeq').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
+  from: instant.optional(),
+  to: instant.optional(),
+  proofs: z.enum(['true', 'false']).default('false'),
+});
 const checkpointsSchema = z.strictObject({ limit: limitSchema, before: count('before').optional() });
 
 @ApiTags('audit')
@@ -73,6 +82,20 @@ export class AuditController {
   checkpointNow() {
     if (!this.key) throw new ServiceError('conflict', 'no audit key is configured (audit.key in the pipeline file): checkpoints cannot be signed');
     return this.checkpointer.now();
+  }
+
+  /** One page of an export: leaves by index with their exact bytes and events, and optionally their proofs. */
+  @Get('leaves')
+  @Roles('auditor')
+  async leaves(@Query(new ZodPipe(leavesSchema, 'query')) q: z.output<typeof leavesSchema>) {
+    let start = q.start;
+    if (q.afterSeq !== undefined) {
+      const index = await this.store.leafIndex(q.afterSeq);
+      if (index === null) throw new ServiceError('not_found', `no event with seq ${q.afterSeq} is in the tree`);
+      start = Math.max(start, index + 1);
+    }
+    const limit = q.proofs === 'true' ? Math.min(q.limit, 200) : q.limit;
+    return this.proofs.leaves({ size: q.size, start, limit, from: q.from, to: q.to, proofs: q.proofs === 'true' });
   }
 
   @Get('proofs/inclusion')
