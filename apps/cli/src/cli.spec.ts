@@ -154,6 +154,15 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (image.endsWith(':blocked')) scripts.set(id, ['evaluating', blockedByGates()]);
     if (image.endsWith(':refused')) scripts.set(id, ['awaiting_approval', refusedByRita()]);
     if (image.endsWith(':flaky')) scripts.set(id, ['evaluating', 503, 'drop', 503, 'awaiting_approval', 'drop', 'promoting', 'promoted']);
+    if (image.endsWith(':doomed')) {
+      const attempt = (n: number) => ({ message: 'registry answered 503 <Service Unavailable>', step: 'copy', at: `2026-11-24T10:0${n}:00.000Z`, attempt: n });
+      scripts.set(id, [
+        { status: 'promoting', lastError: attempt(1) },
+        { status: 'promoting', lastError: attempt(1) },
+        { status: 'promoting', lastError: attempt(2) },
+        { status: 'failed', lastError: attempt(3) },
+      ]);
+    }
     if (image.endsWith(':copying')) {
       const progress = (done: number) => ({ blobsDone: done, blobsTotal: 3, bytesDone: done * 1024 * 1024, bytesTotal: 3 * 1024 * 1024, updatedAt: now() });
       const nothingYet = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0, updatedAt: now() };
@@ -426,6 +435,25 @@ describe('waiting: reasons, restarts, resuming', () => {
     const missing = await run(['wait', 'p-missing']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('404');
+  });
+
+  it('--wait says each error the service is retrying, and why the promotion failed in the end', async () => {
+    const r = await run(['promote', '--image', 'registry/app:doomed', '--to', 'production', ...waitArgs]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.match(/\] error: copy, attempt 1 at 2026-11-24T10:01:00.000Z: registry answered 503/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/\] error: copy, attempt 2 at /);
+    expect(r.stderr).not.toMatch(/\] error: copy, attempt 3/);
+    expect(r.stderr).toContain('error: promotion p-1 ended failed, not promoted\n  it failed: copy, attempt 3 at 2026-11-24T10:03:00.000Z: registry answered 503 <Service Unavailable>');
+    expect(r.stderr).toContain('promoctl retry p-1');
+  });
+
+  it('a timeout names the last error too', async () => {
+    const p = promotions.get('p-waiting')!;
+    p.status = 'promoting';
+    p.lastError = { message: 'connection refused', step: 'copy', at: '2026-11-24T10:00:00.000Z', attempt: 2 };
+    const r = await run(['wait', 'p-waiting', '--interval', '20ms', '--timeout', '100ms']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('last error: copy, attempt 2 at 2026-11-24T10:00:00.000Z: connection refused');
   });
 
   it('shows the progress of a copy', async () => {

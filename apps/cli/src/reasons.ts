@@ -1,4 +1,4 @@
-import { stillNeeded } from './format.js';
+import { lastErrorLine, stillNeeded } from './format.js';
 import type { GateResult, Promotion } from './types.js';
 
 /** At most this many findings or rules are named per gate: the rest is in `promoctl status --json`. */
@@ -27,6 +27,11 @@ export function reasons(p: Promotion): string[] {
 
 /** What a promotion that has not finished is waiting for (printed when --wait times out). */
 export function pendingReasons(p: Promotion): string[] {
+  const waiting = waitingReasons(p);
+  return p.lastError ? [...waiting, `last error: ${lastErrorLine(p.lastError)}`] : waiting;
+}
+
+function waitingReasons(p: Promotion): string[] {
   switch (p.status) {
     case 'pending':
     case 'evaluating': {
@@ -121,11 +126,10 @@ function quoted(text: string | null): string {
 }
 
 function failedReasons(p: Promotion): string[] {
-  const e = p.lastError;
-  const lines = e
-    ? [`the copy failed${e.step ? ` at ${e.step}` : ''}${e.attempt ? ` (attempt ${e.attempt})` : ''}: ${e.message}`]
+  const lines = p.lastError
+    ? [`it failed: ${lastErrorLine(p.lastError)}`]
     : [`the copy failed; the registry's error is in its audit events: promoctl events ${p.id}`];
-  lines.push(`what to do: fix the registry problem, then promoctl retry ${p.id} (a release manager)`);
+  lines.push(`what to do: fix the cause, then promoctl retry ${p.id} (a release manager)`);
   return lines;
 }
 

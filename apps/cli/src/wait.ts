@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Option } from 'commander';
 import { ApiError, ConnectionError } from './api-client.js';
 import { durationOption, formatDuration, type Ctx } from './context.js';
-import { isStuck, isTerminal } from './format.js';
+import { isStuck, isTerminal, lastErrorLine } from './format.js';
 import { pendingReasons, progressLine, reasons } from './reasons.js';
 import type { Promotion } from './types.js';
 
@@ -73,6 +73,9 @@ export async function waitFor(ctx: Ctx, initial: Promotion | string, opts: WaitO
       if (current === null) ctx.out(`promotion ${body.id}: ${body.status}`);
       else if (body.status !== current.status) ctx.out(`${stamp()} ${body.status}`);
     }
+    // An error the service is retrying (a copy attempt, a gate) is news while the promotion still moves.
+    const error = body.lastError;
+    if (current !== null && error && error.at !== current.lastError?.at && !finished(body)) ctx.err(`${stamp()} error: ${lastErrorLine(error)}`);
     current = body;
     showProgress(current);
   }
