@@ -10,6 +10,7 @@ import { ErrorFilter } from './error.filter.js';
 import { HealthModule } from './health/health.module.js';
 import { recordHttpMetrics } from './http-metrics.js';
 import { createPino, PinoLogger } from './logger.js';
+import { openApiDocument } from './openapi.js';
 import { keepUrlencodedBodiesRaw } from './slack/slack-body.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -76,20 +77,8 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
     await app.init();
     return app;
   }
-  const { DocumentBuilder, SwaggerModule } = await import('@nestjs/swagger');
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Image promoter')
-      .setDescription('Promotes container images between environments behind gates and approvals')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
-  // The health controller carries no OpenAPI decorators (the worker serves it without loading them).
-  for (const path of ['/healthz', '/readyz', '/metrics']) {
-    for (const op of Object.values(document.paths[path] ?? {})) (op as { tags?: string[] }).tags = ['health'];
-  }
+  const { SwaggerModule } = await import('@nestjs/swagger');
+  const document = await openApiDocument(app);
   SwaggerModule.setup('docs', app, document);
   await app.init();
   return app;
