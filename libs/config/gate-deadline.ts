@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { durationText } from '../domain/index.js';
 
 // How long one evaluation of a gate may take: `deadline` in an environment's gate options, or in
 // the top-level `gates:` section for every gate without its own. A registry that answers one byte
@@ -7,13 +7,7 @@ import { parseDuration } from './duration.js';
 
 export const DEFAULT_GATE_DEADLINE_MS = 5 * 60_000;
 
-export const gateDeadline = z.string().refine((text) => {
-  try {
-    return parseDuration(text) > 0;
-  } catch {
-    return false;
-  }
-}, 'must be a duration longer than zero (e.g. 90s, 5m)');
+export const gateDeadline = durationText;
 
 /** The top-level `gates:` section: defaults for every environment's gates. */
 export const gateDefaultsSchema = z.strictObject({

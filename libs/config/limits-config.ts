@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { durationMs } from '../domain/index.js';
 
 // The pipeline's top-level `limits:` section. `limits.image` bounds every read of an image's
 // layers (the scan gate, the policy gate and its dry run): images are hostile input.
@@ -25,16 +25,7 @@ const byteSize = z.union([z.number(), z.string()]).transform((value, ctx) => {
   }
 });
 
-const duration = z.string().transform((text, ctx) => {
-  try {
-    const ms = parseDuration(text);
-    if (ms < 1000) throw new Error('must be at least 1s');
-    return ms;
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const duration = durationMs.refine((ms) => ms >= 1000, 'must be at least 1s');
 
 const count = (max: number) => z.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 

@@ -1,17 +1,17 @@
 import { z } from 'zod';
+import { ROLES } from '../domain/index.js';
 import { ConfigError } from './config-error.js';
 
 // `slack:` and `webhooks:` of the pipeline file: where promotion notifications go, and who may
 // approve from Slack. Secrets are named by environment variable and read once at boot.
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
-const ROLE_NAMES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'] as const;
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 const slackPrincipalSchema = z.strictObject({
   principal: z.string().min(1).max(200),
-  roles: z.array(z.enum(ROLE_NAMES)).default([]),
+  roles: z.array(z.enum(ROLES)).default([]),
 });
 
 export const slackConfigSchema = z.strictObject({

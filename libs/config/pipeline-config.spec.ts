@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadConfig } from './app-config.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './config-error.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../domain/index.js';
 import { parsePipeline } from './pipeline-config.js';
 import { loadProcessConfig } from './process-config.js';
 

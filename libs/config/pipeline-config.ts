@@ -3,9 +3,9 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { auditConfig, auditIssues, auditSchema, type AuditConfig } from './audit-config.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
-import { parseDuration } from './duration.js';
 import { limitsConfig, limitsSchema, type LimitsConfig } from './limits-config.js';
 import { gateDefaultsSchema } from './gate-deadline.js';
+import { DEFAULT_APPROVER_ROLE, durationMs, nameSchema, ROLES } from '../domain/index.js';
 import { policyGateSchema, policyTopLevelSchema, resolvePolicies } from './policy-gate.js';
 import { notifyIssues, slackConfigSchema, webhookConfigSchema, type SlackConfig, type WebhookConfig } from './notify-config.js';
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
@@ -89,18 +89,7 @@ export interface PipelineConfig {
   audit: AuditConfig;
 }
 
-const ROLE_NAMES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'] as const;
-const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
-const duration = z.string().transform((text, ctx) => {
-  try {
-    const ms = parseDuration(text);
-    if (ms <= 0) throw new Error('must be longer than zero');
-    return ms;
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const name = nameSchema;
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
 const hostName = z
@@ -135,9 +124,9 @@ const environmentSchema = z.strictObject({
   approvals: z
     .strictObject({
       required: z.number().int().min(0).max(50),
-      roles: z.array(z.enum(ROLE_NAMES)).default(['release-manager']),
-      expiresAfter: duration.optional(),
-      timeout: duration.optional(),
+      roles: z.array(z.enum(ROLES)).default([DEFAULT_APPROVER_ROLE]),
+      expiresAfter: durationMs.optional(),
+      timeout: durationMs.optional(),
     })
     .optional(),
   reviews: z.array(name).default([]),
@@ -234,7 +223,7 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
       ),
       approvals: {
         required,
-        roles: e.approvals?.roles ?? ['release-manager'],
+        roles: e.approvals?.roles ?? [DEFAULT_APPROVER_ROLE],
         expiresAfterMs: e.approvals?.expiresAfter ?? null,
         timeoutMs: e.approvals?.timeout ?? DEFAULT_TIMEOUT_MS,
       },

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { builtinRule, BUILTIN_RULE_NAMES, checkRule, isBuiltinRule, policySet, type BuiltinRuleName, type ParamValue, type PolicyRule, type PolicySet } from '../policy/index.js';
 import type { ConfigIssue } from './config-error.js';
-import { parseDuration } from './duration.js';
+import { durationText, nameSchema, parseDuration } from '../domain/index.js';
 import { gateDeadline } from './gate-deadline.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
@@ -13,16 +13,10 @@ import { formatPath, zodIssues } from './zod-issues.js';
 // compiled here, at start-up; an environment's gate options become the rules in force for it
 // (a PolicySet with its digest).
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
+const name = nameSchema;
 const severity = z.enum(['deny', 'warn']).default('deny');
 const environments = z.array(name).min(1).optional();
-const maxAge = z.string().refine((text) => {
-  try {
-    return parseDuration(text) > 0;
-  } catch {
-    return false;
-  }
-}, 'must be a duration such as 30d or 12h');
+const maxAge = durationText;
 
 const common = { severity, environments };
 const BUILTIN_OPTIONS: Record<BuiltinRuleName, z.ZodType> = {

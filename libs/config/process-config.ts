@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../domain/index.js';
 import { zodIssues } from './zod-issues.js';
 
 export interface ProcessConfig {

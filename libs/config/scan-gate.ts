@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { durationText as duration, parseDuration } from '../domain/index.js';
 import { gateDeadline } from './gate-deadline.js';
 
 // `gates.scan` of an environment and the pipeline's top-level `scanning` section. Durations stay
@@ -7,14 +7,6 @@ import { gateDeadline } from './gate-deadline.js';
 
 export const SCAN_GATE_SOURCES = ['builtin', 'trivy', 'grype', 'attestation'] as const;
 export const FAIL_ON_SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
-
-const duration = z.string().refine((text) => {
-  try {
-    return parseDuration(text) > 0;
-  } catch {
-    return false;
-  }
-}, 'must be a duration longer than zero (e.g. 30m, 24h, 7d)');
 
 export const scanGateSchema = z
   .strictObject({

@@ -9,6 +9,8 @@ export * from './gates.js';
 export * from './approval-rule.js';
 export * from './roles.js';
 export * from './person.js';
+export * from './duration.js';
+export * from './names.js';
 export * from './service-error.js';
 export * from './open-decisions.js';
 export * from './text.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReference, parseReference } from './reference.js';
+import { formatReference, parseReference, pinnedImage, splitRepository } from './reference.js';
 
 const D = 'sha256:' + 'a'.repeat(64);
 
@@ -39,5 +39,16 @@ describe('parseReference', () => {
   it('round-trips through formatReference', () => {
     const text = '127.0.0.1:5000/dev/app:v1@' + D;
     expect(formatReference(parseReference(text))).toBe(text);
+  });
+});
+
+describe('splitRepository', () => {
+  it('splits a stored host/path once, at the first slash', () => {
+    expect(splitRepository('127.0.0.1:5000/team/app')).toEqual({ registry: '127.0.0.1:5000', repository: 'team/app' });
+    expect(pinnedImage('reg.example/app', 'sha256:x')).toEqual({ registry: 'reg.example', repository: 'app', digest: 'sha256:x' });
+  });
+
+  it.each(['app', '/app', 'reg.example/'])('refuses %j', (text) => {
+    expect(() => splitRepository(text)).toThrow(TypeError);
   });
 });

@@ -76,3 +76,26 @@ export function formatReference(ref: ImageReference): string {
 export function isDigest(text: string): boolean {
   return DIGEST.test(text);
 }
+
+/** A repository as the promoter stores it: `host[:port]/path`, split once here. */
+export interface RepositoryLocation {
+  /** host[:port] */
+  registry: string;
+  repository: string;
+}
+
+/** An image pinned by digest in a repository: what gates, the copy and the signer work on. */
+export interface PinnedImage extends RepositoryLocation {
+  digest: string;
+}
+
+/** Splits a stored `host[:port]/path` (never a user's reference: those go through parseReference). */
+export function splitRepository(hostAndPath: string): RepositoryLocation {
+  const slash = hostAndPath.indexOf('/');
+  if (slash <= 0 || slash === hostAndPath.length - 1) throw new TypeError(`not a host/repository name: ${hostAndPath}`);
+  return { registry: hostAndPath.slice(0, slash), repository: hostAndPath.slice(slash + 1) };
+}
+
+export function pinnedImage(hostAndPath: string, digest: string): PinnedImage {
+  return { ...splitRepository(hostAndPath), digest };
+}

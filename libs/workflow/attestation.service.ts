@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/index.js';
-import { RegistryClient } from '../registry/index.js';
+import { pinnedImage, RegistryClient } from '../registry/index.js';
 import { loadKeySigner, RegistrySigner, type AttestationInput, type AttestationWritten, type SignatureWritten, type Signer } from '../signing/index.js';
 import { HOLDS_SIGNING_KEY } from './core.module.js';
 
@@ -127,7 +127,5 @@ export class AttestationService {
 }
 
 function imageOf(target: AttestationTarget) {
-  const slash = target.repository.indexOf('/');
-  if (slash <= 0) throw new TypeError(`not a host/repository name: ${target.repository}`);
-  return { registry: target.repository.slice(0, slash), repository: target.repository.slice(slash + 1), digest: target.digest, name: target.repository };
+  return { ...pinnedImage(target.repository, target.digest), name: target.repository };
 }

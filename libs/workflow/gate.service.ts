@@ -2,8 +2,9 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { gateDeadlineMs, type EnvironmentConfig, type GateType } from '../config/index.js';
 import { GateResultEntity, PromotionEntity } from '../db/index.js';
-import { canonicalJson, owedWork, sha256Hex, type GateStatus } from '../domain/index.js';
+import { canonicalJson, owedWork, SYSTEM_ACTORS, sha256Hex, type GateStatus } from '../domain/index.js';
 import type { GateJobData } from '../queue/index.js';
+import { pinnedImage, type PinnedImage } from '../registry/index.js';
 import { AuditService } from './audit.service.js';
 import { FollowUpService } from './follow-up.service.js';
 import { lastErrorOf, recordLastError } from './last-error.js';
@@ -12,6 +13,8 @@ import { PromotionStateService } from './promotion-state.service.js';
 
 export interface GateContext {
   promotion: Readonly<PromotionEntity>;
+  /** The source image, split once: the gates never re-parse `promotion.repository`. */
+  image: PinnedImage;
   environment: EnvironmentConfig;
   options: Record<string, unknown>;
   /** Aborted when the gate's deadline passes: hand it to every registry read. */
@@ -51,7 +54,7 @@ export interface Gate {
 export const GATE_HANDLERS = Symbol('GATE_HANDLERS');
 export type GateHandlers = Partial<Record<GateType, GateHandler>>;
 
-const WORKER = 'system:worker';
+const WORKER = SYSTEM_ACTORS.worker;
 
 @Injectable()
 export class GateService {
@@ -77,7 +80,8 @@ export class GateService {
     const handler = this.handlers[job.gate] ?? notImplemented(job.gate);
     const timer = gateDuration.startTimer({ gate: job.gate });
     const deadlineMs = gateDeadlineMs(environment, job.gate);
-    const verdict = await withDeadline(job.gate, deadlineMs, (signal) => handler({ promotion: claimed, environment, options: environment.gates[job.gate] ?? {}, signal }));
+    const image = pinnedImage(claimed.repository, claimed.digest);
+    const verdict = await withDeadline(job.gate, deadlineMs, (signal) => handler({ promotion: claimed, image, environment, options: environment.gates[job.gate] ?? {}, signal }));
     timer();
     return (await this.record(job, verdict, attempt)) ? 'recorded' : 'skipped';
   }

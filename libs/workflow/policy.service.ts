@@ -57,16 +57,13 @@ export class PolicyService implements OnModuleDestroy {
   }
 
   /** The gate's verdict. Throws only when the registry may answer later (the job is retried). */
-  async gate({ promotion, environment, signal }: GateContext): Promise<GateVerdict> {
+  async gate({ promotion, environment, image, signal }: GateContext): Promise<GateVerdict> {
     const policy = policyOf(environment.gates.policy);
     if (!policy) return { status: 'error', summary: `environment '${environment.name}' has no resolved policy`, evidence: { error: 'no policy' } };
-    const slash = promotion.repository.indexOf('/');
     let facts: ImageFacts[];
     try {
       facts = await buildFacts(this.registryClient(), {
-        registry: promotion.repository.slice(0, slash),
-        repository: promotion.repository.slice(slash + 1),
-        digest: promotion.digest,
+        ...image,
         tag: promotion.targetTag,
         promotion: { requester: promotion.requestedByName, source: promotion.source, target: promotion.target, reason: promotion.reason },
         gates: await this.otherGates(promotion.id, promotion.round),

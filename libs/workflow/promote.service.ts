@@ -3,8 +3,8 @@ import { DataSource } from 'typeorm';
 import type { Principal } from '../auth/index.js';
 import type { EnvironmentConfig } from '../config/index.js';
 import { uniqueViolation } from '../db/index.js';
-import { ServiceError } from '../domain/index.js';
-import { RegistryClient, RegistryError, type CopyResult } from '../registry/index.js';
+import { ServiceError, SYSTEM_ACTORS } from '../domain/index.js';
+import { RegistryClient, RegistryError, splitRepository, type CopyResult } from '../registry/index.js';
 import { CYCLONEDX_PREDICATE_TYPE, PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../signing/index.js';
 import { AttestationService } from './attestation.service.js';
 import { AuditService } from './audit.service.js';
@@ -17,7 +17,7 @@ import { PromotionService } from './promotion.service.js';
 import type { PromotionView } from './promotion.view.js';
 import { latestBuiltinSbom } from './scan/scan-rows.js';
 
-const EXECUTOR = 'system:promoter';
+const EXECUTOR = SYSTEM_ACTORS.promoter;
 
 export type PromoteStep = 'copy' | 'attachments' | 'signing';
 
@@ -43,10 +43,7 @@ export function promoteStepOf(err: unknown): PromoteStep {
   return (typeof err === 'object' && err !== null && stepOfError.get(err)) || 'copy';
 }
 
-function location(hostAndPath: string): { registry: string; repository: string } {
-  const slash = hostAndPath.indexOf('/');
-  return { registry: hostAndPath.slice(0, slash), repository: hostAndPath.slice(slash + 1) };
-}
+const location = splitRepository;
 
 /**
  * Carries out an approved promotion: copies the digest into the target environment's repository

@@ -4,7 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { personOf, type Principal } from '../auth/index.js';
 import { AppConfig, GATE_TYPES, type GateType } from '../config/index.js';
 import { GateResultEntity, insertPromotion, PromotionEntity, uniqueViolation } from '../db/index.js';
-import { canonicalJson, isPromotionStatus, ServiceError, sha256Hex, type PromotionStatus } from '../domain/index.js';
+import { canonicalJson, isPromotionStatus, ROLE_SETS, ServiceError, sha256Hex, type PromotionStatus } from '../domain/index.js';
 import { InvalidReferenceError, isDigest, isRegistryError, parseReference, RegistryClient, type ImageReference } from '../registry/index.js';
 import { AuditService } from './audit.service.js';
 import type { Page } from './cursor.js';
@@ -175,7 +175,7 @@ export class PromotionService {
   async cancel(who: Principal, id: string, reason: string): Promise<PromotionView> {
     return this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
-      const mayCancelAny = who.roles.includes('admin') || who.roles.includes('release-manager');
+      const mayCancelAny = who.roles.some((r) => (ROLE_SETS.cancelAny as readonly string[]).includes(r));
       if (!mayCancelAny && promotion.requestedByPerson !== personOf(who)) {
         throw new ServiceError('forbidden', 'only the requester, a release manager or an admin may cancel a promotion');
       }

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { GateType } from '../config/index.js';
-import { STATUS_GROUPS, gatesReadyToStart, isExpirable, owedWork, type PromotionStatus } from '../domain/index.js';
+import { STATUS_GROUPS, SYSTEM_ACTORS, gatesReadyToStart, isExpirable, owedWork, type PromotionStatus } from '../domain/index.js';
 import { JobQueues } from '../queue/index.js';
 import { AuditService } from './audit.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
@@ -25,7 +25,7 @@ function sqlList(statuses: readonly PromotionStatus[]): string {
 const OWES_GATES = sqlList(STATUS_GROUPS.owesGates);
 const OWES_COPY = sqlList(STATUS_GROUPS.owesCopy);
 const EXPIRABLE = sqlList(STATUS_GROUPS.expirable);
-const RECONCILER = 'system:reconciler';
+const RECONCILER = SYSTEM_ACTORS.reconciler;
 
 /**
  * PostgreSQL says what work is owed; Redis only carries requests for it. This puts back on the

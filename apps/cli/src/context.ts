@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseDuration } from '../../../libs/config/duration.js';
+import { parseDuration } from '#libs/domain/index.js';
 import { ApiClient } from './api-client.js';
 
 export interface CliIo {

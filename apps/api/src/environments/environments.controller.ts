@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../../../../libs/auth/index.js';
 import { EnvironmentService } from '../../../../libs/workflow/index.js';
+import { ROLE_SETS } from '#libs/domain/index.js';
 
 @ApiTags('environments')
 @ApiBearerAuth()
@@ -10,7 +11,7 @@ export class EnvironmentsController {
   constructor(private readonly environments: EnvironmentService) {}
 
   @Get()
-  @Roles('ci', 'release-manager', 'security-reviewer', 'auditor')
+  @Roles(...ROLE_SETS.readers)
   list() {
     return this.environments.list();
   }

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { Public, Roles } from '../../../../libs/auth/index.js';
 import { ServiceError } from '../../../../libs/domain/index.js';
 import { JobQueues } from '../../../../libs/queue/index.js';
+import { ROLE_SETS } from '#libs/domain/index.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -35,7 +36,7 @@ export class HealthController {
 
   /** Prometheus text format; scrapers send a token like any other client. */
   @Get('metrics')
-  @Roles('ci', 'release-manager', 'security-reviewer', 'auditor')
+  @Roles(...ROLE_SETS.readers)
   @Header('Content-Type', register.contentType)
   metrics() {
     return register.metrics();

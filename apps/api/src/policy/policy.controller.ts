@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
 import { PolicyService } from '../../../../libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
+import { ROLE_SETS } from '#libs/domain/index.js';
 
 export const evaluatePolicySchema = z.strictObject({
   image: z.string().min(1).max(512),
@@ -21,7 +22,7 @@ export class PolicyController {
   /** A dry run of the target environment's policy rules: no promotion is created, nothing is written. */
   @Post('evaluate')
   @HttpCode(200)
-  @Roles('ci', 'release-manager', 'security-reviewer')
+  @Roles(...ROLE_SETS.policyDryRun)
   @ApiBody({ schema: z.toJSONSchema(evaluatePolicySchema, { io: 'input' }) as object })
   @ApiResponse({ status: 200, description: 'the evaluation: status passed or failed, each rule on each platform, the policy digest, the facts' })
   evaluate(@CurrentPrincipal() who: Principal, @Body(new ZodPipe(evaluatePolicySchema)) body: z.output<typeof evaluatePolicySchema>) {

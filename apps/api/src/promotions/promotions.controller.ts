@@ -13,12 +13,14 @@ import {
   requestPromotionSchema,
   reviewSchema,
 } from './promotion.dto.js';
+import { ROLE_SETS } from '#libs/domain/index.js';
 
 /** Which way a decision came in, for the record (not for authorisation). */
 const channelOf = (client: string | undefined): Channel => (client === 'promoctl' ? 'cli' : 'api');
 
-const READERS = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
-const APPROVER_CANDIDATES = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
+const { readers: READERS, requesters: REQUESTERS, reevaluators: REEVALUATORS } = ROLE_SETS;
+/** Who may try to decide; the environment's approval rule then checks the role it demands. */
+const APPROVER_CANDIDATES = ROLE_SETS.readers;
 
 @ApiTags('promotions')
 @ApiBearerAuth()
@@ -31,7 +33,7 @@ export class PromotionsController {
   ) {}
 
   @Post()
-  @Roles('ci', 'release-manager')
+  @Roles(...REQUESTERS)
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'same key and body: the same promotion (200); same key, other body: 409' })
   @ApiResponse({ status: 202, description: 'the promotion was created' })
   @ApiResponse({ status: 200, description: 'an idempotent replay: the promotion created earlier with this key' })
@@ -100,7 +102,7 @@ export class PromotionsController {
 
   @Post(':id/cancel')
   @HttpCode(200)
-  @Roles('ci', 'release-manager')
+  @Roles(...REQUESTERS)
   cancel(
     @CurrentPrincipal() who: Principal,
     @Param('id', uuidParam) id: string,
@@ -121,7 +123,7 @@ export class PromotionsController {
   @Post(':id/reevaluate')
   @HttpCode(202)
   @ApiResponse({ status: 202, description: 'a new evaluation round was queued' })
-  @Roles('release-manager', 'security-reviewer')
+  @Roles(...REEVALUATORS)
   reevaluate(@CurrentPrincipal() who: Principal, @Param('id', uuidParam) id: string) {
     return this.promotions.reevaluate(who, id);
   }

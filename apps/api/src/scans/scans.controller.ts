@@ -6,8 +6,9 @@ import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/i
 import { REPORT_FORMATS } from '../../../../libs/scanning/index.js';
 import { ScanResultsService } from '../../../../libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
+import { ROLE_SETS } from '#libs/domain/index.js';
 
-const READERS = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
+const READERS = ROLE_SETS.readers;
 /** Trivy and Grype reports of large images run to megabytes; other routes keep the API's 1 MiB. */
 export const REPORT_BODY_LIMIT = 16 * 1024 * 1024;
 

@@ -5,8 +5,9 @@ import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/i
 import { VEX_JUSTIFICATIONS, VEX_STATUSES } from '../../../../libs/scanning/index.js';
 import { WaiverService } from '../../../../libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
+import { ROLE_SETS } from '#libs/domain/index.js';
 
-const READERS = ['ci', 'release-manager', 'security-reviewer', 'auditor'] as const;
+const READERS = ROLE_SETS.readers;
 
 const scopeSchema = z.union(
   [

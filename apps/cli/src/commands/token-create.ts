@@ -1,14 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { CliError, contextFor, type CommandEnv, type Ctx } from '../context.js';
 import type { CreatedToken, TokenInfo } from '../types.js';
+import { isRole, ROLES } from '#libs/domain/index.js';
 
-export const ROLES = ['ci', 'release-manager', 'security-reviewer', 'auditor', 'admin'];
 
 function collectRoles(value: string, previous: string[] | undefined): string[] {
   const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
   if (roles.length === 0) throw new InvalidArgumentError('expected a role');
   for (const role of roles) {
-    if (!ROLES.includes(role)) throw new InvalidArgumentError(`unknown role '${role}' (one of: ${ROLES.join(', ')})`);
+    if (!isRole(role)) throw new InvalidArgumentError(`unknown role '${role}' (one of: ${ROLES.join(', ')})`);
   }
   return [...new Set([...(previous ?? []), ...roles])];
 }

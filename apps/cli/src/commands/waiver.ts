@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseDuration } from '../../../../libs/config/duration.js';
+import { parseDuration } from '#libs/domain/index.js';
 import { CliError, contextFor, type CommandEnv } from '../context.js';
 import { table } from '../format.js';
 import type { Waiver } from '../types.js';

@@ -1,3 +1,4 @@
+import { SYSTEM_ACTORS } from '#libs/domain/index.js';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Queue } from 'bullmq';
@@ -16,7 +17,7 @@ import {
   type NewFindingsJobData,
 } from '../../../../libs/workflow/index.js';
 
-const WORKER = 'system:worker';
+const WORKER = SYSTEM_ACTORS.worker;
 export interface RematchReport {
   importId: string;
   images: { promotionId: string; environment: string; image: string; status: 'rematched' | 'skipped'; reason?: string; newBlocking: number }[];

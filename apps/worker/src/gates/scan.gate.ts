@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig, parseDuration, scanGateSchema, type ScanGateConfig } from '../../../../libs/config/index.js';
-import { canonicalJson, sha256Hex } from '../../../../libs/domain/index.js';
+import { AppConfig, scanGateSchema, type ScanGateConfig } from '../../../../libs/config/index.js';
+import { canonicalJson, parseDuration, sha256Hex, SYSTEM_ACTORS } from '../../../../libs/domain/index.js';
 import { isImageFsError } from '../../../../libs/imagefs/index.js';
 import { isRegistryError, RegistryClient } from '../../../../libs/registry/index.js';
 import { judgeFindings, ScannerService, type Finding, type ScanSource } from '../../../../libs/scanning/index.js';
@@ -52,8 +52,7 @@ export class ScanGate implements Gate {
     const { promotion } = context;
     const now = new Date();
     const since = new Date(now.getTime() - parseDuration(options.maxAge));
-    const slash = promotion.repository.indexOf('/');
-    const image = { registry: promotion.repository.slice(0, slash), repository: promotion.repository.slice(slash + 1), digest: promotion.digest };
+    const { image } = context;
     const base = { failOn: options.failOn, ignoreUnfixed: options.ignoreUnfixed, maxAge: options.maxAge, trusted: options.sources, image: `${promotion.repository}@${promotion.digest}` };
 
     const used: SourceUsed[] = [];
@@ -83,7 +82,7 @@ export class ScanGate implements Gate {
         origin: 'scanner',
         scanner: { name: 'image-promoter', version: null, dbBuiltAt: scan.dbImportedAt?.toISOString() ?? null },
         scannedAt: now,
-        submittedBy: 'system:worker',
+        submittedBy: SYSTEM_ACTORS.worker,
         repository: promotion.repository,
         findings: scan.findings,
         reportDigest: 'sha256:' + scan.digest.slice(7),

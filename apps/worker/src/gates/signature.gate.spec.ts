@@ -46,7 +46,7 @@ describe('SignatureGate', () => {
 
   function context(config: AppConfig, host: string, repo: string, digest: string): GateContext {
     const promotion = { id: 'p', repository: `${host}/${repo}`, digest, image: `${host}/${repo}@${digest}` } as PromotionEntity;
-    return { promotion, environment: config.environment('staging')!, options: config.environment('staging')!.gates.signature!, signal: new AbortController().signal };
+    return { promotion, image: { registry: host, repository: repo, digest }, environment: config.environment('staging')!, options: config.environment('staging')!.gates.signature!, signal: new AbortController().signal };
   }
 
   it('passes an image signed with an Ed25519 or RSA key and fails an unsigned one', async () => {

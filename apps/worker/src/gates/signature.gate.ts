@@ -44,8 +44,7 @@ export class SignatureGate implements Gate {
       return { status: 'error', summary: `environment ${context.environment.name} has no gates.signature configuration`, evidence: { configured: false } };
     }
     const { promotion } = context;
-    const slash = promotion.repository.indexOf('/');
-    const image = { registry: promotion.repository.slice(0, slash), repository: promotion.repository.slice(slash + 1), digest: promotion.digest };
+    const { image } = context;
     let report: VerificationReport;
     try {
       report = await verifyImage(this.registry, image, policy, { signal: context.signal });
