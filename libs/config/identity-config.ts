@@ -1,27 +1,13 @@
 import { z } from 'zod';
-import { ROLES } from '../domain/index.js';
+import { durationText, parseDuration, ROLES } from '../domain/index.js';
 import { ConfigError } from './config-error.js';
-import { parseDuration } from './duration.js';
 
 // `identity:` of the pipeline file: who people and pipelines are. `oidc` signs people in through
 // an OpenID provider; `ci` trusts CI systems' OIDC tokens (first matching rule wins); `tokens` and
 // `sessions` bound how long credentials live.
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      try {
-        const ms = parseDuration(text);
-        if (ms <= 0) throw new Error('must be longer than zero');
-        return ms;
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        return z.NEVER;
-      }
-    });
+const duration = (fallback: string) => durationText.default(fallback).transform((text) => parseDuration(text));
 
 /** Plain http is allowed only for loopback hosts (a local identity provider in tests or development). */
 export function isLoopbackHost(hostname: string): boolean {
