@@ -5,7 +5,7 @@ import { auditConfig, auditIssues, auditSchema, type AuditConfig } from './audit
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { limitsConfig, limitsSchema, type LimitsConfig } from './limits-config.js';
 import { gateDefaultsSchema } from './gate-deadline.js';
-import { DEFAULT_APPROVER_ROLE, durationMs, nameSchema, ROLES } from '../domain/index.js';
+import { DEFAULT_APPROVER_ROLE, durationMs, nameSchema, parseDuration, ROLES } from '../domain/index.js';
 import { policyGateSchema, policyTopLevelSchema, resolvePolicies } from './policy-gate.js';
 import { notifyIssues, slackConfigSchema, webhookConfigSchema, type SlackConfig, type WebhookConfig } from './notify-config.js';
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
