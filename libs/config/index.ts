@@ -3,6 +3,7 @@
 export * from './app-config.js';
 export * from './audit-config.js';
 export * from './config-error.js';
+export * from './duration.js';
 export * from './limits-config.js';
 export * from './identity-config.js';
 export * from './gate-deadline.js';
