@@ -84,6 +84,14 @@ const SCHEMAS: Record<string, Schema> = {
     { seq: { type: 'integer' }, index: { type: 'integer' }, size: { type: 'integer' }, leaf: str('base64'), leafHash: str('base64'), hashes: { type: 'array', items: str('base64') }, rootHash: str('base64'), checkpoint: nullable(str()) },
     ['seq', 'index', 'size', 'hashes', 'rootHash'],
   ),
+  LeafPage: obj(
+    {
+      size: { type: 'integer', description: 'the tree size the page belongs to' },
+      items: { type: 'array', items: { allOf: [ref('AuditEvent'), obj({ index: { type: 'integer' }, leaf: str('base64'), proof: { type: 'array', items: str('base64') } })] } },
+      next: nullable({ type: 'integer' }),
+    },
+    ['size', 'items', 'next'],
+  ),
   ConsistencyProof: obj({ from: { type: 'integer' }, to: { type: 'integer' }, hashes: { type: 'array', items: str('base64') }, fromRoot: str('base64'), toRoot: str('base64') }, ['from', 'to', 'hashes']),
   Provenance: obj({ digest, environments: { type: 'array', items: str() }, promotions: { type: 'array', items: ref('Promotion') } }, ['digest', 'environments', 'promotions']),
   Token: obj({ id: str(), name: str(), roles: { type: 'array', items: str() }, createdBy: str(), createdAt: time, revokedAt: nullable(time), revokedBy: nullable(str()) }, ['id', 'name', 'roles']),
@@ -127,6 +135,7 @@ const ROUTES: Record<string, RouteDoc> = {
   'get /api/v1/audit/checkpoints': { summary: 'Signed checkpoints of the audit log, newest first', body: ref('CheckpointPage') },
   'post /api/v1/audit/checkpoints': { summary: 'Integrate pending events and sign a checkpoint now', body: ref('Checkpoint') },
   'get /api/v1/audit/proofs/inclusion': { summary: "An event's inclusion proof in the audit log's tree", body: ref('InclusionProof') },
+  'get /api/v1/audit/leaves': { summary: "A page of the audit log's leaves with their events, for an export", body: ref('LeafPage') },
   'get /api/v1/audit/proofs/consistency': { summary: 'A consistency proof between two sizes of the audit log', body: ref('ConsistencyProof') },
   'post /api/v1/tokens': { summary: 'Create an API token (its secret is shown once)', body: ref('TokenCreated') },
   'get /api/v1/tokens': { summary: 'List API tokens, never their secrets', body: ref('TokenList') },
