@@ -30,7 +30,7 @@ export class FollowUpService {
     }
   }
 
-  private async bounded(id: string, what: string, enqueue: () => Promise<void>): Promise<void> {
+  private async bounded(id: string, what: string, enqueue: () => Promise<unknown>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

@@ -1,15 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { GateType } from '../config/index.js';
-import { STATUS_GROUPS, SYSTEM_ACTORS, gatesReadyToStart, isExpirable, owedWork, type PromotionStatus } from '../domain/index.js';
+import { STATUS_GROUPS, SYSTEM_ACTORS, isExpirable, owedWork, type PromotionStatus } from '../domain/index.js';
 import { JobQueues } from '../queue/index.js';
 import { AuditService } from './audit.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
 
 export interface ReconcileReport {
-  /** Gate evaluations queued again. */
+  /** Gate evaluations really put on a queue again (not those still waiting or running). */
   requeued: number;
-  /** Copies of approved (or interrupted) promotions queued again. */
+  /** Copies of approved (or interrupted) promotions really put on the queue again. */
   copies: number;
   settled: number;
   expired: number;
@@ -53,8 +53,7 @@ export class ReconcilerService {
       [BATCH],
     );
     for (const row of owed) {
-      await this.queues.enqueueGates(row.id, row.round, row.gates);
-      report.requeued += gatesReadyToStart(row.gates).length;
+      report.requeued += await this.queues.enqueueGates(row.id, row.round, row.gates);
     }
 
     // Approved, or cut off half-way through the copy: the copy is idempotent, so queue it again.
@@ -62,8 +61,7 @@ export class ReconcilerService {
       `SELECT id FROM promotions WHERE status IN (${OWES_COPY}) ORDER BY seq LIMIT $1`,
       [BATCH],
     );
-    for (const { id } of copies) await this.queues.enqueuePromote(id);
-    report.copies = copies.length;
+    for (const { id } of copies) if (await this.queues.enqueuePromote(id)) report.copies += 1;
 
     // Decided gates whose promotion did not move on (a crash between the two cannot happen in one
     // transaction, but a pipeline edit that dropped a gate can leave one waiting).

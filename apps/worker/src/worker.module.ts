@@ -8,6 +8,7 @@ import { AuditIntegratorLoop } from './audit-integrator.loop.js';
 import { PromoteProcessor } from './processors/promote.processor.js';
 import { ReconcileProcessor } from './processors/reconcile.processor.js';
 import { InFlight } from './processors/in-flight.js';
+import { Schedules } from './processors/schedules.js';
 import { SignatureGateModule } from './gates/signature-gate.module.js';
 import { SignatureGate } from './gates/signature.gate.js';
 import { ScanGateModule } from './gates/scan-gate.module.js';
@@ -67,6 +68,7 @@ export class WorkerModule {
         AuditIntegratorLoop,
         WorkerDrainer,
         InFlight,
+        Schedules,
       ],
       exports: [GateService, InFlight],
     };

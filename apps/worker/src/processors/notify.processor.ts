@@ -4,6 +4,7 @@ import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { AppConfig } from '../../../../libs/config/index.js';
 import { newFindingsJobSchema, NOTIFY_JOBS, NotifyService, SlackApiError, slackJobSchema, WebhookRefused, webhookJobSchema } from '../../../../libs/notify/index.js';
 import { QUEUES } from '../../../../libs/queue/index.js';
+import { Schedules } from './schedules.js';
 
 /**
  * Slack messages and webhooks. A failure here is retried with backoff and, in the end, dropped:
@@ -15,19 +16,19 @@ export class NotifyProcessor extends WorkerHost implements OnApplicationBootstra
     private readonly notify: NotifyService,
     private readonly config: AppConfig,
     @InjectQueue(QUEUES.notify) private readonly queue: Queue,
+    private readonly schedules: Schedules,
   ) {
     super();
   }
 
-  /** The Slack catch-up runs at the reconciler's pace; one schedule however many workers run. */
+  /** The Slack catch-up runs at the reconciler's pace; one schedule however many workers run, put back if Redis lost it. */
   async onApplicationBootstrap(): Promise<void> {
     this.worker.concurrency = this.config.pipeline.worker.concurrency.notify;
     if (!this.config.pipeline.slack) return;
-    await this.queue.upsertJobScheduler(
-      NOTIFY_JOBS.catchUp,
-      { every: this.config.process.reconcileIntervalMs },
-      { name: NOTIFY_JOBS.catchUp, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
-    );
+    await this.schedules.keep(this.queue, NOTIFY_JOBS.catchUp, this.config.process.reconcileIntervalMs, {
+      name: NOTIFY_JOBS.catchUp,
+      opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } },
+    });
   }
 
   async process(job: Job<unknown>): Promise<string> {
