@@ -115,3 +115,55 @@ describe('a NUL character', () => {
     expect(await counts()).toEqual(before);
   });
 });
+
+describe('bodies no handler should see', () => {
+  it('a JSON body nested past 64 levels is a 400 naming the limit, before anything walks it (it was a 500: stack overflow)', async () => {
+    const before = await counts();
+    for (const depth of [65, 50_000]) {
+      const deep = '['.repeat(depth) + ']'.repeat(depth);
+      const res = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Content-Type', 'application/json').send(`{"image":"x","target":"staging","reason":${deep}}`);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+      expect(res.body.message).toBe('the JSON body nests deeper than 64 levels (the limit)');
+    }
+    // Brackets inside strings are text, not nesting.
+    const text = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: '['.repeat(3000) });
+    expect(text.status).toBe(202);
+    const scan = await t.api().post(`/api/v1/images/sha256:${'a'.repeat(64)}/scans`).set(auth(ci)).set('Content-Type', 'application/json').send(`{"report":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}`);
+    expect(scan.status).toBe(400);
+    expect(scan.body.message).toContain('64 levels');
+    expect((await counts()).promotions).toBe(before.promotions + 1);
+  });
+
+  it('a lone UTF-16 surrogate in any string is a 400 naming the field (it was a 500 from PostgreSQL)', async () => {
+    const before = await counts();
+    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: 'x\ud800y' });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe('reason: must not contain a lone UTF-16 surrogate (invalid Unicode)');
+    // As JSON escapes on the wire, a low surrogate alone, and in a key.
+    const raw = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Content-Type', 'application/json').send(`{"image":"${devImage()}","target":"staging","reason":"a\\udc00"}`);
+    expect(raw.status).toBe(400);
+    expect(raw.body.message).toContain('reason: must not contain a lone UTF-16 surrogate');
+    const sec = await t.token('surrogate-sec', ['security-reviewer']);
+    const waiver = await t.api().post('/api/v1/waivers').set(auth(sec)).send({ vulnerabilityId: 'CVE-2024-1234', scope: { all: true }, justification: 'fine \ud83d', expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+    expect(waiver.status).toBe(400);
+    expect(waiver.body.message).toContain('justification: must not contain a lone UTF-16 surrogate');
+    // A pair is a character like any other.
+    const pair = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: 'ship it 😀' });
+    expect(pair.status).toBe(202);
+    expect((await counts()).promotions).toBe(before.promotions + 1);
+  });
+
+  it('a form body (curl -d without a content type) is a 415 saying to send JSON, except on the Slack route; other types too', async () => {
+    const before = await counts();
+    const form = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Content-Type', 'application/x-www-form-urlencoded').send(`image=${encodeURIComponent(devImage())}&target=staging`);
+    expect(form.status).toBe(415);
+    expect(form.body).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
+    expect(form.body.message).toContain('send application/json');
+    expect(form.body.message).not.toContain('readUInt8');
+    const text = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Content-Type', 'text/plain').send('hello');
+    expect(text.status).toBe(415);
+    expect(text.body.message).toContain('send application/json');
+    expect(await counts()).toEqual(before);
+  });
+});

@@ -10,8 +10,8 @@ import { ErrorFilter } from './error.filter.js';
 import { HealthModule } from './health/health.module.js';
 import { recordHttpMetrics } from './http-metrics.js';
 import { createPino, PinoLogger } from './logger.js';
+import { useBodyParsers } from './json-body.js';
 import { openApiDocument } from './openapi.js';
-import { keepUrlencodedBodiesRaw } from './slack/slack-body.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -71,7 +71,7 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
     abortOnError: false,
   });
   app.useGlobalFilters(new ErrorFilter());
-  keepUrlencodedBodiesRaw(app);
+  useBodyParsers(app);
   recordHttpMetrics(app.getHttpAdapter().getInstance());
   if (!parts.api) {
     await app.init();

@@ -50,6 +50,8 @@ const REASONS: Record<number, string> = {
 const TOO_LARGE = 'the request body is larger than the 1 MiB limit';
 
 function body(statusCode: number, message: string, details: Record<string, unknown> | null): ErrorBody {
+  // Whichever layer refused the type (Fastify, Nest), the answer says what to send instead.
+  if (statusCode === 415 && !message.includes('application/json')) message = `${message}: send application/json`;
   return { statusCode, error: REASONS[statusCode] ?? 'Error', message, details };
 }
 

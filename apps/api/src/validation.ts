@@ -1,18 +1,33 @@
 import type { PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
-import { ServiceError } from '../../../libs/domain/index.js';
+import { hasLoneSurrogate, ServiceError } from '../../../libs/domain/index.js';
 
 function fieldOf(path: readonly PropertyKey[], what: string): string {
   return path.map(String).join('.') || what;
 }
 
-/** The path of the first string (key or value) holding a NUL character, or null. */
-function nulAt(value: unknown, path: PropertyKey[] = []): PropertyKey[] | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+type TextProblem = 'must not contain a NUL character' | 'must not contain a lone UTF-16 surrogate (invalid Unicode)';
+
+function problemOf(text: string): TextProblem | null {
+  if (text.includes('\u0000')) return 'must not contain a NUL character';
+  if (hasLoneSurrogate(text)) return 'must not contain a lone UTF-16 surrogate (invalid Unicode)';
+  return null;
+}
+
+/**
+ * The first string (key or value) PostgreSQL could not store, with its path. Recursive: the JSON
+ * parser (json-body.ts) has bounded the depth before anything gets here.
+ */
+function badTextAt(value: unknown, path: PropertyKey[] = []): { path: PropertyKey[]; problem: TextProblem } | null {
+  if (typeof value === 'string') {
+    const problem = problemOf(value);
+    return problem ? { path, problem } : null;
+  }
   if (value === null || typeof value !== 'object') return null;
   for (const [key, inner] of Object.entries(value)) {
-    if (key.includes('\u0000')) return [...path, key];
-    const found = nulAt(inner, [...path, key]);
+    const problem = problemOf(key);
+    if (problem) return { path: [...path, key], problem };
+    const found = badTextAt(inner, [...path, key]);
     if (found) return found;
   }
   return null;
@@ -20,13 +35,14 @@ function nulAt(value: unknown, path: PropertyKey[] = []): PropertyKey[] | null {
 
 /**
  * Parses with a Zod schema; a failure is a 400 naming each field and what is wrong with it. A NUL
- * character is refused wherever it is: PostgreSQL can store it neither in text nor in jsonb.
+ * character or a lone surrogate is refused wherever it is: PostgreSQL can store neither in text
+ * nor in jsonb, and would answer with an error (a 500) after half the work was done.
  */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, what = 'body'): z.output<T> {
-  const nul = nulAt(value);
-  if (nul) {
-    const field = fieldOf(nul, what);
-    throw new ServiceError('bad_request', `${field}: must not contain a NUL character`, { in: what, issues: [{ field, message: 'must not contain a NUL character' }] });
+  const bad = badTextAt(value);
+  if (bad) {
+    const field = fieldOf(bad.path, what);
+    throw new ServiceError('bad_request', `${field}: ${bad.problem}`, { in: what, issues: [{ field, message: bad.problem }] });
   }
   const result = schema.safeParse(value);
   if (result.success) return result.data;

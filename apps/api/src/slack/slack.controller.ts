@@ -23,7 +23,7 @@ export class SlackController {
     @Headers('x-slack-signature') signature: string | undefined,
   ): string {
     if (!this.interactions.enabled) throw new ServiceError('not_found', 'Slack is not configured on this promoter');
-    // The urlencoded parser (slack-body.ts) leaves the body as the bytes Slack signed.
+    // The form parser (json-body.ts) leaves the body as the bytes Slack signed, on this route only.
     const raw = request.body;
     if (!Buffer.isBuffer(raw)) throw new ServiceError('bad_request', 'send the interaction as application/x-www-form-urlencoded, as Slack does');
     const click = this.interactions.authenticate(raw, timestamp, signature);
