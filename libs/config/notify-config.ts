@@ -39,6 +39,8 @@ export const NOTIFY_EVENTS = [
   'approval.reject',
   // Raised by a vulnerability database import, not by a change of the promotion (see docs/slack.md).
   'scan.new_findings',
+  // A new signed checkpoint of the audit log (docs/audit.md): copies kept outside the database.
+  'audit.checkpoint',
 ] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 

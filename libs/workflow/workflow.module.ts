@@ -5,7 +5,7 @@ import { ApprovalService } from './approval.service.js';
 import { AttestationService, signerProvider } from './attestation.service.js';
 import { AuditQueryService } from './audit-query.service.js';
 import { AuditService } from './audit.service.js';
-import { AuditCheckpointService, AuditIntegrator, auditKeyProvider, AuditProofService, AuditTreeStore, AuditVerifier } from './audit/index.js';
+import { AuditCheckpointService, AuditIntegrator, auditKeyProvider, AuditProofService, AuditPublisher, AuditTreeStore, AuditVerifier } from './audit/index.js';
 import { EnvironmentResolver } from './environment-resolver.js';
 import { EnvironmentService } from './environment.service.js';
 import { FollowUpService } from './follow-up.service.js';
@@ -24,6 +24,7 @@ const services = [
   AuditCheckpointService,
   AuditIntegrator,
   AuditProofService,
+  AuditPublisher,
   AuditTreeStore,
   AuditVerifier,
   EnvironmentResolver,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -86,6 +87,26 @@ describe('promoctl audit', () => {
     const bad = await promoctl(['audit', 'verify', '--export', join(dir, 'forged.jsonl'), '--key', vkey]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/export INVALID at line \d+ \(leaf \d+\): the event's data is not what its leaf says/);
+  });
+
+  it('passes the independent verification script of docs/audit.md, which refuses an altered leaf', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/audit.md'), 'utf8');
+    const block = /<!-- verify-script:start -->\n```js\n([\s\S]+?)```\n<!-- verify-script:end -->/.exec(doc);
+    expect(block).not.toBeNull();
+    expect(block![1]!.trim().split('\n').length).toBeLessThanOrEqual(35);
+    const script = join(dir, 'verify-audit.mjs');
+    writeFileSync(script, block![1]!);
+    const out = execFileSync(process.execPath, [script, vkey, full], { encoding: 'utf8' });
+    expect(out).toMatch(/^ok: \d+ events of promoter\.test\/audit match the signed checkpoint/);
+
+    const lines = readFileSync(full, 'utf8').trim().split('\n');
+    const victim = JSON.parse(lines[2]!);
+    const leaf = JSON.parse(Buffer.from(victim.leaf, 'base64').toString('utf8'));
+    leaf.actor = 'token:someone-else';
+    victim.leaf = Buffer.from(JSON.stringify(leaf)).toString('base64');
+    lines[2] = JSON.stringify(victim);
+    writeFileSync(join(dir, 'leaf-forged.jsonl'), lines.join('\n') + '\n');
+    expect(() => execFileSync(process.execPath, [script, vkey, join(dir, 'leaf-forged.jsonl')], { encoding: 'utf8', stdio: 'pipe' })).toThrow(/do not rebuild the signed root/);
   });
 
   it('exports a time range with inclusion proofs, resumable after a seq', async () => {
