@@ -11,6 +11,7 @@ import { PromotionProgress1796210000000 } from './1796210000000-promotion-progre
 import { AuditLogTree1796300000000 } from './1796300000000-audit-log-tree.js';
 import { PromotionLastError1796350000000 } from './1796350000000-promotion-last-error.js';
 import { VulnDbSkippedBy1796360000000 } from './1796360000000-vulndb-skipped-by.js';
+import { SignIn1796370000000 } from './1796370000000-sign-in.js';
 
 export const MIGRATIONS = [
   Initial1764000000000,
@@ -24,4 +25,5 @@ export const MIGRATIONS = [
   AuditLogTree1796300000000,
   PromotionLastError1796350000000,
   VulnDbSkippedBy1796360000000,
+  SignIn1796370000000,
 ];

@@ -6,5 +6,7 @@ export * from './ci-federation.js';
 export * from './jwks-cache.js';
 export * from './decorators.js';
 export * from './principal.js';
+export * from './session.service.js';
+export * from './sso.service.js';
 export * from './token-secret.js';
 export * from './token.service.js';

@@ -4,6 +4,7 @@ import { PolicyModule } from '../../../libs/workflow/index.js';
 import { NotifyModule } from '../../../libs/notify/index.js';
 import { ScanModule, WorkflowModule } from '../../../libs/workflow/index.js';
 import { AuditController } from './audit/audit.controller.js';
+import { AuthController } from './auth/auth.controller.js';
 import { EnvironmentsController } from './environments/environments.controller.js';
 import { HealthModule } from './health/health.module.js';
 import { ImagesController } from './images/images.controller.js';
@@ -17,6 +18,6 @@ import { WaiversController } from './waivers/waivers.controller.js';
 /** The HTTP API. It only reads, writes and enqueues; the work happens in the worker. */
 @Module({
   imports: [AuthModule, WorkflowModule, PolicyModule, ScanModule, HealthModule, NotifyModule],
-  controllers: [PromotionsController, PolicyController, EnvironmentsController, ImagesController, AuditController, TokensController, ScansController, WaiversController, SlackController],
+  controllers: [AuthController, PromotionsController, PolicyController, EnvironmentsController, ImagesController, AuditController, TokensController, ScansController, WaiversController, SlackController],
 })
 export class ApiModule {}

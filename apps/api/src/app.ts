@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import fastifyCookie from '@fastify/cookie';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -72,6 +73,8 @@ export async function createHttpApp(parts: AppParts): Promise<NestFastifyApplica
   });
   app.useGlobalFilters(new ErrorFilter());
   useBodyParsers(app);
+  // Sign-in sessions ride in cookies (identity.oidc); nothing else reads or sets one.
+  await app.register(fastifyCookie);
   recordHttpMetrics(app.getHttpAdapter().getInstance());
   if (!parts.api) {
     await app.init();
