@@ -71,6 +71,12 @@ describe('allowed transitions', () => {
     expect(nextStatus('evaluating', 'gates_passed')).toBe('awaiting_approval');
   });
 
+  it('a retry goes back to awaiting approval when the approvals no longer stand (they expired)', () => {
+    expect(nextStatus('failed', 'retry', { approvalsStand: false })).toBe('awaiting_approval');
+    expect(nextStatus('failed', 'retry', { approvalsStand: true })).toBe('approved');
+    expect(nextStatus('evaluating', 'gates_passed', { approvalsStand: false })).toBe('awaiting_approval');
+  });
+
   it('approvalRequired has no effect on other events', () => {
     expect(nextStatus('evaluating', 'gates_failed', { approvalRequired: false })).toBe('blocked');
     expect(nextStatus('awaiting_approval', 'approved', { approvalRequired: false })).toBe('approved');

@@ -34,7 +34,7 @@ const TRANSITIONS: Record<PromotionStatus, Transitions> = {
   blocked: { cancel: 'cancelled', expire: 'expired', reevaluate: 'pending' },
   promoted: {},
   rejected: {},
-  // The copy gave up; a release manager may try it again. The approvals still stand.
+  // The copy gave up; a release manager may try it again, on the approvals that still count.
   failed: { retry: 'approved', cancel: 'cancelled' },
   cancelled: {},
   expired: {},
@@ -47,7 +47,7 @@ export function canApply(from: PromotionStatus, event: PromotionEvent): boolean 
 export function nextStatus(
   from: PromotionStatus,
   event: PromotionEvent,
-  opts?: { approvalRequired?: boolean },
+  opts?: { approvalRequired?: boolean; approvalsStand?: boolean },
 ): PromotionStatus {
   const to = TRANSITIONS[from][event];
   if (to === undefined) {
@@ -55,5 +55,7 @@ export function nextStatus(
   }
   // Only an explicit `false` skips approval, so a missing option fails closed.
   if (event === 'gates_passed' && opts?.approvalRequired === false) return 'approved';
+  // A retry reuses the approvals only while they still count (they may have expired since).
+  if (event === 'retry' && opts?.approvalsStand === false) return 'awaiting_approval';
   return to;
 }

@@ -150,13 +150,22 @@ export class PromoteService {
     });
   }
 
-  /** A release manager tries a failed copy again; the approvals given still stand. */
+  /** A release manager tries a failed copy again, on the approvals that still count; none left: awaiting approval. */
   async retry(who: Principal, id: string): Promise<PromotionView> {
     let view: PromotionView;
     try {
       view = await this.audit.transaction(async (manager) => {
         const promotion = await this.state.lock(manager, id);
-        await this.state.move(manager, promotion, 'retry', who);
+        // Approvals expire: those given before the copy failed may no longer count. Then the
+        // promotion awaits approval again instead of copying on approvals that ran out.
+        let approvalsStand = true;
+        let changes = {};
+        if (promotion.status === 'failed') {
+          const tally = this.state.tally(await this.state.load(manager, promotion));
+          approvalsStand = tally.decision === 'approved';
+          if (!approvalsStand) changes = { expiresAt: new Date(Date.now() + this.state.environmentOf(promotion).approvals.timeoutMs) };
+        }
+        await this.state.move(manager, promotion, 'retry', who, approvalsStand ? {} : { approvalsExpired: true }, changes, { approvalsStand });
         return this.promotions.view(manager, promotion);
       });
     } catch (err) {

@@ -74,18 +74,19 @@ export class PromotionStateService {
     actor: Principal | string,
     data: Record<string, unknown> = {},
     changes: Partial<PromotionEntity> = {},
+    opts: { approvalsStand?: boolean } = {},
   ): Promise<PromotionStatus> {
-    const written = this.transit(promotion, event, data, changes);
+    const written = this.transit(promotion, event, data, changes, opts);
     await this.persist(manager, promotion, written, actor);
     return promotion.status;
   }
 
   /** One move, in memory: the domain decides it; the audit event it owes is returned, not written. */
-  private transit(promotion: PromotionEntity, event: PromotionEvent, data: Record<string, unknown>, changes: Partial<PromotionEntity>): Transit {
+  private transit(promotion: PromotionEntity, event: PromotionEvent, data: Record<string, unknown>, changes: Partial<PromotionEntity>, opts: { approvalsStand?: boolean } = {}): Transit {
     const from = promotion.status;
     const env = this.config.environment(promotion.target);
     const approvalRequired = env ? env.approvals.required > 0 || env.reviews.length > 0 : true;
-    const to = nextStatus(from, event, { approvalRequired });
+    const to = nextStatus(from, event, { approvalRequired, ...opts });
     Object.assign(promotion, changes, { status: to, updatedAt: new Date() });
     promotionTransitions.inc({ to });
     return {

@@ -50,6 +50,10 @@ environments:
   - name: edge
     from: dev
     repository: flaky/edge/{app}
+  - name: lapsing
+    from: dev
+    repository: flaky/lapsing/{app}
+    approvals: { required: 1, roles: [release-manager], expiresAfter: 1s }
   - name: signed
     from: dev
     repository: remote/signed/{app}
@@ -195,6 +199,38 @@ describe('the promote step', () => {
     expect((await getManifest({ url: remote.url }, 'edge/edge', image.digest)).status).toBe(200);
     const again = await t.api().post(`/api/v1/promotions/${failed.id}/retry`).set(auth(rm));
     expect(again.status).toBe(409);
+  });
+});
+
+describe('retrying a failed copy', () => {
+  it('goes back to awaiting approval when the approvals given before the failure have expired', async () => {
+    const image = await pushImage(local(), 'dev/lapse');
+    broken = true;
+    try {
+      const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/lapse@${image.digest}`, target: 'lapsing' });
+      expect(created.body.status).toBe('awaiting_approval');
+      const approved = await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm)).send({ decision: 'approve' });
+      expect(approved.body.status).toBe('approved');
+      const failed = await eventually(async () => {
+        const res = await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
+        return res.body.status === 'failed' && res.body;
+      }, 30_000);
+      // The approval (expiresAfter: 1s) has run out by now.
+      await eventually(async () => Date.now() - Date.parse(failed.approvals[0].at) > 1500);
+      broken = false;
+      const retried = await t.api().post(`/api/v1/promotions/${failed.id}/retry`).set(auth(rm));
+      expect(retried.status).toBe(202);
+      expect(retried.body.status).toBe('awaiting_approval');
+      expect(retried.body.approval).toMatchObject({ needed: 1, expired: 1, approvers: [] });
+      const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.awaiting_approval' ORDER BY seq DESC LIMIT 1`, [`promotion:${failed.id}`]);
+      expect(rows[0].data).toMatchObject({ event: 'retry', approvalsExpired: true });
+      // A fresh approval lets it through.
+      const again = await t.api().post(`/api/v1/promotions/${failed.id}/approvals`).set(auth(rm)).send({ decision: 'approve' });
+      expect(again.body.status).toBe('approved');
+      await eventually(async () => (await t.api().get(`/api/v1/promotions/${failed.id}`).set(auth(ci))).body.status === 'promoted', 20_000);
+    } finally {
+      broken = false;
+    }
   });
 });
 
