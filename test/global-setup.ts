@@ -14,7 +14,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await client.connect();
     await client.query('SELECT 1');
   } catch (err) {
-    throw new Error(`end-to-end tests need PostgreSQL at ${adminUrl} (set TEST_DATABASE_URL): ${(err as Error).message}`);
+    throw new Error(`end-to-end tests need PostgreSQL at ${adminUrl} (set TEST_DATABASE_URL): ${(err as Error).message}`, { cause: err });
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -31,7 +31,7 @@ const duration = z.string().transform((text, ctx) => {
 export const auditSchema = z.strictObject({
   origin: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._\/:-]{0,199}$/, 'must be a name like example.com/audit (letters, digits, . _ / : -)')
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}$/, 'must be a name like example.com/audit (letters, digits, . _ / : -)')
     .default(DEFAULT_AUDIT_ORIGIN),
   key: z.strictObject({ path: z.string().min(1), publicPath: z.string().min(1).optional() }).optional(),
   checkpoint: z
@@ -40,7 +40,7 @@ export const auditSchema = z.strictObject({
   publish: z
     .strictObject({
       registry: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes'),
-      repository: z.string().regex(/^[a-z0-9]+(?:[._\/-][a-z0-9]+)*$/, 'must be a repository path, e.g. audit/checkpoints'),
+      repository: z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, 'must be a repository path, e.g. audit/checkpoints'),
     })
     .optional(),
 });

@@ -48,7 +48,7 @@ describe('parsePipeline', () => {
     // Signing is shipped commented out (it needs a key pair); uncommented, it names keygen's key.
     expect(pipeline.signing).toBeNull();
     const shipped = readFileSync(new URL('../../promoter.yaml', import.meta.url), 'utf8');
-    const signed = parsePipeline(shipped.replace(/^# signing:\n#   key: (.*)$/m, 'signing:\n  key: $1'));
+    const signed = parsePipeline(shipped.replace(/^# signing:\n# {3}key: (.*)$/m, 'signing:\n  key: $1'));
     expect(signed.signing?.key).toEqual({ path: 'keys/cosign.key', passwordEnv: 'PROMOTER_KEY_PASSWORD', passwordFile: null });
   });
 

@@ -117,7 +117,7 @@ const environmentSchema = z.strictObject({
   from: name.optional(),
   repository: z
     .string()
-    .regex(/^[a-z0-9-]+\/[a-z0-9{}._\/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
+    .regex(/^[a-z0-9-]+\/[a-z0-9{}._/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
   gates: z
     .strictObject({ signature: signatureGateSchema.optional(), scan: scanGateSchema.optional(), policy: policyGateSchema.optional() })
     .default({}),

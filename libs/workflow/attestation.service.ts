@@ -46,7 +46,7 @@ async function loadSigner(config: AppConfig): Promise<Signer | null> {
       passwordFile: key.passwordFile ? resolve(base, key.passwordFile) : null,
     });
   } catch (err) {
-    throw new Error(`signing.key: ${(err as Error).message}`);
+    throw new Error(`signing.key: ${(err as Error).message}`, { cause: err });
   }
 }
 

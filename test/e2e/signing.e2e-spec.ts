@@ -24,7 +24,6 @@ const local = () => ({ url: `http://${registryHost()}` });
 
 const dir = mkdtempSync(join(tmpdir(), 'signing-e2e-'));
 const PASSWORD = 'correct horse';
-let publicKeyPem: string;
 let keyPath: string;
 let t: TestApp;
 let ci: string;
@@ -43,7 +42,6 @@ const signingBlock = (path: string) => `signing:\n  key: { path: ${path}, passwo
 
 beforeAll(async () => {
   const pair = await generateCosignKeyPair(PASSWORD);
-  publicKeyPem = pair.publicKeyPem;
   keyPath = join(dir, 'cosign.key');
   writeFileSync(keyPath, pair.privateKeyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'cosign.pub'), pair.publicKeyPem);

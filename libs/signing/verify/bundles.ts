@@ -46,7 +46,7 @@ export async function verifyBundles(ctx: Ctx, policy: VerificationPolicy, wantSi
 }
 
 async function listBundles(ctx: Ctx): Promise<{ listedBy: ReferrersInfo['listedBy']; bundles: Descriptor[]; problem?: string }> {
-  let listed: Descriptor[] | null = null;
+  let listed: Descriptor[] | null;
   let listedBy: ReferrersInfo['listedBy'] = 'referrers-api';
   try {
     listed = ctx.reader.referrers ? await ctx.reader.referrers(ctx.location, ctx.image.digest, ctx.signal) : null;

@@ -55,7 +55,7 @@ export function verifyRekorBundle(bundle: RekorBundle, rekorKeys: PublicKeyInfo[
   const key = rekorKeys.find((k) => k.fingerprint === `sha256:${bundle.Payload.logID.toLowerCase()}`);
   if (!key) return { ok: false, problem: `the bundle's log ID ${bundle.Payload.logID.slice(0, 16)}… is not a trusted Rekor key` };
   const set = Buffer.from(bundle.SignedEntryTimestamp, 'base64');
-  let valid = false;
+  let valid: boolean;
   try {
     valid = cryptoVerify(hashFor(key.key), setSignedBytes(bundle.Payload), key.key, set);
   } catch {

@@ -24,7 +24,7 @@ export function loadAuditKey(config: AppConfig, signs: boolean): AuditKey | null
     try {
       return readFileSync(resolve(base, path));
     } catch (err) {
-      throw new Error(`audit.key.${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(`audit.key.${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
   };
   let privateKey: KeyObject | null = null;
@@ -34,7 +34,7 @@ export function loadAuditKey(config: AppConfig, signs: boolean): AuditKey | null
       publicKey = createPublicKey(read('publicPath', audit.key.publicPath));
     } catch (err) {
       if ((err as Error).message.startsWith('audit.key')) throw err;
-      throw new Error(`audit.key.publicPath: ${audit.key.publicPath} is not a PEM public key`);
+      throw new Error(`audit.key.publicPath: ${audit.key.publicPath} is not a PEM public key`, { cause: err });
     }
   }
   // The API reads the private key only when no public key file is named (one process for both).
@@ -43,7 +43,7 @@ export function loadAuditKey(config: AppConfig, signs: boolean): AuditKey | null
       privateKey = createPrivateKey(read('path', audit.key.path));
     } catch (err) {
       if ((err as Error).message.startsWith('audit.key')) throw err;
-      throw new Error(`audit.key.path: ${audit.key.path} is not an unencrypted PKCS#8 PEM private key`);
+      throw new Error(`audit.key.path: ${audit.key.path} is not an unencrypted PKCS#8 PEM private key`, { cause: err });
     }
   }
   const key = privateKey ?? publicKey!;

@@ -6,6 +6,7 @@ import { ROLES } from '../../../../libs/domain/index.js';
 import { AuditService } from '../../../../libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
 
+// eslint-disable-next-line no-useless-assignment -- read by a parameter decorator, which the rule does not see
 const idSchema = z.uuid({ error: 'must be a token id (a UUID)' });
 
 const createTokenSchema = z.strictObject({
