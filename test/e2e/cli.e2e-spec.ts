@@ -66,10 +66,17 @@ describe('promoctl against the running service', () => {
   });
 
   it('lists tokens without their secrets and revokes one', async () => {
-    const made = JSON.parse((await promoctl(['token', 'create', '--name', 'short-lived', '--role', 'ci', '--json'], t.bootstrapToken)).stdout);
+    const made = JSON.parse((await promoctl(['token', 'create', '--name', 'short-lived', '--role', 'ci', '--owner', 'Sam@Example.com', '--expires', '7d', '--json'], t.bootstrapToken)).stdout);
+    expect(made.owner).toBe('Sam@Example.com');
+    const days = (Date.parse(made.expiresAt) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.9);
+    expect(days).toBeLessThan(7.1);
     const listed = await promoctl(['token', 'list'], t.bootstrapToken);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^${made.id}  short-lived  ci  created \\S+ by bootstrap  active$`, 'm'));
+    expect(listed.stdout).toMatch(new RegExp(`^${made.id}  short-lived  ci  created \\S+ by bootstrap  owner Sam@Example.com  expires ${made.expiresAt}  last used never  active$`, 'm'));
+    const tooLong = await promoctl(['token', 'create', '--name', 'forever', '--role', 'ci', '--expires', '3650d'], t.bootstrapToken);
+    expect(tooLong.code).not.toBe(0);
+    expect(tooLong.stderr).toContain('maxExpiry');
     expect(listed.stdout).not.toContain(made.token);
 
     const revoked = await promoctl(['token', 'revoke', made.id], t.bootstrapToken);

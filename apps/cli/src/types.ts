@@ -127,8 +127,12 @@ export interface TokenInfo {
   id: string;
   name: string;
   roles: string[];
+  owner?: string;
+  kind?: string;
   createdBy: string;
   createdAt: string;
+  expiresAt?: string | null;
+  lastUsedAt?: string | null;
   revokedAt: string | null;
   revokedBy: string | null;
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseDuration } from '../../../../libs/config/duration.js';
 import { CliError, contextFor, type CommandEnv, type Ctx } from '../context.js';
 import type { CreatedToken, TokenInfo } from '../types.js';
 import { isRole, ROLES } from '#libs/domain/index.js';
@@ -13,15 +14,37 @@ function collectRoles(value: string, previous: string[] | undefined): string[] {
   return [...new Set([...(previous ?? []), ...roles])];
 }
 
+/** `--expires 30d` (from now) or an ISO 8601 date-time. */
+function expiresOption(value: string): string {
+  if (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))) return new Date(value).toISOString();
+  try {
+    const ms = parseDuration(value);
+    if (ms <= 0) throw new Error('must be greater than zero');
+    return new Date(Date.now() + ms).toISOString();
+  } catch (err) {
+    throw new InvalidArgumentError(`expected a duration (30d) or a date-time (2027-03-01T00:00:00Z): ${(err as Error).message}`);
+  }
+}
+
 export function registerTokenCreate(parent: Command, env: CommandEnv): void {
   parent
     .command('create')
     .description('create an API token (the secret is shown only once)')
     .requiredOption('--name <name>', 'token name')
     .requiredOption('--role <role>', `role, repeatable or comma-separated (${ROLES.join(', ')})`, collectRoles)
-    .action(async (opts: { name: string; role: string[] }, cmd: Command) => {
+    .option('--owner <person>', "the person (e-mail) or workload it acts for; default: the token's name")
+    .option('--workload', 'a service token (kind workload) rather than a person\'s')
+    .option('--expires <when>', 'a duration from now (30d) or a date-time; default identity.tokens.defaultExpiry', expiresOption)
+    .action(async (opts: { name: string; role: string[]; owner?: string; workload?: boolean; expires?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, env.io);
-      const { body } = await ctx.client.post<CreatedToken>('/tokens', { name: opts.name, roles: opts.role });
+      const request = {
+        name: opts.name,
+        roles: opts.role,
+        ...(opts.owner ? { owner: opts.owner } : {}),
+        ...(opts.workload ? { kind: 'workload' } : {}),
+        ...(opts.expires ? { expiresAt: opts.expires } : {}),
+      };
+      const { body } = await ctx.client.post<CreatedToken>('/tokens', request);
       if (ctx.json) {
         ctx.printJson(body);
       } else {
@@ -45,7 +68,8 @@ export function registerTokenList(parent: Command, env: CommandEnv): void {
       } else {
         for (const t of body.items) {
           const state = t.revokedAt ? `revoked ${t.revokedAt} by ${t.revokedBy}` : 'active';
-          ctx.out(`${t.id}  ${t.name}  ${t.roles.join(',')}  created ${t.createdAt} by ${t.createdBy}  ${state}`);
+          const life = `owner ${t.owner ?? t.name}  expires ${t.expiresAt ?? 'never'}  last used ${t.lastUsedAt ?? 'never'}`;
+          ctx.out(`${t.id}  ${t.name}  ${t.roles.join(',')}  created ${t.createdAt} by ${t.createdBy}  ${life}  ${state}`);
         }
       }
       env.done(0);
