@@ -42,15 +42,17 @@ export function lifecycleLines(event: Pick<AuditEventEntity, 'action' | 'subject
   const d = (event.data ?? {}) as Data;
   const line = (step: string, msg: string, level: LifecycleLine['level'] = 'log'): LifecycleLine => ({ level, step, promotionId, msg: `promotion ${promotionId} ${msg}` });
   const [kind, what] = event.action.split('.', 2) as [string, string];
+  // A person's display name when the event records one (data.actor), else the principal id.
+  const by = typeof d.actor?.person === 'string' ? d.actor.person : event.actor;
   if (kind === 'gate') {
     return [line(`gate.${what}`, `${d.gate} gate ${what}: ${clip(d.summary)}`)];
   }
-  if (kind === 'approval') return [line(`approval.${what}`, `${what === 'approve' ? 'approval' : 'rejection'} by ${event.actor} via ${d.via ?? 'api'}${d.comment ? `: ${clip(d.comment)}` : ''}`)];
-  if (kind === 'review') return [line(`review.${what}`, `${d.kind} review (${what}) by ${event.actor} via ${d.via ?? 'api'}`)];
+  if (kind === 'approval') return [line(`approval.${what}`, `${what === 'approve' ? 'approval' : 'rejection'} by ${by} via ${d.via ?? 'api'}${d.comment ? `: ${clip(d.comment)}` : ''}`)];
+  if (kind === 'review') return [line(`review.${what}`, `${d.kind} review (${what}) by ${by} via ${d.via ?? 'api'}`)];
   if (kind !== 'promotion') return [];
   switch (what) {
     case 'requested':
-      return [line('requested', `requested by ${event.actor}: ${d.image} → ${d.target}${Array.isArray(d.gates) && d.gates.length > 0 ? ` (gates: ${d.gates.join(', ')})` : ''}`)];
+      return [line('requested', `requested by ${by}: ${d.image} → ${d.target}${Array.isArray(d.gates) && d.gates.length > 0 ? ` (gates: ${d.gates.join(', ')})` : ''}`)];
     case 'awaiting_approval':
       return [line('awaiting_approval', 'passed its gates; awaiting approval')];
     case 'blocked':
