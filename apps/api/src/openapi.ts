@@ -100,6 +100,11 @@ const SCHEMAS: Record<string, Schema> = {
   ScanStored: obj({ id: str(), digest, source: str(), scanner: { type: 'object' }, scannedAt: time, receivedAt: time, counts, findings: { type: 'integer' }, created: { type: 'boolean' } }, ['id', 'digest', 'created']),
   Findings: obj({ digest, results: { type: 'array', items: obj({ id: str(), source: str(), origin: str(), scannedAt: time, counts, findings: { type: 'array', items: { type: 'object' } } }) } }, ['digest', 'results']),
   Waiver: obj({ id: str(), vulnerabilityId: str(), scope: { type: 'object' }, justification: str(), vex: nullable({ type: 'object' }), expiresAt: time, createdBy: who, createdAt: time, revokedAt: nullable(time), revokedBy: nullable(who), active: { type: 'boolean' } }, ['id', 'vulnerabilityId', 'scope', 'active']),
+  Me: obj(
+    { id: str(), name: str(), kind: { enum: ['person', 'workload'] }, person: str(), roles: { type: 'array', items: str() }, credential: nullable({ type: 'object' }), csrfToken: str('with a sign-in session: send it as X-CSRF-Token on requests that change state') },
+    ['id', 'name', 'roles'],
+  ),
+  SignedOut: obj({ signedOut: { const: true } }, ['signedOut']),
   Health: obj({ status: { const: 'ok' } }, ['status']),
   Readiness: obj({ status: { const: 'ok' }, checks: { type: 'object', additionalProperties: str() } }, ['status', 'checks']),
 };
@@ -143,6 +148,8 @@ const ROUTES: Record<string, RouteDoc> = {
   'post /api/v1/waivers': { summary: 'Waive a vulnerability for a scope until a date', body: ref('Waiver') },
   'get /api/v1/waivers': { summary: 'List waivers', body: { type: 'array', items: ref('Waiver') } },
   'delete /api/v1/waivers/{id}': { summary: 'Revoke a waiver', body: ref('Waiver') },
+  'get /api/v1/me': { summary: 'Who the caller is: person or workload, roles and the credential used', body: ref('Me') },
+  'post /auth/logout': { summary: 'End the sign-in session and clear its cookies', body: ref('SignedOut') },
   'get /healthz': { summary: 'Liveness: the process serves HTTP', body: ref('Health') },
   'get /readyz': { summary: 'Readiness: the database and Redis answer', body: ref('Readiness') },
   'get /metrics': { summary: 'Prometheus metrics of this process (needs a token)', body: 'text' },
