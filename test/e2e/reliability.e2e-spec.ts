@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { JOBS, QUEUES } from '../../libs/queue/index.js';
 import { ReconcilerService } from '../../libs/workflow/index.js';
+import pg from 'pg';
 import { devImage, eventually, startTestApp } from '../helpers/test-app.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -60,6 +62,47 @@ describe('Redis loses its state', () => {
     } finally {
       await failer.close();
       await api.close();
+    }
+  });
+});
+
+describe('PostgreSQL down', () => {
+  it('answers 503 with Retry-After and says which dependency, never 500; back to normal once it returns', async () => {
+    // The app reaches PostgreSQL through a proxy the test can take down, like a stopped server.
+    const admin = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
+    await admin.connect();
+    const dbName = `promoter_test_${inject('runId')}_down_${process.pid}`;
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    const real = new URL(inject('adminDatabaseUrl'));
+    const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const viaProxy = new URL(real);
+    viaProxy.port = String(proxy.port);
+    viaProxy.pathname = `/${dbName}`;
+    const t = await startTestApp({ worker: false, env: { DATABASE_URL: viaProxy.toString() } });
+    try {
+      const ci = await t.token('ci', ['ci']);
+      expect((await t.api().get('/api/v1/promotions').set(auth(ci))).status).toBe(200);
+
+      await proxy.down();
+      for (const res of [
+        await t.api().get('/api/v1/promotions').set(auth(ci)),
+        await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('outage'), target: 'staging' }),
+      ]) {
+        expect(res.status).toBe(503);
+        expect(res.headers['retry-after']).toBe('5');
+        expect(res.body).toMatchObject({ statusCode: 503, details: { code: 'dependency_unavailable', dependency: 'PostgreSQL' } });
+        expect(res.body.message).toContain('PostgreSQL is unreachable');
+      }
+
+      await proxy.up();
+      await eventually(async () => (await t.api().get('/api/v1/promotions').set(auth(ci))).status === 200, 15_000);
+    } finally {
+      await proxy.up();
+      await t.close();
+      await proxy.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await admin.end();
     }
   });
 });

@@ -76,4 +76,9 @@ export function toErrorBody(err: unknown): ErrorBody | null {
   return null;
 }
 
+/** A dependency is down: the request may be sent again after `retryAfterS` seconds. */
+export function unavailableBody(dependency: string, retryAfterS: number): ErrorBody {
+  return body(503, `${dependency} is unreachable; try again in ${retryAfterS} s`, { code: 'dependency_unavailable', dependency, retryAfter: retryAfterS });
+}
+
 export const INTERNAL_ERROR: ErrorBody = body(500, 'internal error; it has been logged', null);
