@@ -548,6 +548,17 @@ describe('approve and reject', () => {
   });
 });
 
+describe('verify', () => {
+  it('refuses a bare digest (it named no repository and was looked up on Docker Hub)', async () => {
+    for (const ref of [`sha256:${'a'.repeat(64)}`, `@sha256:${'a'.repeat(64)}`]) {
+      const r = await run(['verify', ref, '--key', 'cosign.pub']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('names no repository: give registry/repository@sha256:<hex>');
+    }
+    expect(requests).toHaveLength(0);
+  });
+});
+
 describe('audit verify', () => {
   it('reports an intact log with exit 0', async () => {
     const r = await run(['audit', 'verify']);

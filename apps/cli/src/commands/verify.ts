@@ -56,6 +56,10 @@ export function registerVerify(program: Command, env: CommandEnv): void {
 }
 
 async function run(reference: string, opts: VerifyOptions, env: CommandEnv): Promise<VerificationReport> {
+  // A bare digest would parse as Docker Hub's `library/sha256` with a tag: name the repository instead.
+  if (/^@?sha256:/i.test(reference.trim())) {
+    throw new CliError(`error: '${reference}' names no repository: give registry/repository@sha256:<hex> (e.g. 127.0.0.1:5000/staging/web@sha256:…)`);
+  }
   let ref;
   try {
     ref = parseReference(reference);
