@@ -14,7 +14,11 @@ export default defineConfig({
       {
         plugins,
         resolve,
-        test: { name: 'unit', include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/deploy/**/*.spec.ts', 'scripts/**/*.spec.ts'], environment: 'node' },
+        test: {
+          name: 'unit',
+          include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/deploy/**/*.spec.ts', 'scripts/**/*.spec.ts'],
+          environment: 'node',
+        },
       },
       {
         plugins,

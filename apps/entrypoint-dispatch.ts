@@ -11,9 +11,7 @@ export const ENTRY_MODULES = {
 export type EntryMode = keyof typeof ENTRY_MODULES;
 
 export type EntryAction =
-  | { kind: 'module'; mode: EntryMode; module: string }
-  | { kind: 'cli'; args: string[] }
-  | { kind: 'usage'; exitCode: 0 | 2; text: string };
+  { kind: 'module'; mode: EntryMode; module: string } | { kind: 'cli'; args: string[] } | { kind: 'usage'; exitCode: 0 | 2; text: string };
 
 export const ENTRY_USAGE = `usage: entrypoint.js <command>
   api        the HTTP API
@@ -32,7 +30,8 @@ export function dispatch(args: readonly string[]): EntryAction {
   if (Object.hasOwn(ENTRY_MODULES, command)) {
     const mode = command as EntryMode;
     // Processes take their settings from the environment only; a stray argument is a mistake, not an option.
-    if (rest.length > 0) return { kind: 'usage', exitCode: 2, text: `'${mode}' takes no arguments (got: ${rest.join(' ')})\n${ENTRY_USAGE}` };
+    if (rest.length > 0)
+      return { kind: 'usage', exitCode: 2, text: `'${mode}' takes no arguments (got: ${rest.join(' ')})\n${ENTRY_USAGE}` };
     return { kind: 'module', mode, module: ENTRY_MODULES[mode] };
   }
   return { kind: 'usage', exitCode: 2, text: `unknown command '${command}'\n${ENTRY_USAGE}` };

@@ -153,9 +153,17 @@ function failures(f: Figures): string[] {
 
 function table(rows: Figures[]): string {
   const head = ['scenario', 'req/s (mean)', 'p50 (ms)', 'p99 (ms)', 'total requests', 'non-2xx'];
-  const body = rows.map((r) => [r.scenario, r.rpsMean.toFixed(1), r.latencyP50Ms.toFixed(2), r.latencyP99Ms.toFixed(2), String(r.totalRequests), String(r.non2xx)]);
+  const body = rows.map((r) => [
+    r.scenario,
+    r.rpsMean.toFixed(1),
+    r.latencyP50Ms.toFixed(2),
+    r.latencyP99Ms.toFixed(2),
+    String(r.totalRequests),
+    String(r.non2xx),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
+  const line = (cells: string[]) =>
+    '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   return [line(head), rule, ...body.map(line)].join('\n');
 }
@@ -173,7 +181,9 @@ async function cleanup(): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  log(`run ${RUN_ID}: ${DURATION_S} s per run, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up; ${availableParallelism()} CPUs, Node ${process.version}`);
+  log(
+    `run ${RUN_ID}: ${DURATION_S} s per run, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up; ${availableParallelism()} CPUs, Node ${process.version}`,
+  );
   state.tmpDir = await mkdtemp(join(tmpdir(), 'promoter-bench-'));
   const configPath = join(state.tmpDir, 'pipeline.yaml');
   await writeFile(configPath, PIPELINE);

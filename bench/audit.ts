@@ -9,10 +9,10 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { openDatabase } from '../libs/db/index.js';
-import { formatCheckpoint, noteVerifier, signNote } from '../libs/tlog/index.js';
-import { AuditIntegrator, AuditProofService, AuditTreeStore, AuditVerifier } from '../libs/workflow/index.js';
-import type { AppConfig } from '../libs/config/index.js';
+import { openDatabase } from '#libs/db/index.js';
+import { formatCheckpoint, noteVerifier, signNote } from '#libs/tlog/index.js';
+import { AuditIntegrator, AuditProofService, AuditTreeStore, AuditVerifier } from '#libs/workflow/index.js';
+import type { AppConfig } from '#libs/config/index.js';
 
 const EVENTS = Number(process.env.BENCH_AUDIT_EVENTS ?? 1_000_000);
 const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -28,7 +28,9 @@ const db = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolSi
 try {
   const { privateKey } = generateKeyPairSync('ed25519');
   const origin = 'bench.example/audit';
-  const config = { pipeline: { audit: { origin, key: null, checkpoint: { everyEvents: 100_000, everyMs: 3_600_000 }, publish: null } } } as unknown as AppConfig;
+  const config = {
+    pipeline: { audit: { origin, key: null, checkpoint: { everyEvents: 100_000, everyMs: 3_600_000 }, publish: null } },
+  } as unknown as AppConfig;
   const store = new AuditTreeStore(db.dataSource);
   const key = { verifier: noteVerifier(origin, privateKey), privateKey };
   const integrator = new AuditIntegrator(db.dataSource, store, config, key);
@@ -45,7 +47,10 @@ try {
         const at = new Date().toISOString();
         const id = crypto.randomUUID();
         const body = JSON.stringify({ action: 'bench.append', actor: 'token:bench', at, data: { i }, id, subject: `bench:${i}` });
-        await pool.query(`INSERT INTO audit_events (id, at, actor, action, subject, data, body) VALUES ($1, $2, 'token:bench', 'bench.append', $3, $4, $5)`, [id, at, `bench:${i}`, JSON.stringify({ i }), body]);
+        await pool.query(
+          `INSERT INTO audit_events (id, at, actor, action, subject, data, body) VALUES ($1, $2, 'token:bench', 'bench.append', $3, $4, $5)`,
+          [id, at, `bench:${i}`, JSON.stringify({ i }), body],
+        );
       }
     }),
   );
@@ -70,7 +75,9 @@ try {
 
   // 3. Proofs at that size.
   const proofs = new AuditProofService(db.dataSource, store);
-  const seqs: number[] = (await db.dataSource.query('SELECT seq FROM audit_leaves ORDER BY random() LIMIT 1000')).map((r: { seq: string }) => Number(r.seq));
+  const seqs: number[] = (await db.dataSource.query('SELECT seq FROM audit_leaves ORDER BY random() LIMIT 1000')).map(
+    (r: { seq: string }) => Number(r.seq),
+  );
   const inclusion: number[] = [];
   for (const seq of seqs) {
     const t0 = performance.now();

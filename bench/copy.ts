@@ -67,7 +67,8 @@ const state: {
 
 // Whatever happens, the service's processes and skopeo do not outlive the benchmark (the registries are stopped by cleanup).
 process.on('exit', () => {
-  for (const c of [state.server?.child, state.worker?.child, state.skopeo]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of [state.server?.child, state.worker?.child, state.skopeo])
+    if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
 const log = (message: string) => process.stderr.write(`[bench:copy] ${message}\n`);
@@ -92,7 +93,11 @@ async function mountVariant(reg: TestRegistry, from: string, repo: string, image
   const manifest = JSON.parse(image.bytes.toString('utf8')) as Record<string, unknown>;
   const bytes = Buffer.from(JSON.stringify({ ...manifest, annotations: { 'org.example.bench.variant': variant } }));
   const digest = sha256(bytes);
-  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${digest}`, { method: 'PUT', headers: { 'content-type': image.mediaType }, body: bytes });
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${digest}`, {
+    method: 'PUT',
+    headers: { 'content-type': image.mediaType },
+    body: bytes,
+  });
   await res.body?.cancel();
   if (res.status !== 201) throw new Error(`PUT manifest ${repo}@${digest}: ${res.status}`);
   return { ...image, bytes, digest, size: bytes.length };
@@ -126,7 +131,8 @@ async function api(base: string, token: string, method: string, path: string, bo
 
 async function createToken(base: string, name: string, roles: string[]): Promise<string> {
   const res = await api(base, BOOTSTRAP_TOKEN, 'POST', '/api/v1/tokens', { name, roles });
-  if (res.status !== 201 || typeof res.json?.token !== 'string') throw new Error(`POST /api/v1/tokens answered ${res.status}: ${JSON.stringify(res.json)}`);
+  if (res.status !== 201 || typeof res.json?.token !== 'string')
+    throw new Error(`POST /api/v1/tokens answered ${res.status}: ${JSON.stringify(res.json)}`);
   return res.json.token;
 }
 
@@ -137,7 +143,8 @@ interface PromotedData {
   bytesCopied: number;
 }
 
-const counters = (d: PromotedData) => `mounted ${d.blobsMounted}, copied ${d.blobsCopied}, skipped ${d.blobsSkipped}, bytes ${d.bytesCopied}`;
+const counters = (d: PromotedData) =>
+  `mounted ${d.blobsMounted}, copied ${d.blobsCopied}, skipped ${d.blobsSkipped}, bytes ${d.bytesCopied}`;
 
 interface Tokens {
   ci: string;
@@ -150,7 +157,12 @@ interface Tokens {
  * first second (a mounted copy is done within it) and slow after, so that the poller's own requests
  * take next to no CPU from a long copy on this 2-core machine.
  */
-async function promote(base: string, tokens: Tokens, image: string, target: string): Promise<{ seconds: number; id: string; data: PromotedData }> {
+async function promote(
+  base: string,
+  tokens: Tokens,
+  image: string,
+  target: string,
+): Promise<{ seconds: number; id: string; data: PromotedData }> {
   const started = Date.now();
   const created = await api(base, tokens.ci, 'POST', '/api/v1/promotions', { image, target, reason: 'bench:copy' });
   if (created.status !== 202) throw new Error(`POST /api/v1/promotions answered ${created.status}: ${JSON.stringify(created.json)}`);
@@ -160,7 +172,9 @@ async function promote(base: string, tokens: Tokens, image: string, target: stri
   while (status !== 'promoted') {
     if (['failed', 'rejected', 'cancelled', 'expired'].includes(status)) {
       const events = await api(base, tokens.auditor, 'GET', `/api/v1/audit/events?subject=${encodeURIComponent(`promotion:${id}`)}`);
-      throw new Error(`promotion ${id} of ${image} into ${target} ended ${status}: ${JSON.stringify(events.json?.items?.at(-1)?.data ?? null)}`);
+      throw new Error(
+        `promotion ${id} of ${image} into ${target} ended ${status}: ${JSON.stringify(events.json?.items?.at(-1)?.data ?? null)}`,
+      );
     }
     if (Date.now() > deadline) throw new Error(`promotion ${id} still ${status} after ${RUN_TIMEOUT_MS / 1000} s`);
     if (state.server && !state.server.alive()) throw state.server.failure(`API died during promotion ${id}`);
@@ -171,7 +185,9 @@ async function promote(base: string, tokens: Tokens, image: string, target: stri
     status = res.json.status;
   }
   const events = await api(base, tokens.auditor, 'GET', `/api/v1/audit/events?subject=${encodeURIComponent(`promotion:${id}`)}`);
-  const event = (events.json?.items as { action: string; at: string; data: PromotedData }[] | undefined)?.find((e) => e.action === 'promotion.promoted');
+  const event = (events.json?.items as { action: string; at: string; data: PromotedData }[] | undefined)?.find(
+    (e) => e.action === 'promotion.promoted',
+  );
   if (!event) throw new Error(`promotion ${id}: no promotion.promoted audit event (${events.status} ${JSON.stringify(events.json)})`);
   const seconds = (Date.parse(event.at) - started) / 1000;
   return { seconds, id, data: event.data };
@@ -257,9 +273,8 @@ async function skopeoCopy(from: string, to: string, cacheDir: string): Promise<{
     `docker://${from}`,
     `docker://${to}`,
   ];
-  const [command, argv] = asRoot && isolatedCache
-    ? [SETPRIV, [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', SKOPEO, ...args]]
-    : [SKOPEO, args];
+  const [command, argv] =
+    asRoot && isolatedCache ? [SETPRIV, [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', SKOPEO, ...args]] : [SKOPEO, args];
   const started = performance.now();
   const child = spawn(command, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -317,10 +332,18 @@ function summary(scenario: string, runs: number[], peakRss: number | null, note:
 
 function table(rows: Row[]): string {
   const head = ['scenario', 'median (s)', 'min (s)', 'max (s)', 'peak RSS (MB)', 'what happened'];
-  const body = rows.map((r) => [r.scenario, r.medianS.toFixed(3), r.minS.toFixed(3), r.maxS.toFixed(3), r.peakRssMb === null ? '-' : r.peakRssMb.toFixed(1), r.note]);
+  const body = rows.map((r) => [
+    r.scenario,
+    r.medianS.toFixed(3),
+    r.minS.toFixed(3),
+    r.maxS.toFixed(3),
+    r.peakRssMb === null ? '-' : r.peakRssMb.toFixed(1),
+    r.note,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const left = (i: number) => i === 0 || i === head.length - 1;
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
+  const line = (cells: string[]) =>
+    '| ' + cells.map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, i) => (left(i) ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   return [line(head), rule, ...body.map(line)].join('\n');
 }
@@ -409,7 +432,10 @@ environments:
   state.worker = worker;
   const base = server.base;
   const pid = worker.child.pid!;
-  const tokens: Tokens = { ci: await createToken(base, 'bench-ci', ['ci']), auditor: await createToken(base, 'bench-auditor', ['auditor']) };
+  const tokens: Tokens = {
+    ci: await createToken(base, 'bench-ci', ['ci']),
+    auditor: await createToken(base, 'bench-auditor', ['auditor']),
+  };
   log(`API ready at ${base}, worker (pid ${pid}) ready`);
 
   const problems: string[] = [];
@@ -421,7 +447,10 @@ environments:
   const sameService: number[] = [];
   for (const app of apps) {
     const r = await promote(base, tokens, `${a.host}/dev/${app}@${variant(app).digest}`, 'same');
-    expect(r.data.blobsMounted === LAYERS + 1 && r.data.blobsCopied === 0, `same/${app}: expected ${LAYERS + 1} blobs mounted, 0 copied; got ${JSON.stringify(r.data)}`);
+    expect(
+      r.data.blobsMounted === LAYERS + 1 && r.data.blobsCopied === 0,
+      `same/${app}: expected ${LAYERS + 1} blobs mounted, 0 copied; got ${JSON.stringify(r.data)}`,
+    );
     await checkCopied(a, `same/${app}`, variant(app).digest, variant(app));
     log(`service same-registry ${app}: ${round(r.seconds)} s ${counters(r.data)}${app === 'warm' ? ' (warm-up, discarded)' : ''}`);
     if (app !== 'warm') sameService.push(r.seconds);
@@ -431,7 +460,11 @@ environments:
   const sameSkopeoCold: number[] = [];
   let sameSkopeoColdRss = 0;
   for (const app of apps) {
-    const r = await skopeoCopy(`${a.host}/dev/${app}@${variant(app).digest}`, `${a.host}/skopeo-same-cold/${app}`, await skopeoCacheDir(`cold-${app}`));
+    const r = await skopeoCopy(
+      `${a.host}/dev/${app}@${variant(app).digest}`,
+      `${a.host}/skopeo-same-cold/${app}`,
+      await skopeoCacheDir(`cold-${app}`),
+    );
     await checkCopied(a, `skopeo-same-cold/${app}`, 'latest', variant(app));
     log(`skopeo same-registry, cold cache ${app}: ${round(r.seconds)} s${app === 'warm' ? ' (warm-up, discarded)' : ''}`);
     if (app !== 'warm') {
@@ -482,10 +515,20 @@ environments:
     );
     if (app !== 'warm') {
       crossService.push(r.seconds);
-      crossRuns.push({ app, seconds: round(r.seconds), baselineRssMb: mb(baseline), peakHwmMb: hwm === null ? null : mb(hwm), peakSampledMb: mb(sampled) });
+      crossRuns.push({
+        app,
+        seconds: round(r.seconds),
+        baselineRssMb: mb(baseline),
+        peakHwmMb: hwm === null ? null : mb(hwm),
+        peakSampledMb: mb(sampled),
+      });
     }
 
-    const k = await skopeoCopy(`${a.host}/dev/${app}@${variant(app).digest}`, `${b.host}/skopeo-cross/${app}`, await skopeoCacheDir(`cross-${app}`));
+    const k = await skopeoCopy(
+      `${a.host}/dev/${app}@${variant(app).digest}`,
+      `${b.host}/skopeo-cross/${app}`,
+      await skopeoCacheDir(`cross-${app}`),
+    );
     await checkCopied(b, `skopeo-cross/${app}`, 'latest', variant(app));
     log(`skopeo cross-registry ${app}: ${round(k.seconds)} s${app === 'warm' ? ' (warm-up, discarded)' : ''}`);
     if (app !== 'warm') {
@@ -499,12 +542,22 @@ environments:
     summary('service, same registry (POST -> promoted)', sameService, null, `${LAYERS + 1} blobs mounted`),
     summary('skopeo copy, same registry, cold cache', sameSkopeoCold, sameSkopeoColdRss, 'every blob streamed through skopeo'),
     summary('skopeo copy, same registry, warm cache', sameSkopeoWarm, sameSkopeoWarmRss, 'blobs mounted'),
-    summary('service, cross registry (POST -> promoted)', crossService, peakServerRss * MiB, `${LAYERS + 1} blobs streamed, ${mb(imageBytes)} MiB`),
+    summary(
+      'service, cross registry (POST -> promoted)',
+      crossService,
+      peakServerRss * MiB,
+      `${LAYERS + 1} blobs streamed, ${mb(imageBytes)} MiB`,
+    ),
     summary('skopeo copy, cross registry', crossSkopeo, crossSkopeoRss, `${LAYERS + 1} blobs streamed, ${mb(imageBytes)} MiB`),
   ];
   const [sameRow, , , crossRow, skopeoCrossRow] = rows as [Row, Row, Row, Row, Row];
   const targets = {
-    sameRegistry: { targetS: TARGETS.sameRegistryS, medianS: sameRow.medianS, maxS: sameRow.maxS, met: sameRow.maxS < TARGETS.sameRegistryS },
+    sameRegistry: {
+      targetS: TARGETS.sameRegistryS,
+      medianS: sameRow.medianS,
+      maxS: sameRow.maxS,
+      met: sameRow.maxS < TARGETS.sameRegistryS,
+    },
     crossRegistry: { skopeoMedianS: skopeoCrossRow.medianS, medianS: crossRow.medianS, met: crossRow.medianS <= skopeoCrossRow.medianS },
     peakRss: { targetMb: TARGETS.peakRssMb, peakMb: peakServerRss, met: peakServerRss < TARGETS.peakRssMb },
   };
@@ -514,7 +567,9 @@ environments:
   process.stdout.write(
     'worker RSS during each cross-registry promotion (MB): ' +
       `before the first (warm-up) one ${mb(rssBeforeCross)}; ` +
-      crossRuns.map((c) => `${c.app}: before ${c.baselineRssMb}, peak ${c.peakHwmMb ?? '?'} (VmHWM) / ${c.peakSampledMb} (sampled)`).join('; ') +
+      crossRuns
+        .map((c) => `${c.app}: before ${c.baselineRssMb}, peak ${c.peakHwmMb ?? '?'} (VmHWM) / ${c.peakSampledMb} (sampled)`)
+        .join('; ') +
       '\n\n',
   );
   process.stdout.write(

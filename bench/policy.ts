@@ -21,8 +21,8 @@ import {
   policySet,
   type ParamValue,
   type PolicyRule,
-} from '../libs/policy/index.js';
-import { RegistryClient } from '../libs/registry/index.js';
+} from '#libs/policy/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
 import { layer, pushIndexOf, pushLayers, type TarEntry } from '../test/helpers/layers.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../test/helpers/registry.js';
 import { intFromEnv, runBench } from './server.js';
@@ -72,7 +72,10 @@ async function main(): Promise<number> {
   const reg = { url: state.registry.url };
   log(`pushing two images of ${FILES} files each`);
   const children = [];
-  for (const [seed, architecture] of [[1, 'amd64'], [2, 'arm64']] as const) {
+  for (const [seed, architecture] of [
+    [1, 'amd64'],
+    [2, 'arm64'],
+  ] as const) {
     const built = [];
     for (const entries of tree(seed)) built.push(await layer(entries));
     const pushed = await pushLayers(reg, 'dev/bench', built, { architecture, config: { User: 'root' }, created: new Date().toISOString() });
@@ -90,7 +93,10 @@ async function main(): Promise<number> {
   });
 
   const facts = await buildFacts(client, request(true));
-  expect(facts.length === 2 && facts.every((f) => f.filesystem?.hasShell === true && f.filesystem.packageManagers.includes('dpkg')), 'filesystem facts');
+  expect(
+    facts.length === 2 && facts.every((f) => f.filesystem?.hasShell === true && f.filesystem.packageManagers.includes('dpkg')),
+    'filesystem facts',
+  );
   const evaluator = new PolicyEvaluator();
   const limited = new PolicyEvaluator({ timeoutMs: RECOVERY_LIMIT_MS });
   state.evaluators.push(evaluator, limited);

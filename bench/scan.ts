@@ -9,9 +9,9 @@
 //
 // Environment: BENCH_SCAN_RUNS (measured scans, default 20), BENCH_SCAN_RECORDS (default 50000).
 import { performance } from 'node:perf_hooks';
-import { openDatabase, type Database } from '../libs/db/index.js';
-import { RegistryClient } from '../libs/registry/index.js';
-import { importOsv, ScannerService, type OsvDocument } from '../libs/scanning/index.js';
+import { openDatabase, type Database } from '#libs/db/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
+import { importOsv, ScannerService, type OsvDocument } from '#libs/scanning/index.js';
 import { layer, pushLayers, type TarEntry } from '../test/helpers/layers.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../test/helpers/registry.js';
 import { DEBIAN_12_OS_RELEASE, dpkgStatus, type DebPackage } from '../test/helpers/scan-images.js';
@@ -30,11 +30,19 @@ const state: { registry: TestRegistry | null; db: Database | null; dbCreated: bo
 const log = (message: string) => process.stderr.write(`[bench:scan] ${message}\n`);
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-const CVSS = ['CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', 'CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:L/A:N', 'CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N'];
+const CVSS = [
+  'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
+  'CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:L/A:N',
+  'CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N',
+];
 
 /** The image's packages: binaries lib<i> built from source src<i>, every third one from a shared source. */
 function imagePackages(): DebPackage[] {
-  return Array.from({ length: PACKAGES }, (_, i) => ({ name: `lib${i}`, version: `1.${i % 10}.0-1+deb12u1`, source: i % 3 === 0 ? `src${i}` : `src${i} (1.${i % 10}.0-1+deb12u1)` }));
+  return Array.from({ length: PACKAGES }, (_, i) => ({
+    name: `lib${i}`,
+    version: `1.${i % 10}.0-1+deb12u1`,
+    source: i % 3 === 0 ? `src${i}` : `src${i} (1.${i % 10}.0-1+deb12u1)`,
+  }));
 }
 
 function record(n: number): unknown {
@@ -68,7 +76,12 @@ function record(n: number): unknown {
     aliases: [`CVE-2024-${n}`],
     summary: `generated record ${n}`,
     ...(severity ? { severity } : { database_specific: { severity: 'MODERATE' } }),
-    affected: [{ package: { ecosystem, name }, ranges: [{ type: ecosystem === 'npm' ? 'SEMVER' : 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
+    affected: [
+      {
+        package: { ecosystem, name },
+        ranges: [{ type: ecosystem === 'npm' ? 'SEMVER' : 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }],
+      },
+    ],
   };
 }
 
@@ -89,10 +102,14 @@ async function main(): Promise<number> {
   const report = await importOsv(dataSource, generated(), { source: 'generated' });
   const importMs = performance.now() - importStart;
   log(`imported ${report.records} records (${report.entries} entries) in ${round(importMs)} ms`);
-  if (report.records !== RECORDS || report.skipped !== 0) throw new Error(`import took ${report.records} records, skipped ${report.skipped}`);
+  if (report.records !== RECORDS || report.skipped !== 0)
+    throw new Error(`import took ${report.records} records, skipped ${report.skipped}`);
 
   const packages = imagePackages();
-  const docs: TarEntry[] = packages.map((p) => ({ name: `usr/share/doc/${p.name}/copyright`, content: `Copyright for ${p.name}\n`.repeat(40) }));
+  const docs: TarEntry[] = packages.map((p) => ({
+    name: `usr/share/doc/${p.name}/copyright`,
+    content: `Copyright for ${p.name}\n`.repeat(40),
+  }));
   const layers = [
     await layer([
       { name: 'usr/lib/os-release', content: DEBIAN_12_OS_RELEASE },
@@ -133,13 +150,26 @@ async function main(): Promise<number> {
       '',
     ].join('\n'),
   );
-  process.stdout.write(JSON.stringify({ records: RECORDS, entries: report.entries, packages: PACKAGES, runs: RUNS, importMs: round(importMs), scanMs: { median: round(median), p95: round(p95), max: round(max) }, findings, targetMs: TARGET_MS, met: ok }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      records: RECORDS,
+      entries: report.entries,
+      packages: PACKAGES,
+      runs: RUNS,
+      importMs: round(importMs),
+      scanMs: { median: round(median), p95: round(p95), max: round(max) },
+      findings,
+      targetMs: TARGET_MS,
+      met: ok,
+    }) + '\n',
+  );
   return ok ? 0 : 1;
 }
 
 async function cleanup(): Promise<void> {
   await state.db?.close().catch(() => undefined);
-  if (state.dbCreated) await adminQuery(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`).catch((err) => log(`drop database: ${(err as Error).message}`));
+  if (state.dbCreated)
+    await adminQuery(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`).catch((err) => log(`drop database: ${(err as Error).message}`));
   await state.registry?.stop();
 }
 

@@ -73,7 +73,10 @@ export async function dropRedisKeys(prefix: string): Promise<void> {
  * Gives back what a benchmark run made in PostgreSQL and Redis: its database (when it was created)
  * and its Redis keys. Never throws: a failure is logged, and cleanup goes on.
  */
-export async function dropBenchData(run: { dbName: string; dbCreated: boolean; redisPrefix: string }, log: (message: string) => void): Promise<void> {
+export async function dropBenchData(
+  run: { dbName: string; dbCreated: boolean; redisPrefix: string },
+  log: (message: string) => void,
+): Promise<void> {
   if (run.dbCreated) {
     await withTimeout(adminQuery(`DROP DATABASE IF EXISTS "${run.dbName}" WITH (FORCE)`), 30_000, 'drop database')
       .then(() => {
@@ -130,7 +133,13 @@ export class BenchServer {
     const child = spawn(process.execPath, [SCRIPTS[script]], {
       cwd: ROOT,
       stdio: ['ignore', logFd, logFd],
-      env: { ...process.env, ...(script === 'worker' ? { WORKER_HEALTH_PORT: port } : { PORT: port }), HOST, LOG_LEVEL: 'warn', ...options.env },
+      env: {
+        ...process.env,
+        ...(script === 'worker' ? { WORKER_HEALTH_PORT: port } : { PORT: port }),
+        HOST,
+        LOG_LEVEL: 'warn',
+        ...options.env,
+      },
     });
     const server = new BenchServer(child, options, logFd);
     options.log(`${script} pid ${child.pid} on port ${options.port}, log ${options.logFile}`);

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { getManifest, pushImage } from '../test/helpers/images.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../test/helpers/registry.js';
-import { RegistryClient } from '../libs/registry/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
 import {
   generateCosignKeyPair,
   loadKeySigner,
@@ -28,10 +28,10 @@ import {
   simpleSigningPayload,
   VSA_PREDICATE_TYPE,
   type Signer,
-} from '../libs/signing/index.js';
-import { promotionPredicate, verificationSummary } from '../libs/workflow/promotion-attestations.js';
-import type { PromotionRecord } from '../libs/workflow/promotion-state.service.js';
-import type { EnvironmentConfig } from '../libs/config/index.js';
+} from '#libs/signing/index.js';
+import { promotionPredicate, verificationSummary } from '#libs/workflow/promotion-attestations.js';
+import type { PromotionRecord } from '#libs/workflow/promotion-state.service.js';
+import type { EnvironmentConfig } from '#libs/config/index.js';
 import { intFromEnv, runBench } from './server.js';
 
 const RUNS = intFromEnv('BENCH_SIGN_RUNS', 50, 1);
@@ -51,20 +51,80 @@ function stats(samples: number[]) {
 /** A promotion as the promote step sees it: two gates, one approval, one security review. */
 function record(repository: string, digest: string): PromotionRecord {
   const at = new Date('2026-11-24T12:00:00Z');
-  const gate = (name: string) => ({ promotionId: 'p', gate: name, round: 1, status: 'passed', summary: 'ok', evidence: {}, evidenceDigest: 'sha256:' + 'e'.repeat(64), updatedAt: at });
+  const gate = (name: string) => ({
+    promotionId: 'p',
+    gate: name,
+    round: 1,
+    status: 'passed',
+    summary: 'ok',
+    evidence: {},
+    evidenceDigest: 'sha256:' + 'e'.repeat(64),
+    updatedAt: at,
+  });
   return {
     promotion: {
-      id: '00000000-0000-4000-8000-000000000001', seq: '1', image: `${repository}:1`, repository: repository.replace('/prod/', '/dev/'), digest, app: 'web',
-      source: 'staging', target: 'prod', targetRepository: repository, targetTag: '1', status: 'promoting', reason: 'release 1', requestedBy: 'token:ci',
-      requestedByName: 'ci', idempotencyKey: null, requestHash: 'h', round: 1, evidenceDigest: 'sha256:' + 'd'.repeat(64), expiresAt: null, createdAt: at, updatedAt: at,
+      id: '00000000-0000-4000-8000-000000000001',
+      seq: '1',
+      image: `${repository}:1`,
+      repository: repository.replace('/prod/', '/dev/'),
+      digest,
+      app: 'web',
+      source: 'staging',
+      target: 'prod',
+      targetRepository: repository,
+      targetTag: '1',
+      status: 'promoting',
+      reason: 'release 1',
+      requestedBy: 'token:ci',
+      requestedByName: 'ci',
+      idempotencyKey: null,
+      requestHash: 'h',
+      round: 1,
+      evidenceDigest: 'sha256:' + 'd'.repeat(64),
+      expiresAt: null,
+      createdAt: at,
+      updatedAt: at,
     },
     gates: [gate('scan'), gate('signature')],
-    approvals: [{ id: 'a1', promotionId: 'p', approverId: 'token:rm', approverName: 'rm', decision: 'approve', comment: '', channel: 'api', digest, evidenceDigest: 'sha256:' + 'd'.repeat(64), createdAt: at }],
-    reviews: [{ id: 'r1', promotionId: 'p', reviewerId: 'token:sec', reviewerName: 'sec', kind: 'security', verdict: 'approve', notes: '', channel: 'slack', digest, evidenceDigest: 'sha256:' + 'd'.repeat(64), createdAt: at }],
+    approvals: [
+      {
+        id: 'a1',
+        promotionId: 'p',
+        approverId: 'token:rm',
+        approverName: 'rm',
+        decision: 'approve',
+        comment: '',
+        channel: 'api',
+        digest,
+        evidenceDigest: 'sha256:' + 'd'.repeat(64),
+        createdAt: at,
+      },
+    ],
+    reviews: [
+      {
+        id: 'r1',
+        promotionId: 'p',
+        reviewerId: 'token:sec',
+        reviewerName: 'sec',
+        kind: 'security',
+        verdict: 'approve',
+        notes: '',
+        channel: 'slack',
+        digest,
+        evidenceDigest: 'sha256:' + 'd'.repeat(64),
+        createdAt: at,
+      },
+    ],
   } as unknown as PromotionRecord;
 }
 
-const ENV = { name: 'prod', from: 'staging', gates: { scan: {}, signature: {} }, approvals: { required: 1, roles: ['release-manager'] }, reviews: ['security'] } as unknown as EnvironmentConfig;
+const ENV = {
+  name: 'prod',
+  from: 'staging',
+  gates: { scan: {}, signature: {} },
+  approvals: { required: 1, roles: ['release-manager'] },
+  reviews: ['security'],
+} as unknown as EnvironmentConfig;
 
 /** What PromoteService.signAndAttest does after the copy. */
 async function signAndAttest(writer: RegistrySigner, repository: string, digest: string) {
@@ -103,7 +163,12 @@ async function main(): Promise<number> {
   for (let i = 0; i < WARMUP + RUNS; i++) {
     // The copy the signing follows, for scale: a small image into another repository (blobs mounted).
     const img = await pushImage(reg, `dev/web${i}`, { layers: 1, layerSize: 1024 });
-    const [copyMs] = await time(() => client.copy({ registry: 'bench', repository: `dev/web${i}`, digest: img.digest }, { registry: 'bench', repository: `prod/web${i}`, tags: ['1'] }));
+    const [copyMs] = await time(() =>
+      client.copy(
+        { registry: 'bench', repository: `dev/web${i}`, digest: img.digest },
+        { registry: 'bench', repository: `prod/web${i}`, tags: ['1'] },
+      ),
+    );
     const repository = `${reg.host}/prod/web${i}`;
     const [ms, statuses] = await time(() => signAndAttest(writer, repository, img.digest));
     if (statuses.some((s) => s !== 'added')) throw new Error(`run ${i}: expected everything added, got ${statuses.join(', ')}`);
@@ -111,7 +176,8 @@ async function main(): Promise<number> {
     if (statusesAgain.some((s) => s !== 'present')) throw new Error(`run ${i}: re-run added something (${statusesAgain.join(', ')})`);
     const sig = JSON.parse((await getManifest(reg, `prod/web${i}`, `sha256-${img.digest.slice(7)}.sig`)).bytes.toString());
     const att = JSON.parse((await getManifest(reg, `prod/web${i}`, `sha256-${img.digest.slice(7)}.att`)).bytes.toString());
-    if (sig.layers.length !== 1 || att.layers.length !== 2) throw new Error(`run ${i}: ${sig.layers.length} signatures, ${att.layers.length} attestations`);
+    if (sig.layers.length !== 1 || att.layers.length !== 2)
+      throw new Error(`run ${i}: ${sig.layers.length} signatures, ${att.layers.length} attestations`);
     if (i >= WARMUP) {
       copies.push(copyMs);
       first.push(ms);
@@ -140,9 +206,12 @@ async function main(): Promise<number> {
     targetMs: TARGET_MS,
     withinTarget: stats(first).p95 < TARGET_MS,
   };
-  const row = (name: string, s: ReturnType<typeof stats>) => `${name.padEnd(34)} ${String(s.median).padStart(8)} ${String(s.p95).padStart(8)} ${String(s.min).padStart(8)} ${String(s.max).padStart(8)}`;
+  const row = (name: string, s: ReturnType<typeof stats>) =>
+    `${name.padEnd(34)} ${String(s.median).padStart(8)} ${String(s.p95).padStart(8)} ${String(s.min).padStart(8)} ${String(s.max).padStart(8)}`;
   process.stdout.write(`signing key (cosign, scrypt N=32768) loaded in ${figures.keyLoadMs} ms\n`);
-  process.stdout.write(`${'scenario (ms, ' + RUNS + ' runs)'.padEnd(34)} ${'median'.padStart(8)} ${'p95'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}\n`);
+  process.stdout.write(
+    `${'scenario (ms, ' + RUNS + ' runs)'.padEnd(34)} ${'median'.padStart(8)} ${'p95'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}\n`,
+  );
   process.stdout.write(row('copy of the image (for scale)', figures.copyMs) + '\n');
   process.stdout.write(row('sign + 2 attestations (new image)', figures.signAndAttestMs) + '\n');
   process.stdout.write(row('same again (retry: all present)', figures.rerunMs) + '\n');

@@ -14,9 +14,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { signatureGateSchema } from '../libs/config/index.js';
-import { RegistryClient } from '../libs/registry/index.js';
-import { Annotations, inTotoStatement, loadVerificationPolicy, pae, simpleSigningPayload, verifyImage, type VerificationPolicy } from '../libs/signing/index.js';
+import { signatureGateSchema } from '#libs/config/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
+import {
+  Annotations,
+  inTotoStatement,
+  loadVerificationPolicy,
+  pae,
+  simpleSigningPayload,
+  verifyImage,
+  type VerificationPolicy,
+} from '#libs/signing/index.js';
 import { pushImage } from '../test/helpers/images.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../test/helpers/registry.js';
 import { ecKeyPair, pushCosignManifest, testFulcio, testRekor, type CosignLayer } from '../test/helpers/sigstore.js';
@@ -73,14 +81,40 @@ async function main(): Promise<number> {
   {
     const repo = 'bench/keyed';
     const digest = await image(repo);
-    await pushCosignManifest(reg, repo, digest, 'sig', Array.from({ length: SIGNATURES }, (_, i) => keySigned(trusted.privateKey, repo, digest, i)));
-    scenarios.push({ name: `key-based, ${SIGNATURES} valid`, repo, digest, policy: policy({ keys: ['ci.pub'] }), expectAccepted: SIGNATURES, expectVerified: true });
+    await pushCosignManifest(
+      reg,
+      repo,
+      digest,
+      'sig',
+      Array.from({ length: SIGNATURES }, (_, i) => keySigned(trusted.privateKey, repo, digest, i)),
+    );
+    scenarios.push({
+      name: `key-based, ${SIGNATURES} valid`,
+      repo,
+      digest,
+      policy: policy({ keys: ['ci.pub'] }),
+      expectAccepted: SIGNATURES,
+      expectVerified: true,
+    });
   }
   {
     const repo = 'bench/unknown';
     const digest = await image(repo);
-    await pushCosignManifest(reg, repo, digest, 'sig', Array.from({ length: SIGNATURES }, (_, i) => keySigned(stranger.privateKey, repo, digest, i)));
-    scenarios.push({ name: `key-based, ${SIGNATURES} by an unknown key, 3 trusted keys`, repo, digest, policy: policy({ keys: ['ci.pub', 'other0.pub', 'other1.pub'] }), expectAccepted: 0, expectVerified: false });
+    await pushCosignManifest(
+      reg,
+      repo,
+      digest,
+      'sig',
+      Array.from({ length: SIGNATURES }, (_, i) => keySigned(stranger.privateKey, repo, digest, i)),
+    );
+    scenarios.push({
+      name: `key-based, ${SIGNATURES} by an unknown key, 3 trusted keys`,
+      repo,
+      digest,
+      policy: policy({ keys: ['ci.pub', 'other0.pub', 'other1.pub'] }),
+      expectAccepted: 0,
+      expectVerified: false,
+    });
   }
   {
     const repo = 'bench/keyless';
@@ -100,22 +134,53 @@ async function main(): Promise<number> {
       };
     });
     await pushCosignManifest(reg, repo, digest, 'sig', layers);
-    const keyless = policy({ identities: [{ issuer: ISSUER, subjectRegExp: '^https://github\\.com/acme/.+' }], trustedRoot: { fulcioRoots: 'roots.pem', rekorKey: 'rekor.pub' } });
-    scenarios.push({ name: `keyless (Fulcio chain + Rekor SET), ${SIGNATURES} valid`, repo, digest, policy: keyless, expectAccepted: SIGNATURES, expectVerified: true });
+    const keyless = policy({
+      identities: [{ issuer: ISSUER, subjectRegExp: '^https://github\\.com/acme/.+' }],
+      trustedRoot: { fulcioRoots: 'roots.pem', rekorKey: 'rekor.pub' },
+    });
+    scenarios.push({
+      name: `keyless (Fulcio chain + Rekor SET), ${SIGNATURES} valid`,
+      repo,
+      digest,
+      policy: keyless,
+      expectAccepted: SIGNATURES,
+      expectVerified: true,
+    });
   }
   {
     const repo = 'bench/attested';
     const digest = await image(repo);
-    await pushCosignManifest(reg, repo, digest, 'sig', Array.from({ length: SIGNATURES }, (_, i) => keySigned(trusted.privateKey, repo, digest, i)));
+    await pushCosignManifest(
+      reg,
+      repo,
+      digest,
+      'sig',
+      Array.from({ length: SIGNATURES }, (_, i) => keySigned(trusted.privateKey, repo, digest, i)),
+    );
     const envelopes = Array.from({ length: SIGNATURES }, (_, i): CosignLayer => {
-      const statement = Buffer.from(JSON.stringify(inTotoStatement(`${reg.host}/${repo}`, digest, PROVENANCE, { buildDefinition: { n: i }, runDetails: {} })));
+      const statement = Buffer.from(
+        JSON.stringify(inTotoStatement(`${reg.host}/${repo}`, digest, PROVENANCE, { buildDefinition: { n: i }, runDetails: {} })),
+      );
       const sig = sign('sha256', pae('application/vnd.in-toto+json', statement), builder.privateKey).toString('base64');
-      const blob = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: statement.toString('base64'), signatures: [{ keyid: '', sig }] }));
+      const blob = Buffer.from(
+        JSON.stringify({
+          payloadType: 'application/vnd.in-toto+json',
+          payload: statement.toString('base64'),
+          signatures: [{ keyid: '', sig }],
+        }),
+      );
       return { blob, annotations: { [Annotations.signature]: '', predicateType: PROVENANCE } };
     });
     await pushCosignManifest(reg, repo, digest, 'att', envelopes);
     const attested = policy({ keys: ['ci.pub'], attestations: [{ predicateType: PROVENANCE, keys: ['builder.pub'] }] });
-    scenarios.push({ name: `key-based ${SIGNATURES} + ${SIGNATURES} attestations`, repo, digest, policy: attested, expectAccepted: SIGNATURES, expectVerified: true });
+    scenarios.push({
+      name: `key-based ${SIGNATURES} + ${SIGNATURES} attestations`,
+      repo,
+      digest,
+      policy: attested,
+      expectAccepted: SIGNATURES,
+      expectVerified: true,
+    });
   }
 
   const results: Array<{ scenario: string; runs: number; medianMs: number; minMs: number; maxMs: number; perSignatureMs: number }> = [];
@@ -129,7 +194,7 @@ async function main(): Promise<number> {
       const accepted = report.signatures.items.filter((i) => i.accepted).length;
       if (accepted !== s.expectAccepted || report.verified !== s.expectVerified || report.signatures.examined !== SIGNATURES) {
         log(`${s.name}: run ${run} accepted ${accepted}, verified ${report.verified}, examined ${report.signatures.examined}`);
-        const unexpected = report.signatures.items.filter((i) => i.accepted !== (s.expectAccepted > 0)).slice(0, 3);
+        const unexpected = report.signatures.items.filter((i) => i.accepted !== s.expectAccepted > 0).slice(0, 3);
         for (const i of unexpected) log(`  [${i.index}] ${i.reason ?? 'accepted'}: ${i.detail}`);
         failed = true;
       }
@@ -137,7 +202,14 @@ async function main(): Promise<number> {
     }
     times.sort((a, b) => a - b);
     const median = times[Math.floor(times.length / 2)]!;
-    results.push({ scenario: s.name, runs: RUNS, medianMs: round(median), minMs: round(times[0]!), maxMs: round(times[times.length - 1]!), perSignatureMs: round(median / SIGNATURES, 3) });
+    results.push({
+      scenario: s.name,
+      runs: RUNS,
+      medianMs: round(median),
+      minMs: round(times[0]!),
+      maxMs: round(times[times.length - 1]!),
+      perSignatureMs: round(median / SIGNATURES, 3),
+    });
   }
 
   // The floor: the same registry reads with no checks (the `.sig` manifest and its 100 payloads, 8 at a time).
@@ -148,20 +220,34 @@ async function main(): Promise<number> {
       const started = performance.now();
       const manifest = await client.getManifest({ registry: 'bench', repository: s0.repo }, `sha256-${s0.digest.slice(7)}.sig`);
       const layers = [...(manifest.json.layers ?? [])];
-      await Promise.all(Array.from({ length: 8 }, async () => {
-        for (let layer = layers.shift(); layer; layer = layers.shift()) await client.readBlob({ registry: 'bench', repository: s0.repo }, layer, 64 * 1024);
-      }));
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let layer = layers.shift(); layer; layer = layers.shift())
+            await client.readBlob({ registry: 'bench', repository: s0.repo }, layer, 64 * 1024);
+        }),
+      );
       if (run >= WARMUP) times.push(performance.now() - started);
     }
     times.sort((a, b) => a - b);
     const median = times[Math.floor(times.length / 2)]!;
-    results.push({ scenario: `registry reads only (.sig + ${SIGNATURES} payloads), no checks`, runs: RUNS, medianMs: round(median), minMs: round(times[0]!), maxMs: round(times[times.length - 1]!), perSignatureMs: round(median / SIGNATURES, 3) });
+    results.push({
+      scenario: `registry reads only (.sig + ${SIGNATURES} payloads), no checks`,
+      runs: RUNS,
+      medianMs: round(median),
+      minMs: round(times[0]!),
+      maxMs: round(times[times.length - 1]!),
+      perSignatureMs: round(median / SIGNATURES, 3),
+    });
   }
 
   const pad = (text: string, n: number) => text.padEnd(n);
-  process.stdout.write(`\n${pad('scenario', 62)} ${'median ms'.padStart(10)} ${'min'.padStart(8)} ${'max'.padStart(8)} ${'ms/sig'.padStart(8)}\n`);
+  process.stdout.write(
+    `\n${pad('scenario', 62)} ${'median ms'.padStart(10)} ${'min'.padStart(8)} ${'max'.padStart(8)} ${'ms/sig'.padStart(8)}\n`,
+  );
   for (const r of results) {
-    process.stdout.write(`${pad(r.scenario, 62)} ${String(r.medianMs).padStart(10)} ${String(r.minMs).padStart(8)} ${String(r.maxMs).padStart(8)} ${String(r.perSignatureMs).padStart(8)}\n`);
+    process.stdout.write(
+      `${pad(r.scenario, 62)} ${String(r.medianMs).padStart(10)} ${String(r.minMs).padStart(8)} ${String(r.maxMs).padStart(8)} ${String(r.perSignatureMs).padStart(8)}\n`,
+    );
   }
   process.stdout.write(`${JSON.stringify({ signatures: SIGNATURES, runs: RUNS, results })}\n`);
   return failed ? 1 : 0;

@@ -17,11 +17,12 @@ export class AuditLogTree1796300000000 implements MigrationInterface {
     await q.query('DROP FUNCTION audit_chain()');
     await q.query('ALTER TABLE audit_events DISABLE TRIGGER audit_append_only');
     // Chained events had their body cleared; the leaf needs the exact bytes back.
-    for (let after = 0; ; ) {
-      const rows: { id: string; seq: string; at: Date; actor: string; action: string; subject: string; data: Record<string, unknown> }[] = await q.query(
-        'SELECT id, seq, at, actor, action, subject, data FROM audit_events WHERE body IS NULL AND seq > $1 ORDER BY seq LIMIT 1000',
-        [after],
-      );
+    for (let after = 0; ;) {
+      const rows: { id: string; seq: string; at: Date; actor: string; action: string; subject: string; data: Record<string, unknown> }[] =
+        await q.query(
+          'SELECT id, seq, at, actor, action, subject, data FROM audit_events WHERE body IS NULL AND seq > $1 ORDER BY seq LIMIT 1000',
+          [after],
+        );
       if (rows.length === 0) break;
       await q.query(
         `UPDATE audit_events e SET body = b.body FROM jsonb_to_recordset($1::jsonb) AS b(id uuid, body text) WHERE e.id = b.id`,
@@ -86,8 +87,12 @@ export class AuditLogTree1796300000000 implements MigrationInterface {
         RAISE EXCEPTION '% is append-only (% refused)', TG_TABLE_NAME, TG_OP;
       END $$`);
     for (const table of ['audit_leaves', 'audit_tree', 'audit_checkpoints']) {
-      await q.query(`CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION audit_append_only()`);
-      await q.query(`CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()`);
+      await q.query(
+        `CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION audit_append_only()`,
+      );
+      await q.query(
+        `CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()`,
+      );
     }
   }
 
@@ -99,7 +104,9 @@ export class AuditLogTree1796300000000 implements MigrationInterface {
     await q.query('DROP TRIGGER audit_enqueue ON audit_events');
     await q.query('DROP FUNCTION audit_enqueue()');
     await q.query('ALTER TABLE audit_events DISABLE TRIGGER audit_append_only');
-    await q.query('ALTER TABLE audit_events ALTER COLUMN seq DROP DEFAULT, ALTER COLUMN seq DROP NOT NULL, ALTER COLUMN body DROP NOT NULL');
+    await q.query(
+      'ALTER TABLE audit_events ALTER COLUMN seq DROP DEFAULT, ALTER COLUMN seq DROP NOT NULL, ALTER COLUMN body DROP NOT NULL',
+    );
     await q.query('DROP SEQUENCE audit_events_seq');
     await q.query('ALTER TABLE audit_events ADD COLUMN prev_hash text, ADD COLUMN hash text');
     await q.query(`
@@ -112,7 +119,9 @@ export class AuditLogTree1796300000000 implements MigrationInterface {
       )
       UPDATE audit_events e SET seq = chain.n, prev_hash = chain.prev, hash = chain.hash, body = NULL FROM chain WHERE e.id = chain.id`);
     await q.query(`CREATE TABLE audit_head (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL)`);
-    await q.query(`INSERT INTO audit_head (id, seq, hash) SELECT 1, count(*), coalesce((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), repeat('0', 64)) FROM audit_events`);
+    await q.query(
+      `INSERT INTO audit_head (id, seq, hash) SELECT 1, count(*), coalesce((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), repeat('0', 64)) FROM audit_events`,
+    );
     await q.query(`
       CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN

@@ -66,20 +66,24 @@ process.on('uncaughtException', (err) => {
 
 const layerBytes = tar('sample/random.bin', randomBytes(1024));
 const layer = await pushBlob(layerBytes);
-const configBytes = Buffer.from(JSON.stringify({
-  created: new Date().toISOString(),
-  architecture: 'amd64',
-  os: 'linux',
-  config: { User: '1000' },
-  rootfs: { type: 'layers', diff_ids: [layer.digest] }, // an uncompressed layer: its diff_id is its digest
-}));
+const configBytes = Buffer.from(
+  JSON.stringify({
+    created: new Date().toISOString(),
+    architecture: 'amd64',
+    os: 'linux',
+    config: { User: '1000' },
+    rootfs: { type: 'layers', diff_ids: [layer.digest] }, // an uncompressed layer: its diff_id is its digest
+  }),
+);
 const config = await pushBlob(configBytes);
-const manifest = Buffer.from(JSON.stringify({
-  schemaVersion: 2,
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-  layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-}));
+const manifest = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+  }),
+);
 const digest = digestOf(manifest);
 const put = await call('PUT', `/v2/${repository}/manifests/${tag}`, {
   body: manifest,

@@ -11,10 +11,19 @@ function checkout(): string {
   mkdirSync(join(root, 'apps'));
   mkdirSync(join(root, 'libs'));
   writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
-  writeFileSync(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', rootDir: '.', outDir: 'dist', lib: ['es5'], types: [] } }));
-  writeFileSync(join(root, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', include: ['apps', 'libs'], exclude: ['**/*.spec.ts'] }));
+  writeFileSync(
+    join(root, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'nodenext', rootDir: '.', outDir: 'dist', lib: ['es5'], types: [] } }),
+  );
+  writeFileSync(
+    join(root, 'tsconfig.build.json'),
+    JSON.stringify({ extends: './tsconfig.json', include: ['apps', 'libs'], exclude: ['**/*.spec.ts'] }),
+  );
   // The smallest library keeps the real compiles below quick.
-  writeFileSync(join(root, 'apps', 'entry.ts'), "import { word } from '../libs/word.js';\ndeclare const console: { log(s: string): void };\nconsole.log('ran ' + word);\n");
+  writeFileSync(
+    join(root, 'apps', 'entry.ts'),
+    "import { word } from '../libs/word.js';\ndeclare const console: { log(s: string): void };\nconsole.log('ran ' + word);\n",
+  );
   writeFileSync(join(root, 'libs', 'word.ts'), "export const word: string = 'one';\n");
   return root;
 }
@@ -87,5 +96,8 @@ describe('npm start', () => {
 
 /** stdout and stderr of one `node scripts/start.mjs dist/apps/entry.js` in the checkout. */
 function spawnOutput(root: string): string {
-  return execFileSync('/bin/sh', ['-c', `"${process.execPath}" scripts/start.mjs dist/apps/entry.js 2>&1`], { cwd: root, encoding: 'utf8' });
+  return execFileSync('/bin/sh', ['-c', `"${process.execPath}" scripts/start.mjs dist/apps/entry.js 2>&1`], {
+    cwd: root,
+    encoding: 'utf8',
+  });
 }

@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ServiceError, type Role } from '../domain/index.js';
+import { ServiceError, type Role } from '#libs/domain/index.js';
 import { CiFederation, looksLikeJwt } from './ci-federation.js';
 import { ANY_ROLE_KEY, PUBLIC_KEY, ROLES_KEY } from './decorators.js';
 import { hasRole, type Principal } from './principal.js';
@@ -47,7 +47,12 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  private async principalOf(request: { headers?: Record<string, unknown>; method?: string; cookies?: Record<string, string | undefined>; sessionToken?: string }): Promise<Principal> {
+  private async principalOf(request: {
+    headers?: Record<string, unknown>;
+    method?: string;
+    cookies?: Record<string, string | undefined>;
+    sessionToken?: string;
+  }): Promise<Principal> {
     const header = request.headers?.authorization;
     if (header !== undefined) {
       const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
@@ -58,25 +63,34 @@ export class AuthGuard implements CanActivate {
     if (cookie && this.sessions.configured) {
       const { principal } = await this.sessions.authenticate(cookie);
       if (!SAFE_METHODS.has(request.method ?? 'GET') && !this.sessions.csrfMatches(cookie, request.headers?.[CSRF_HEADER])) {
-        throw new ServiceError('forbidden', 'CSRF check failed: send the session\'s X-CSRF-Token header with requests that change state', { check: 'csrf' });
+        throw new ServiceError('forbidden', "CSRF check failed: send the session's X-CSRF-Token header with requests that change state", {
+          check: 'csrf',
+        });
       }
       request.sessionToken = cookie;
       return principal;
     }
-    throw new ServiceError('unauthorized', 'an API token is required: send Authorization: Bearer <token>, or sign in', { check: 'credential' });
+    throw new ServiceError('unauthorized', 'an API token is required: send Authorization: Bearer <token>, or sign in', {
+      check: 'credential',
+    });
   }
 
   private async bearer(bearer: string): Promise<Principal> {
     if (looksLikeJwt(bearer)) {
-      if (!this.ci.enabled) throw new ServiceError('unauthorized', 'OIDC tokens are not accepted here: identity.ci names no trusted issuer', { check: 'issuer' });
+      if (!this.ci.enabled)
+        throw new ServiceError('unauthorized', 'OIDC tokens are not accepted here: identity.ci names no trusted issuer', {
+          check: 'issuer',
+        });
       return this.ci.authenticate(bearer);
     }
     if (isSessionToken(bearer)) {
-      if (!this.sessions.configured) throw new ServiceError('unauthorized', 'the session is not valid; sign in again', { check: 'session_unknown' });
+      if (!this.sessions.configured)
+        throw new ServiceError('unauthorized', 'the session is not valid; sign in again', { check: 'session_unknown' });
       return (await this.sessions.authenticate(bearer)).principal;
     }
     const checked = await this.tokens.check(bearer);
-    if ('refused' in checked) throw new ServiceError('unauthorized', TOKEN_REFUSALS[checked.refused], { check: `token_${checked.refused}` });
+    if ('refused' in checked)
+      throw new ServiceError('unauthorized', TOKEN_REFUSALS[checked.refused], { check: `token_${checked.refused}` });
     return checked.principal;
   }
 }

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { AppConfig } from '../config/index.js';
+import { AppConfig } from '#libs/config/index.js';
 import { AuthGuard } from './auth.guard.js';
 import { CiFederation } from './ci-federation.js';
 import { SessionService } from './session.service.js';

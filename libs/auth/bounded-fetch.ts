@@ -1,5 +1,5 @@
-import { ServiceError } from '../domain/index.js';
-import { secureUrlProblem } from '../config/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import { secureUrlProblem } from '#libs/config/index.js';
 
 const MAX_BYTES = 512 * 1024;
 const TIMEOUT_MS = 5_000;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { githubClaims, startCiIssuer, type CiIssuer } from '../../test/helpers/oidc-issuer.js';
-import { identitySchema } from '../config/index.js';
+import { identitySchema } from '#libs/config/index.js';
 import { CiFederation, fillTemplate, globMatches } from './ci-federation.js';
 
 describe('globMatches', () => {
@@ -34,7 +34,17 @@ describe('CiFederation key cache', () => {
   beforeAll(async () => {
     issuer = await startCiIssuer();
     const identity = identitySchema.parse({
-      ci: [{ name: 'gh', issuer: issuer.issuer, audience: 'image-promoter', principal: 'github:{repository}', roles: ['ci'], apps: ['*'], environments: ['*'] }],
+      ci: [
+        {
+          name: 'gh',
+          issuer: issuer.issuer,
+          audience: 'image-promoter',
+          principal: 'github:{repository}',
+          roles: ['ci'],
+          apps: ['*'],
+          environments: ['*'],
+        },
+      ],
     });
     // Keys count as stale at once and an unknown kid may refetch at once: every path is exercised.
     ci = new CiFederation(identity.ci, { maxAgeMs: 0, cooldownMs: 0 });

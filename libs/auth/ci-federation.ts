@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload } from 'jose';
-import { ServiceError, type Role } from '../domain/index.js';
-import type { CiRuleConfig } from '../config/index.js';
+import { ServiceError, type Role } from '#libs/domain/index.js';
+import type { CiRuleConfig } from '#libs/config/index.js';
 import { JwksCache, type JwksCacheOptions } from './jwks-cache.js';
 import type { Principal } from './principal.js';
 
@@ -163,9 +163,13 @@ function verificationRefusal(err: unknown, issuer: string): ServiceError {
     const [check, message] = checks[err.claim] ?? ['claims', `the OIDC token's ${err.claim} claim is not valid`];
     return refuse('unauthorized', check, message);
   }
-  if (err instanceof errors.JOSEAlgNotAllowed) return refuse('unauthorized', 'algorithm', 'algorithm not allowed (only asymmetric signatures are accepted)');
-  if (err instanceof errors.JWKSNoMatchingKey) return refuse('unauthorized', 'unknown_key', `unknown key: no key of ${issuer} has the token's kid`);
-  if (err instanceof errors.JWSSignatureVerificationFailed) return refuse('unauthorized', 'signature', 'the OIDC token signature does not verify');
-  if (err instanceof errors.JWKSMultipleMatchingKeys) return refuse('unauthorized', 'unknown_key', 'the token does not name which key signed it');
+  if (err instanceof errors.JOSEAlgNotAllowed)
+    return refuse('unauthorized', 'algorithm', 'algorithm not allowed (only asymmetric signatures are accepted)');
+  if (err instanceof errors.JWKSNoMatchingKey)
+    return refuse('unauthorized', 'unknown_key', `unknown key: no key of ${issuer} has the token's kid`);
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return refuse('unauthorized', 'signature', 'the OIDC token signature does not verify');
+  if (err instanceof errors.JWKSMultipleMatchingKeys)
+    return refuse('unauthorized', 'unknown_key', 'the token does not name which key signed it');
   return refuse('unauthorized', 'malformed', 'the OIDC token cannot be verified (malformed)');
 }

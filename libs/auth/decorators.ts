@@ -1,5 +1,5 @@
 import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
-import type { Role } from '../domain/index.js';
+import type { Role } from '#libs/domain/index.js';
 import type { Principal } from './principal.js';
 
 export const PUBLIC_KEY = 'promoter:public';

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import { ServiceError } from '../domain/index.js';
-import { secureUrlProblem } from '../config/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import { secureUrlProblem } from '#libs/config/index.js';
 import { fetchIdentityJson } from './bounded-fetch.js';
 
 export interface JwksCacheOptions {

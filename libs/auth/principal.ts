@@ -1,4 +1,4 @@
-import type { Role } from '../domain/index.js';
+import type { Role } from '#libs/domain/index.js';
 
 /** A person (single sign-on, or a token created for them) or a workload (federated CI, a service token). */
 export type PrincipalKind = 'person' | 'workload';

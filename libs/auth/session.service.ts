@@ -1,9 +1,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/index.js';
-import { SessionEntity } from '../db/index.js';
-import { ServiceError, type Role } from '../domain/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { SessionEntity } from '#libs/db/index.js';
+import { ServiceError, type Role } from '#libs/domain/index.js';
 import type { Principal } from './principal.js';
 import { SsoService, type SignedIn } from './sso.service.js';
 import { hashToken, secretsEqual } from './token-secret.js';
@@ -101,8 +101,27 @@ export class SessionService {
         await this.revokeRow(row.id);
         throw refuse('session_refresh', 'the identity provider no longer vouches for this session; sign in again');
       }
-      Object.assign(row, { roles: fresh.roles, groups: fresh.groups, name: fresh.name, email: fresh.email, person: fresh.person, idpRefresh: fresh.refreshToken, refreshedAt: new Date() });
-      await repo.update({ id: row.id }, { roles: row.roles, groups: row.groups, name: row.name, email: row.email, person: row.person, idpRefresh: row.idpRefresh, refreshedAt: row.refreshedAt });
+      Object.assign(row, {
+        roles: fresh.roles,
+        groups: fresh.groups,
+        name: fresh.name,
+        email: fresh.email,
+        person: fresh.person,
+        idpRefresh: fresh.refreshToken,
+        refreshedAt: new Date(),
+      });
+      await repo.update(
+        { id: row.id },
+        {
+          roles: row.roles,
+          groups: row.groups,
+          name: row.name,
+          email: row.email,
+          person: row.person,
+          idpRefresh: row.idpRefresh,
+          refreshedAt: row.refreshedAt,
+        },
+      );
     }
     // Written at most once a minute: enough for an idle timeout counted in minutes.
     if (now - row.lastSeenAt.getTime() > 60_000) {
@@ -128,7 +147,9 @@ export class SessionService {
 
   /** Signs the session out for good; unknown tokens are ignored. */
   async revoke(token: string): Promise<void> {
-    await this.dataSource.query(`UPDATE sessions SET revoked_at = now(), idp_refresh = NULL WHERE token_hash = $1 AND revoked_at IS NULL`, [hashToken(token)]);
+    await this.dataSource.query(`UPDATE sessions SET revoked_at = now(), idp_refresh = NULL WHERE token_hash = $1 AND revoked_at IS NULL`, [
+      hashToken(token),
+    ]);
   }
 
   private async revokeRow(id: string): Promise<void> {

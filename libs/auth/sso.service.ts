@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import * as oidc from 'openid-client';
 import { DataSource } from 'typeorm';
-import { AppConfig, isLoopbackHost, type OidcConfig } from '../config/index.js';
-import { personKey, ROLES, ServiceError, type Role } from '../domain/index.js';
+import { AppConfig, isLoopbackHost, type OidcConfig } from '#libs/config/index.js';
+import { personKey, ROLES, ServiceError, type Role } from '#libs/domain/index.js';
 import { hashToken } from './token-secret.js';
 
 /** How long a started sign-in may take at the identity provider. */
@@ -67,7 +67,8 @@ export class SsoService {
       const issuer = new URL(s.issuer);
       const secret = this.config.oidcClientSecret;
       const auth = secret ? oidc.ClientSecretBasic(secret) : oidc.None();
-      const options = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname) ? { execute: [oidc.allowInsecureRequests] } : undefined;
+      const options =
+        issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname) ? { execute: [oidc.allowInsecureRequests] } : undefined;
       return oidc.discovery(issuer, s.clientId, secret ?? undefined, auth, { ...options, timeout: 10 });
     })().catch((err: Error) => {
       this.discovered = null;
@@ -116,9 +117,12 @@ export class SsoService {
     // TypeORM answers an UPDATE … RETURNING with [rows, count].
     const rows = (Array.isArray(result[0]) ? result[0] : result) as { verifier: string; nonce: string; return_to: string }[];
     const attempt = rows[0];
-    if (!attempt) throw new ServiceError('unauthorized', 'state mismatch: the sign-in is unknown, expired or already used', { check: 'state' });
+    if (!attempt)
+      throw new ServiceError('unauthorized', 'state mismatch: the sign-in is unknown, expired or already used', { check: 'state' });
     if (query.error) {
-      throw new ServiceError('unauthorized', `the identity provider refused the sign-in: ${query.error.slice(0, 100)}`, { check: 'provider' });
+      throw new ServiceError('unauthorized', `the identity provider refused the sign-in: ${query.error.slice(0, 100)}`, {
+        check: 'provider',
+      });
     }
     const config = await this.provider();
     const current = new URL(this.callbackUrl);
@@ -141,13 +145,21 @@ export class SsoService {
   }
 
   /** Providers may keep profile, e-mail and group claims out of the ID token: the userinfo endpoint has them. */
-  private async withUserInfo(config: oidc.Configuration, idClaims: Record<string, unknown>, accessToken: string): Promise<Record<string, unknown>> {
+  private async withUserInfo(
+    config: oidc.Configuration,
+    idClaims: Record<string, unknown>,
+    accessToken: string,
+  ): Promise<Record<string, unknown>> {
     if (!config.serverMetadata().userinfo_endpoint) return idClaims;
     try {
       const info = await oidc.fetchUserInfo(config, accessToken, idClaims.sub as string);
       return { ...info, ...idClaims, ...Object.fromEntries(Object.entries(info).filter(([k]) => !(k in idClaims))) };
     } catch (err) {
-      throw new ServiceError('unauthorized', `the identity provider's userinfo answer did not verify: ${(err as Error).message.slice(0, 200)}`, { check: 'userinfo' });
+      throw new ServiceError(
+        'unauthorized',
+        `the identity provider's userinfo answer did not verify: ${(err as Error).message.slice(0, 200)}`,
+        { check: 'userinfo' },
+      );
     }
   }
 
@@ -168,9 +180,11 @@ export class SsoService {
   /** The person, display name, groups and (from the mapping, now) roles in a set of claims. */
   signedIn(claims: Record<string, unknown>, refreshToken: string | null): SignedIn {
     const s = this.settings;
-    const text = (name: string) => (typeof claims[name] === 'string' && (claims[name] as string).length <= 512 ? (claims[name] as string) : null);
+    const text = (name: string) =>
+      typeof claims[name] === 'string' && (claims[name] as string).length <= 512 ? (claims[name] as string) : null;
     const subject = text(s.idClaim);
-    if (!subject) throw new ServiceError('unauthorized', `the ID token has no ${s.idClaim} claim (identity.oidc.idClaim)`, { check: 'claims' });
+    if (!subject)
+      throw new ServiceError('unauthorized', `the ID token has no ${s.idClaim} claim (identity.oidc.idClaim)`, { check: 'claims' });
     const rawEmail = text(s.emailClaim);
     // An address the provider says is unverified stands for nobody.
     const email = rawEmail && claims.email_verified !== false ? rawEmail.toLowerCase() : null;
@@ -179,7 +193,9 @@ export class SsoService {
       .filter((g): g is string => typeof g === 'string')
       .slice(0, 500);
     const roles = ROLES.filter((role) =>
-      (s.roles[role] ?? []).some((entry) => groups.includes(entry) || (email !== null && entry.includes('@') && entry.toLowerCase() === email)),
+      (s.roles[role] ?? []).some(
+        (entry) => groups.includes(entry) || (email !== null && entry.includes('@') && entry.toLowerCase() === email),
+      ),
     );
     return {
       subject,
@@ -197,13 +213,20 @@ function signInRefusal(err: unknown): ServiceError {
   const e = err as { code?: string; message?: string; error?: string };
   const message = e.message ?? String(err);
   if (e.error === 'invalid_grant') {
-    return new ServiceError('unauthorized', 'the identity provider refused the authorization code (used already, expired, or not for this sign-in)', { check: 'code' });
+    return new ServiceError(
+      'unauthorized',
+      'the identity provider refused the authorization code (used already, expired, or not for this sign-in)',
+      { check: 'code' },
+    );
   }
   // oauth4webapi names the failing claim on the error's cause, or on that cause's cause.
   const cause = (err as { cause?: { claim?: unknown; cause?: { claim?: unknown } } }).cause;
   const claim = cause?.claim ?? cause?.cause?.claim;
-  if (claim === 'nonce' || /nonce/i.test(message)) return new ServiceError('unauthorized', 'nonce mismatch: the ID token was not issued for this sign-in', { check: 'nonce' });
+  if (claim === 'nonce' || /nonce/i.test(message))
+    return new ServiceError('unauthorized', 'nonce mismatch: the ID token was not issued for this sign-in', { check: 'nonce' });
   if (/state/i.test(message)) return new ServiceError('unauthorized', 'state mismatch', { check: 'state' });
   const which = typeof claim === 'string' ? ` (${claim})` : '';
-  return new ServiceError('unauthorized', `the identity provider's answer did not verify: ${message.slice(0, 200)}${which}`, { check: 'id_token' });
+  return new ServiceError('unauthorized', `the identity provider's answer did not verify: ${message.slice(0, 200)}${which}`, {
+    check: 'id_token',
+  });
 }

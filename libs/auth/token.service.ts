@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { AppConfig } from '../config/index.js';
-import { ApiTokenEntity, uniqueViolation } from '../db/index.js';
-import { personKey, ServiceError, type Role } from '../domain/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { ApiTokenEntity, uniqueViolation } from '#libs/db/index.js';
+import { personKey, ServiceError, type Role } from '#libs/domain/index.js';
 import type { Principal } from './principal.js';
 import { generateToken, hashToken, secretsEqual } from './token-secret.js';
 
@@ -81,7 +81,16 @@ export class TokenService {
     const bootstrap = this.config.process.bootstrapToken;
     if (bootstrap !== null && secretsEqual(bearer, bootstrap)) {
       return (await this.bootstrapAllowed())
-        ? { principal: { id: 'bootstrap', name: 'bootstrap', roles: ['admin'], kind: 'person', person: 'bootstrap', credential: 'bootstrap' } }
+        ? {
+            principal: {
+              id: 'bootstrap',
+              name: 'bootstrap',
+              roles: ['admin'],
+              kind: 'person',
+              person: 'bootstrap',
+              credential: 'bootstrap',
+            },
+          }
         : { refused: 'unknown' };
     }
     const hash = hashToken(bearer);
@@ -115,10 +124,14 @@ export class TokenService {
     const limits = this.config.pipeline.identity.tokens;
     const now = new Date();
     const expiresAt = input.expiresAt ?? new Date(now.getTime() + limits.defaultExpiry);
-    if (expiresAt.getTime() <= now.getTime()) throw new ServiceError('bad_request', 'expiresAt must be in the future', { field: 'expiresAt' });
+    if (expiresAt.getTime() <= now.getTime())
+      throw new ServiceError('bad_request', 'expiresAt must be in the future', { field: 'expiresAt' });
     if (expiresAt.getTime() > now.getTime() + limits.maxExpiry) {
       const max = new Date(now.getTime() + limits.maxExpiry).toISOString();
-      throw new ServiceError('bad_request', `expiresAt is past the longest a token may live (identity.tokens.maxExpiry: until ${max})`, { field: 'expiresAt', max });
+      throw new ServiceError('bad_request', `expiresAt is past the longest a token may live (identity.tokens.maxExpiry: until ${max})`, {
+        field: 'expiresAt',
+        max,
+      });
     }
     const token = generateToken();
     const row = Object.assign(new ApiTokenEntity(), {
@@ -190,9 +203,7 @@ export class TokenService {
 
   private async bootstrapAllowed(): Promise<boolean> {
     if (this.adminExists) return false;
-    const [{ exists }] = await this.dataSource.query(
-      `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE 'admin' = ANY(roles)) AS exists`,
-    );
+    const [{ exists }] = await this.dataSource.query(`SELECT EXISTS (SELECT 1 FROM api_tokens WHERE 'admin' = ANY(roles)) AS exists`);
     this.adminExists = exists === true;
     return !this.adminExists;
   }

@@ -40,7 +40,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     text = readFileSync(proc.configPath, 'utf8');
   } catch (err) {
     throw new ConfigError(proc.configPath, [
-      { path: '', message: `cannot read the pipeline file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set PROMOTER_CONFIG` },
+      {
+        path: '',
+        message: `cannot read the pipeline file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set PROMOTER_CONFIG`,
+      },
     ]);
   }
   const pipeline = parsePipeline(text, proc.configPath);
@@ -49,12 +52,22 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   );
   const missing = wanted.filter(([n]) => !env[n]);
   if (missing.length > 0) {
-    throw new ConfigError(proc.configPath, missing.map(([n, i]) => ({ path: `registries[${i}].auth`, message: `environment variable ${n} is not set` })));
+    throw new ConfigError(
+      proc.configPath,
+      missing.map(([n, i]) => ({ path: `registries[${i}].auth`, message: `environment variable ${n} is not set` })),
+    );
   }
   // Checked where the key is opened (processes that run the worker): the API alone needs no password.
   const passwordEnv = pipeline.signing?.key.passwordEnv ?? null;
   const signingPassword = passwordEnv === null ? null : (env[passwordEnv] ?? null);
   const notifySecrets = readNotifySecrets(pipeline, env, proc.configPath);
   const oidcClientSecret = readOidcSecret(pipeline.identity, env, proc.configPath);
-  return new AppConfig(proc, pipeline, Object.fromEntries(wanted.map(([n]) => [n, env[n]])), signingPassword, notifySecrets, oidcClientSecret);
+  return new AppConfig(
+    proc,
+    pipeline,
+    Object.fromEntries(wanted.map(([n]) => [n, env[n]])),
+    signingPassword,
+    notifySecrets,
+    oidcClientSecret,
+  );
 }

@@ -45,7 +45,10 @@ export const auditSchema = z.strictObject({
     .optional(),
 });
 
-export function auditIssues(audit: z.output<typeof auditSchema> | undefined, registries: readonly string[]): { path: string; message: string }[] {
+export function auditIssues(
+  audit: z.output<typeof auditSchema> | undefined,
+  registries: readonly string[],
+): { path: string; message: string }[] {
   if (!audit?.publish || registries.includes(audit.publish.registry)) return [];
   return [{ path: 'audit.publish.registry', message: `unknown registry '${audit.publish.registry}' (known: ${registries.join(', ')})` }];
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationText } from '../domain/index.js';
+import { durationText } from '#libs/domain/index.js';
 
 // How long one evaluation of a gate may take: `deadline` in an environment's gate options, or in
 // the top-level `gates:` section for every gate without its own. A registry that answers one byte

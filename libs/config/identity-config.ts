@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationText, parseDuration, ROLES } from '../domain/index.js';
+import { durationText, parseDuration, ROLES } from '#libs/domain/index.js';
 import { ConfigError } from './config-error.js';
 
 // `identity:` of the pipeline file: who people and pipelines are. `oidc` signs people in through
@@ -102,10 +102,14 @@ export const DEFAULT_IDENTITY: IdentityConfig = identitySchema.parse({});
 export function identityIssues(identity: IdentityConfig, environments: readonly string[]): { path: string; message: string }[] {
   const issues: { path: string; message: string }[] = [];
   identity.ci.forEach((rule, i) => {
-    if (identity.ci.findIndex((r) => r.name === rule.name) !== i) issues.push({ path: `identity.ci[${i}].name`, message: `duplicate rule name '${rule.name}'` });
+    if (identity.ci.findIndex((r) => r.name === rule.name) !== i)
+      issues.push({ path: `identity.ci[${i}].name`, message: `duplicate rule name '${rule.name}'` });
     rule.environments.forEach((env, j) => {
       if (env !== '*' && !environments.includes(env)) {
-        issues.push({ path: `identity.ci[${i}].environments[${j}]`, message: `unknown environment '${env}' (known: ${environments.join(', ')})` });
+        issues.push({
+          path: `identity.ci[${i}].environments[${j}]`,
+          message: `unknown environment '${env}' (known: ${environments.join(', ')})`,
+        });
       }
     });
   });
@@ -113,7 +117,8 @@ export function identityIssues(identity: IdentityConfig, environments: readonly 
     issues.push({ path: 'identity.tokens.defaultExpiry', message: 'must not be longer than maxExpiry' });
   }
   const s = identity.oidc?.session;
-  if (s && s.idleTimeout > s.absoluteTimeout) issues.push({ path: 'identity.oidc.session.idleTimeout', message: 'must not be longer than absoluteTimeout' });
+  if (s && s.idleTimeout > s.absoluteTimeout)
+    issues.push({ path: 'identity.oidc.session.idleTimeout', message: 'must not be longer than absoluteTimeout' });
   return issues;
 }
 
@@ -122,6 +127,7 @@ export function readOidcSecret(identity: IdentityConfig, env: Record<string, str
   const name = identity.oidc?.clientSecretEnv;
   if (!name) return null;
   const value = env[name];
-  if (!value) throw new ConfigError(source, [{ path: 'identity.oidc.clientSecretEnv', message: `environment variable ${name} is not set` }]);
+  if (!value)
+    throw new ConfigError(source, [{ path: 'identity.oidc.clientSecretEnv', message: `environment variable ${name} is not set` }]);
   return value;
 }

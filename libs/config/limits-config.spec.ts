@@ -36,13 +36,25 @@ describe('limits.image', () => {
   });
 
   it('reads sizes with units, durations and counts; keys not given keep their defaults', () => {
-    const limits = parsePipeline(`${BASE}limits: { image: { maxUncompressedBytes: 1GiB, maxFileBytes: 1000000, maxWallTime: 30s, maxLinkHops: 8 } }\n`).limits.image;
-    expect(limits).toMatchObject({ maxUncompressedBytes: 1024 ** 3, maxFileBytes: 1_000_000, maxWallTimeMs: 30_000, maxLinkHops: 8, maxEntries: 500_000 });
+    const limits = parsePipeline(
+      `${BASE}limits: { image: { maxUncompressedBytes: 1GiB, maxFileBytes: 1000000, maxWallTime: 30s, maxLinkHops: 8 } }\n`,
+    ).limits.image;
+    expect(limits).toMatchObject({
+      maxUncompressedBytes: 1024 ** 3,
+      maxFileBytes: 1_000_000,
+      maxWallTimeMs: 30_000,
+      maxLinkHops: 8,
+      maxEntries: 500_000,
+    });
   });
 
   it('refuses bad values naming the key', () => {
-    expect(problems(`${BASE}limits: { image: { maxUncompressedBytes: 8 gigs } }\n`)).toEqual(["limits.image.maxUncompressedBytes: '8 gigs' is not a size (use e.g. 4096, 32MiB, 8GiB)"]);
-    expect(problems(`${BASE}limits: { image: { maxFileBytes: 0 } }\n`)).toEqual(['limits.image.maxFileBytes: must be a whole number of bytes above zero']);
+    expect(problems(`${BASE}limits: { image: { maxUncompressedBytes: 8 gigs } }\n`)).toEqual([
+      "limits.image.maxUncompressedBytes: '8 gigs' is not a size (use e.g. 4096, 32MiB, 8GiB)",
+    ]);
+    expect(problems(`${BASE}limits: { image: { maxFileBytes: 0 } }\n`)).toEqual([
+      'limits.image.maxFileBytes: must be a whole number of bytes above zero',
+    ]);
     expect(problems(`${BASE}limits: { image: { maxWallTime: 500ms } }\n`)).toEqual(['limits.image.maxWallTime: must be at least 1s']);
     expect(problems(`${BASE}limits: { image: { maxLinkHops: 0 } }\n`)).toEqual(['limits.image.maxLinkHops: must be at least 1']);
     expect(problems(`${BASE}limits: { image: { maxEntries: 1.5 } }\n`)).toEqual(['limits.image.maxEntries: must be a whole number']);

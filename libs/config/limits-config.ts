@@ -1,10 +1,20 @@
 import { z } from 'zod';
-import { durationMs } from '../domain/index.js';
+import { durationMs } from '#libs/domain/index.js';
 
 // The pipeline's top-level `limits:` section. `limits.image` bounds every read of an image's
 // layers (the scan gate, the policy gate and its dry run): images are hostile input.
 
-const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4, KB: 1000, MB: 1000 ** 2, GB: 1000 ** 3, TB: 1000 ** 4 };
+const UNITS: Record<string, number> = {
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  TiB: 1024 ** 4,
+  KB: 1000,
+  MB: 1000 ** 2,
+  GB: 1000 ** 3,
+  TB: 1000 ** 4,
+};
 
 /** Parses `8GiB`, `512 MiB`, `100MB`, `4096` (bytes) into bytes. */
 export function parseByteSize(text: string): number {

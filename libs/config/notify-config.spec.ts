@@ -58,10 +58,15 @@ describe('slack and webhooks in the pipeline file', () => {
       signingSecretEnv: 'SLACK_SIGNING_SECRET',
       apiUrl: 'https://slack.com/api/',
       channels: { staging: 'C0STAGING' },
-      users: { U0ALICE: { principal: 'alice', roles: ['release-manager'] }, 'bob@example.com': { principal: 'bob', roles: ['release-manager'] } },
+      users: {
+        U0ALICE: { principal: 'alice', roles: ['release-manager'] },
+        'bob@example.com': { principal: 'bob', roles: ['release-manager'] },
+      },
       lookupByEmail: true,
     });
-    expect(p.webhooks).toEqual([{ url: 'https://hooks.example.com/promoter', secretEnv: 'HOOK_SECRET', events: ['promotion.promoted', 'promotion.blocked'] }]);
+    expect(p.webhooks).toEqual([
+      { url: 'https://hooks.example.com/promoter', secretEnv: 'HOOK_SECRET', events: ['promotion.promoted', 'promotion.blocked'] },
+    ]);
   });
 
   it('is optional', () => {
@@ -75,10 +80,16 @@ describe('slack and webhooks in the pipeline file', () => {
       "slack.channels.qa: unknown environment 'qa' (known: dev, staging)",
     ]);
     expect(issues(BASE + SLACK.replace('U0ALICE:', 'alice:')).join('\n')).toMatch(/slack\.users\.alice.*Slack user id/);
-    expect(issues(BASE + SLACK.replace('release-manager] }\n    bob', 'root] }\n    bob')).join('\n')).toMatch(/slack\.users\.U0ALICE\.roles\[0\]/);
-    expect(issues(BASE + SLACK.replace('botTokenEnv: SLACK_BOT_TOKEN', 'botTokenEnv: xoxb-1234')).join('\n')).toMatch(/slack\.botTokenEnv: must be an environment variable name/);
+    expect(issues(BASE + SLACK.replace('release-manager] }\n    bob', 'root] }\n    bob')).join('\n')).toMatch(
+      /slack\.users\.U0ALICE\.roles\[0\]/,
+    );
+    expect(issues(BASE + SLACK.replace('botTokenEnv: SLACK_BOT_TOKEN', 'botTokenEnv: xoxb-1234')).join('\n')).toMatch(
+      /slack\.botTokenEnv: must be an environment variable name/,
+    );
     expect(issues(BASE + SLACK.replace('promotion.blocked]', 'promotion.exploded]')).join('\n')).toMatch(/webhooks\[0\]\.events\[1\]/);
-    expect(issues(BASE + SLACK.replace('url: https://hooks.example.com/promoter', 'url: ftp://x')).join('\n')).toMatch(/webhooks\[0\]\.url/);
+    expect(issues(BASE + SLACK.replace('url: https://hooks.example.com/promoter', 'url: ftp://x')).join('\n')).toMatch(
+      /webhooks\[0\]\.url/,
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES } from '../domain/index.js';
+import { ROLES } from '#libs/domain/index.js';
 import { ConfigError } from './config-error.js';
 
 // `slack:` and `webhooks:` of the pipeline file: where promotion notifications go, and who may
@@ -75,7 +75,10 @@ export function readNotifySecrets(
   pipeline.webhooks.forEach((w, i) => wanted.push({ path: `webhooks[${i}].secretEnv`, name: w.secretEnv }));
   const missing = wanted.filter((w) => !env[w.name]);
   if (missing.length > 0) {
-    throw new ConfigError(source, missing.map((m) => ({ path: m.path, message: `environment variable ${m.name} is not set` })));
+    throw new ConfigError(
+      source,
+      missing.map((m) => ({ path: m.path, message: `environment variable ${m.name} is not set` })),
+    );
   }
   return {
     slack: pipeline.slack ? { botToken: env[pipeline.slack.botTokenEnv]!, signingSecret: env[pipeline.slack.signingSecretEnv]! } : null,

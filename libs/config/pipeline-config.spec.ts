@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadConfig } from './app-config.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './config-error.js';
-import { parseDuration } from '../domain/index.js';
+import { parseDuration } from '#libs/domain/index.js';
 import { parsePipeline } from './pipeline-config.js';
 import { loadProcessConfig } from './process-config.js';
 
@@ -71,19 +71,34 @@ describe('parsePipeline', () => {
     ['no registries', 'environments: []', 'registries'],
     ['an unknown top-level key', BASE + 'colour: blue\n', 'colour'],
     ['a registry URL without http(s)', BASE.replace('http://127.0.0.1:5000', 'ftp://x'), 'registries[0].url'],
-    ['an unknown registry in a repository', BASE.replace('local/staging', 'remote/staging'), "environments[1].repository: unknown registry 'remote'"],
+    [
+      'an unknown registry in a repository',
+      BASE.replace('local/staging', 'remote/staging'),
+      "environments[1].repository: unknown registry 'remote'",
+    ],
     ['an unknown from', BASE.replace('from: dev', 'from: dve'), "environments[1].from: unknown environment 'dve'"],
     ['two entries', BASE.replace('    from: dev\n', ''), 'exactly one environment must have no'],
     ['a duplicate environment', BASE.replace('name: staging', 'name: dev'), "duplicate environment name 'dev'"],
     ['a bad duration', BASE + '    approvals: { required: 1, expiresAfter: soon }\n', 'environments[1].approvals.expiresAfter'],
-    ['a zero duration', BASE + '    approvals: { required: 1, timeout: 0s }\n', 'environments[1].approvals.timeout: must be longer than zero'],
+    [
+      'a zero duration',
+      BASE + '    approvals: { required: 1, timeout: 0s }\n',
+      'environments[1].approvals.timeout: must be longer than zero',
+    ],
     ['an unknown role', BASE + '    approvals: { required: 1, roles: [boss] }\n', 'environments[1].approvals.roles[0]'],
     ['a negative count', BASE + '    approvals: { required: -1 }\n', 'environments[1].approvals.required'],
     ['an unknown gate', BASE + '    gates: { lint: {} }\n', 'environments[1].gates'],
-    ['gates on the entry', BASE.replace('    repository: local/dev/{app}\n', '    repository: local/dev/{app}\n    gates: { scan: {} }\n'), 'environments[0].from'],
+    [
+      'gates on the entry',
+      BASE.replace('    repository: local/dev/{app}\n', '    repository: local/dev/{app}\n    gates: { scan: {} }\n'),
+      'environments[0].from',
+    ],
     [
       'a cycle',
-      BASE.replace('  - name: dev\n    repository: local/dev/{app}\n', '  - name: dev\n    repository: local/dev/{app}\n  - name: a\n    from: b\n    repository: local/a/{app}\n  - name: b\n    from: a\n    repository: local/b/{app}\n'),
+      BASE.replace(
+        '  - name: dev\n    repository: local/dev/{app}\n',
+        '  - name: dev\n    repository: local/dev/{app}\n  - name: a\n    from: b\n    repository: local/a/{app}\n  - name: b\n    from: a\n    repository: local/b/{app}\n',
+      ),
       'cycle',
     ],
   ])('refuses %s, naming the key', (_name, text, expected) => {
@@ -107,7 +122,9 @@ describe('loadConfig', () => {
     const path = withAuth('{ type: basic, usernameEnv: REG_USER, passwordEnv: REG_PASS }');
     const config = loadConfig({ PROMOTER_CONFIG: path, REG_USER: 'u', REG_PASS: 'p', UNRELATED: 'x' });
     expect(config.registryEnv).toEqual({ REG_USER: 'u', REG_PASS: 'p' });
-    expect(() => loadConfig({ PROMOTER_CONFIG: path, REG_USER: 'u' })).toThrow('registries[0].auth: environment variable REG_PASS is not set');
+    expect(() => loadConfig({ PROMOTER_CONFIG: path, REG_USER: 'u' })).toThrow(
+      'registries[0].auth: environment variable REG_PASS is not set',
+    );
   });
 
   it('expands ~ in a docker config path', () => {
@@ -135,8 +152,22 @@ describe('loadProcessConfig', () => {
   });
 
   it('reads and checks each variable', () => {
-    const c = loadProcessConfig({ PORT: '9000', DATABASE_URL: 'postgres://u@h/db', REDIS_URL: 'redis://h:1', LOG_LEVEL: 'debug', PROMOTER_BOOTSTRAP_TOKEN: 'x'.repeat(16), REDIS_PREFIX: '' });
-    expect(c).toMatchObject({ port: 9000, databaseUrl: 'postgres://u@h/db', redisUrl: 'redis://h:1', logLevel: 'debug', bootstrapToken: 'x'.repeat(16), redisPrefix: 'promoter' });
+    const c = loadProcessConfig({
+      PORT: '9000',
+      DATABASE_URL: 'postgres://u@h/db',
+      REDIS_URL: 'redis://h:1',
+      LOG_LEVEL: 'debug',
+      PROMOTER_BOOTSTRAP_TOKEN: 'x'.repeat(16),
+      REDIS_PREFIX: '',
+    });
+    expect(c).toMatchObject({
+      port: 9000,
+      databaseUrl: 'postgres://u@h/db',
+      redisUrl: 'redis://h:1',
+      logLevel: 'debug',
+      bootstrapToken: 'x'.repeat(16),
+      redisPrefix: 'promoter',
+    });
     expect(() => loadProcessConfig({ PORT: 'eighty' })).toThrow(/environment: PORT/);
     expect(() => loadProcessConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL: must be a postgres/);
     expect(() => loadProcessConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);

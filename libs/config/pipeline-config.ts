@@ -5,7 +5,7 @@ import { auditConfig, auditIssues, auditSchema, type AuditConfig } from './audit
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { limitsConfig, limitsSchema, type LimitsConfig } from './limits-config.js';
 import { gateDefaultsSchema } from './gate-deadline.js';
-import { DEFAULT_APPROVER_ROLE, durationMs, nameSchema, parseDuration, ROLES } from '../domain/index.js';
+import { DEFAULT_APPROVER_ROLE, durationMs, nameSchema, parseDuration, ROLES } from '#libs/domain/index.js';
 import { policyGateSchema, policyTopLevelSchema, resolvePolicies } from './policy-gate.js';
 import { notifyIssues, slackConfigSchema, webhookConfigSchema, type SlackConfig, type WebhookConfig } from './notify-config.js';
 import { scanGateSchema, scanningConfig, scanningSchema, type ScanningConfig } from './scan-gate.js';
@@ -15,9 +15,7 @@ import { identityIssues, identitySchema, type IdentityConfig } from './identity-
 import { formatPath, zodIssues } from './zod-issues.js';
 
 export type RegistryAuth =
-  | { type: 'none' }
-  | { type: 'basic'; usernameEnv: string; passwordEnv: string }
-  | { type: 'dockerConfig'; path: string };
+  { type: 'none' } | { type: 'basic'; usernameEnv: string; passwordEnv: string } | { type: 'dockerConfig'; path: string };
 
 export interface RegistryConfig {
   name: string;
@@ -95,7 +93,14 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environ
 const hostName = z
   .string()
   .transform((h) => h.toLowerCase())
-  .pipe(z.string().regex(/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/, 'must be a host or host:port, without a scheme or path'));
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/,
+        'must be a host or host:port, without a scheme or path',
+      ),
+  );
 
 const registrySchema = z.strictObject({
   name,
@@ -115,9 +120,7 @@ const registrySchema = z.strictObject({
 const environmentSchema = z.strictObject({
   name,
   from: name.optional(),
-  repository: z
-    .string()
-    .regex(/^[a-z0-9-]+\/[a-z0-9{}._/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
+  repository: z.string().regex(/^[a-z0-9-]+\/[a-z0-9{}._/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
   gates: z
     .strictObject({ signature: signatureGateSchema.optional(), scan: scanGateSchema.optional(), policy: policyGateSchema.optional() })
     .default({}),
@@ -198,7 +201,10 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     const at = (key: string) => formatPath(['environments', i, key]);
     const [registry, ...rest] = e.repository.split('/');
     if (!registries.some((r) => r.name === registry)) {
-      issues.push({ path: at('repository'), message: `unknown registry '${registry}' (known: ${registries.map((r) => r.name).join(', ')})` });
+      issues.push({
+        path: at('repository'),
+        message: `unknown registry '${registry}' (known: ${registries.map((r) => r.name).join(', ')})`,
+      });
     }
     if (e.from !== undefined && !names.includes(e.from)) {
       issues.push({ path: at('from'), message: `unknown environment '${e.from}'` });
@@ -208,8 +214,14 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
     if (required > 0 && (e.approvals?.roles.length ?? 0) === 0) {
       issues.push({ path: at('approvals') + '.roles', message: 'name at least one role that may approve' });
     }
-    if (e.from === undefined && (Object.keys(e.gates).length > 0 || required > 0 || e.reviews.length > 0 || e.tags.length > 0 || e.copyAttachments)) {
-      issues.push({ path: at('from'), message: 'the entry environment receives images from CI and cannot have gates, approvals, reviews, tags or copyAttachments' });
+    if (
+      e.from === undefined &&
+      (Object.keys(e.gates).length > 0 || required > 0 || e.reviews.length > 0 || e.tags.length > 0 || e.copyAttachments)
+    ) {
+      issues.push({
+        path: at('from'),
+        message: 'the entry environment receives images from CI and cannot have gates, approvals, reviews, tags or copyAttachments',
+      });
     }
     return {
       name: e.name,
@@ -219,7 +231,10 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
       path: rest.join('/'),
       gates: e.gates,
       gateDeadlinesMs: Object.fromEntries(
-        GATE_TYPES.filter((g) => e.gates[g] !== undefined).map((g) => [g, parseDuration((e.gates[g] as { deadline?: string } | null)?.deadline ?? doc.gates.deadline)]),
+        GATE_TYPES.filter((g) => e.gates[g] !== undefined).map((g) => [
+          g,
+          parseDuration((e.gates[g] as { deadline?: string } | null)?.deadline ?? doc.gates.deadline),
+        ]),
       ),
       approvals: {
         required,
@@ -244,7 +259,12 @@ export function parsePipeline(text: string, source = 'promoter.yaml'): PipelineC
   issues.push(...resolvePolicies(doc.policy, { source, registryHosts: registries.map((r) => r.host), environments }));
   issues.push(...notifyIssues(doc.slack, names));
   issues.push(...identityIssues(doc.identity, names));
-  issues.push(...auditIssues(doc.audit, registries.map((r) => r.name)));
+  issues.push(
+    ...auditIssues(
+      doc.audit,
+      registries.map((r) => r.name),
+    ),
+  );
   if (issues.length > 0) throw new ConfigError(source, issues);
 
   return {

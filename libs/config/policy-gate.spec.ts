@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_RULES, type PolicySet } from '../policy/index.js';
+import { BUILTIN_RULES, type PolicySet } from '#libs/policy/index.js';
 import { ConfigError } from './config-error.js';
 import { parsePipeline } from './pipeline-config.js';
 import { policyOf } from './policy-gate.js';
@@ -104,14 +104,18 @@ describe('gates.policy', () => {
       "environments[1].gates.policy.custom[0].expression: rule 'typo' does not compile: Unknown variable: imgae (at offset 0)",
       expect.stringMatching(/^environments\[1\]\.gates\.policy\.custom\[1\]\.expression: rule 'broken' does not compile: Unexpected token/),
       "environments[1].gates.policy.custom[2].expression: rule 'not-bool' does not compile: the expression gives int, not bool",
-      expect.stringMatching(/^environments\[1\]\.gates\.policy\.custom\[3\]\.message: rule 'bad-message' does not compile: \{\{image\.registry \+\}\}: /),
+      expect.stringMatching(
+        /^environments\[1\]\.gates\.policy\.custom\[3\]\.message: rule 'bad-message' does not compile: \{\{image\.registry \+\}\}: /,
+      ),
     ]);
     expect(() => parsePipeline(text, '/etc/promoter.yaml')).toThrow(/^\/etc\/promoter\.yaml: .*rule 'typo' does not compile/);
   });
 
   it('names unknown rules, missing or unknown options, and duplicates', () => {
     expect(problems(pipeline('    gates: { policy: { rules: [non-rot] } }'))).toEqual([
-      expect.stringMatching(/^environments\[1\]\.gates\.policy\.rules\[0\]: 'non-rot' is not a built-in rule \(non-root, allowed-registries/),
+      expect.stringMatching(
+        /^environments\[1\]\.gates\.policy\.rules\[0\]: 'non-rot' is not a built-in rule \(non-root, allowed-registries/,
+      ),
     ]);
     expect(problems(pipeline('    gates: { policy: { rules: [trusted-base-image] } }'))).toEqual([
       'environments[1].gates.policy.rules[0].bases: list the trusted base images (names or sha256 digests) under bases',
@@ -177,7 +181,9 @@ describe('top-level policy and policy files', () => {
     const root = dir({ 'policies/bad.yaml': `custom:\n  - { name: bad, expression: 'image.registry ==' }\n` });
     const source = join(root, 'promoter.yaml');
     expect(problems(pipeline('    gates: { policy: {} }', 'policy: { files: [policies/bad.yaml] }'), source)).toEqual([
-      expect.stringMatching(/^policy\.files\[0\] \(policies\/bad\.yaml\) custom\[0\]\.expression: rule 'bad' does not compile: Unexpected token/),
+      expect.stringMatching(
+        /^policy\.files\[0\] \(policies\/bad\.yaml\) custom\[0\]\.expression: rule 'bad' does not compile: Unexpected token/,
+      ),
     ]);
     expect(problems(pipeline('    gates: { policy: { files: [nope.yaml] } }'), source)).toEqual([
       `environments[1].gates.policy.files[0]: cannot read ${join(root, 'nope.yaml')} (ENOENT)`,

@@ -2,9 +2,19 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { builtinRule, BUILTIN_RULE_NAMES, checkRule, isBuiltinRule, policySet, type BuiltinRuleName, type ParamValue, type PolicyRule, type PolicySet } from '../policy/index.js';
+import {
+  builtinRule,
+  BUILTIN_RULE_NAMES,
+  checkRule,
+  isBuiltinRule,
+  policySet,
+  type BuiltinRuleName,
+  type ParamValue,
+  type PolicyRule,
+  type PolicySet,
+} from '#libs/policy/index.js';
 import type { ConfigIssue } from './config-error.js';
-import { durationText, nameSchema, parseDuration } from '../domain/index.js';
+import { durationText, nameSchema, parseDuration } from '#libs/domain/index.js';
 import { gateDeadline } from './gate-deadline.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
@@ -21,7 +31,11 @@ const maxAge = durationText;
 const common = { severity, environments };
 const BUILTIN_OPTIONS: Record<BuiltinRuleName, z.ZodType> = {
   'non-root': z.strictObject({ name: z.literal('non-root'), ...common }),
-  'allowed-registries': z.strictObject({ name: z.literal('allowed-registries'), ...common, registries: z.array(z.string().min(1)).min(1).optional() }),
+  'allowed-registries': z.strictObject({
+    name: z.literal('allowed-registries'),
+    ...common,
+    registries: z.array(z.string().min(1)).min(1).optional(),
+  }),
   'no-latest-tag': z.strictObject({ name: z.literal('no-latest-tag'), ...common }),
   'trusted-base-image': z.strictObject({
     name: z.literal('trusted-base-image'),
@@ -72,7 +86,9 @@ const builtinEntry = z.union([z.string(), z.looseObject({ name: z.string() })]).
 });
 
 const customRule = z.strictObject({
-  name: name.refine((n) => !isBuiltinRule(n), { error: (issue) => `'${String(issue.input)}' is a built-in rule's name; turn it on under rules, or name yours differently` }),
+  name: name.refine((n) => !isBuiltinRule(n), {
+    error: (issue) => `'${String(issue.input)}' is a built-in rule's name; turn it on under rules, or name yours differently`,
+  }),
   expression: z.string().min(1).max(8192),
   message: z.string().max(2000).optional(),
   severity,
@@ -129,16 +145,24 @@ export function resolvePolicies(top: z.output<typeof policyTopLevelSchema> | und
     try {
       const parsed = policyFileSchema.safeParse(parseYaml(readFileSync(path, 'utf8')) ?? {});
       if (parsed.success) block = parsed.data;
-      else issues.push(...zodIssues(parsed.error).map((i) => ({ path: `${at} (${file})${i.path ? ': ' + i.path : ''}`, message: i.message })));
+      else
+        issues.push(...zodIssues(parsed.error).map((i) => ({ path: `${at} (${file})${i.path ? ': ' + i.path : ''}`, message: i.message })));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      issues.push({ path: at, message: code ? `cannot read ${path} (${code})` : `${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}` });
+      issues.push({
+        path: at,
+        message: code ? `cannot read ${path} (${code})` : `${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      });
     }
     files.set(path, block);
     return block;
   };
   const entriesOf = (block: Block, at: string): Entry[] => [
-    ...block.rules.map((b, i) => ({ rule: builtinRule(b.name, b.severity, builtinParams(b, context.registryHosts)), environments: b.environments, at: `${at}rules[${i}]` })),
+    ...block.rules.map((b, i) => ({
+      rule: builtinRule(b.name, b.severity, builtinParams(b, context.registryHosts)),
+      environments: b.environments,
+      at: `${at}rules[${i}]`,
+    })),
     ...block.custom.map((c, i) => ({ rule: custom(c), environments: c.environments, at: `${at}custom[${i}]` })),
   ];
   const levelOf = (block: (Block & { files: string[] }) | undefined, at: string): Entry[] => {
@@ -155,7 +179,12 @@ export function resolvePolicies(top: z.output<typeof policyTopLevelSchema> | und
   const topEntries = levelOf(top, 'policy');
   const gated = context.environments.filter((e) => e.gates.policy !== undefined);
   const envEntries = new Map(
-    context.environments.map((env, i) => [env.name, env.gates.policy === undefined ? [] : levelOf(env.gates.policy as Block & { files: string[] }, formatPath(['environments', i, 'gates', 'policy']))]),
+    context.environments.map((env, i) => [
+      env.name,
+      env.gates.policy === undefined
+        ? []
+        : levelOf(env.gates.policy as Block & { files: string[] }, formatPath(['environments', i, 'gates', 'policy'])),
+    ]),
   );
 
   // Compile every rule once, wherever it applies.
@@ -167,8 +196,10 @@ export function resolvePolicies(top: z.output<typeof policyTopLevelSchema> | und
       issues.push({ path: `${entry.at}.${problem.where}`, message: `rule '${entry.rule.name}' does not compile: ${problem.message}` });
     }
     for (const env of entry.environments ?? []) {
-      if (!context.environments.some((e) => e.name === env)) issues.push({ path: `${entry.at}.environments`, message: `unknown environment '${env}'` });
-      else if (!gated.some((e) => e.name === env)) issues.push({ path: `${entry.at}.environments`, message: `environment '${env}' has no policy gate` });
+      if (!context.environments.some((e) => e.name === env))
+        issues.push({ path: `${entry.at}.environments`, message: `unknown environment '${env}'` });
+      else if (!gated.some((e) => e.name === env))
+        issues.push({ path: `${entry.at}.environments`, message: `environment '${env}' has no policy gate` });
     }
   }
 
@@ -178,7 +209,8 @@ export function resolvePolicies(top: z.output<typeof policyTopLevelSchema> | und
       const byName = new Map<string, Entry>();
       for (const e of entries.filter(applies)) {
         const earlier = byName.get(e.rule.name);
-        if (earlier) issues.push({ path: e.at, message: `rule '${e.rule.name}' is already defined at ${earlier.at} for environment '${env.name}'` });
+        if (earlier)
+          issues.push({ path: e.at, message: `rule '${e.rule.name}' is already defined at ${earlier.at} for environment '${env.name}'` });
         else byName.set(e.rule.name, e);
       }
       return byName;
@@ -192,7 +224,14 @@ export function resolvePolicies(top: z.output<typeof policyTopLevelSchema> | und
 }
 
 function custom(c: CustomRule): PolicyRule {
-  return { name: c.name, severity: c.severity, expression: c.expression, message: c.message ?? `policy rule ${c.name} failed`, params: {}, builtin: false };
+  return {
+    name: c.name,
+    severity: c.severity,
+    expression: c.expression,
+    message: c.message ?? `policy rule ${c.name} failed`,
+    params: {},
+    builtin: false,
+  };
 }
 
 function builtinParams(b: BuiltinEntry, registryHosts: string[]): Record<string, ParamValue> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
-import { parseDuration } from '../domain/index.js';
+import { parseDuration } from '#libs/domain/index.js';
 import { zodIssues } from './zod-issues.js';
 
 export interface ProcessConfig {
@@ -50,9 +50,7 @@ const schema = z.object({
       .default('promoter'),
   ),
   PROMOTER_CONFIG: optional(z.string().default('./promoter.yaml')),
-  PROMOTER_BOOTSTRAP_TOKEN: optional(
-    z.string().min(16, 'must be at least 16 characters long').optional(),
-  ),
+  PROMOTER_BOOTSTRAP_TOKEN: optional(z.string().min(16, 'must be at least 16 characters long').optional()),
   PROMOTER_DATA_DIR: optional(z.string().default('./data')),
   PROMOTER_RECONCILE_INTERVAL: optional(z.string().default('30s')),
   LOG_LEVEL: optional(z.enum(LEVELS).default('info')),

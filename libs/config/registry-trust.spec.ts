@@ -32,7 +32,9 @@ function problems(text: string): string[] {
 
 describe('registries: redirects and tokenRealms', () => {
   it('reads hosts, lower-cased, with or without a port; none by default', () => {
-    const [corp] = parsePipeline(pipeline('    redirects: [MinIO.internal:9000, storage.example]\n    tokenRealms: [auth.corp.example]')).registries;
+    const [corp] = parsePipeline(
+      pipeline('    redirects: [MinIO.internal:9000, storage.example]\n    tokenRealms: [auth.corp.example]'),
+    ).registries;
     expect(corp).toMatchObject({ redirects: ['minio.internal:9000', 'storage.example'], tokenRealms: ['auth.corp.example'] });
     expect(parsePipeline(pipeline('')).registries[0]).toMatchObject({ redirects: [], tokenRealms: [] });
   });
@@ -47,7 +49,13 @@ describe('registries: redirects and tokenRealms', () => {
 
 describe('gate deadlines', () => {
   it('each gate takes its own deadline, else the top-level gates.deadline, else 5 minutes', () => {
-    const withTop = parsePipeline(pipeline('', 'gates: { deadline: 10m }', '{ scan: { deadline: 90s }, policy: { rules: [non-root] }, signature: { keys: [k.pub], deadline: 30s } }'));
+    const withTop = parsePipeline(
+      pipeline(
+        '',
+        'gates: { deadline: 10m }',
+        '{ scan: { deadline: 90s }, policy: { rules: [non-root] }, signature: { keys: [k.pub], deadline: 30s } }',
+      ),
+    );
     const prod = withTop.environments[1]!;
     expect(gateDeadlineMs(prod, 'scan')).toBe(90_000);
     expect(gateDeadlineMs(prod, 'signature')).toBe(30_000);

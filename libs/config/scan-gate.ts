@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationText as duration, parseDuration } from '../domain/index.js';
+import { durationText as duration, parseDuration } from '#libs/domain/index.js';
 import { gateDeadline } from './gate-deadline.js';
 
 // `gates.scan` of an environment and the pipeline's top-level `scanning` section. Durations stay
@@ -24,9 +24,14 @@ export const scanGateSchema = z
     deadline: gateDeadline.optional(),
   })
   .superRefine((gate, ctx) => {
-    if (new Set(gate.sources).size !== gate.sources.length) ctx.addIssue({ code: 'custom', path: ['sources'], message: 'names a source twice' });
+    if (new Set(gate.sources).size !== gate.sources.length)
+      ctx.addIssue({ code: 'custom', path: ['sources'], message: 'names a source twice' });
     if (gate.sources.includes('attestation') && gate.attestationKeys.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['attestationKeys'], message: 'the attestation source needs attestationKeys: the keys whose vulnerability attestations are trusted' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['attestationKeys'],
+        message: 'the attestation source needs attestationKeys: the keys whose vulnerability attestations are trusted',
+      });
     }
   });
 

@@ -5,14 +5,17 @@ import { gateDeadline } from './gate-deadline.js';
 // files relative to the pipeline file; they are read and parsed when the worker starts.
 
 const path = z.string().min(1, 'must name a file');
-const regExp = z.string().min(1).refine((source) => {
-  try {
-    new RegExp(source, 'u');
-    return true;
-  } catch {
-    return false;
-  }
-}, 'is not a valid regular expression');
+const regExp = z
+  .string()
+  .min(1)
+  .refine((source) => {
+    try {
+      new RegExp(source, 'u');
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a valid regular expression');
 
 const identitySchema = z
   .strictObject({

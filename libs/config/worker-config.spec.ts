@@ -69,7 +69,7 @@ describe('worker: concurrency and retries', () => {
     ).toEqual([
       'worker.concurrency.promote: Too small: expected number to be >=1',
       'worker.concurrency.notify: Invalid input: expected int, received number',
-      "worker.retries.promote: Unrecognized key: \"tries\"",
+      'worker.retries.promote: Unrecognized key: "tries"',
       "worker.retries.gates.backoff: 'soon' is not a duration (use e.g. 30s, 15m, 24h, 7d)",
       'worker: Unrecognized key: "queues"',
     ]);

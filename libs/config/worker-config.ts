@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../domain/index.js';
+import { parseDuration } from '#libs/domain/index.js';
 
 /** How often a job is tried (the first attempt included) and the first wait; waits double after each failure. */
 export interface RetryPolicy {

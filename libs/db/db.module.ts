@@ -1,6 +1,6 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/index.js';
+import { AppConfig } from '#libs/config/index.js';
 import { openDatabase, type Database } from './data-source.js';
 
 export const DATABASE = Symbol('DATABASE');
@@ -18,8 +18,7 @@ class DatabaseCloser implements OnApplicationShutdown {
     {
       provide: DATABASE,
       inject: [AppConfig],
-      useFactory: (config: AppConfig) =>
-        openDatabase({ databaseUrl: config.process.databaseUrl, dataDir: config.process.dataDir }),
+      useFactory: (config: AppConfig) => openDatabase({ databaseUrl: config.process.databaseUrl, dataDir: config.process.dataDir }),
     },
     { provide: DataSource, inject: [DATABASE], useFactory: (db: Database) => db.dataSource },
     DatabaseCloser,

@@ -34,8 +34,17 @@ const UNREACHABLE_MESSAGES = [
  */
 export function unavailableDependency(err: unknown, depth = 0): 'PostgreSQL' | 'Redis' | null {
   if (!err || typeof err !== 'object' || depth > 4) return null;
-  const e = err as { code?: unknown; name?: unknown; message?: unknown; driverError?: unknown; cause?: unknown; errors?: unknown; port?: unknown };
-  const fromRedis = e.name === 'MaxRetriesPerRequestError' || e.port === 6379 || (typeof e.message === 'string' && /redis/i.test(e.message));
+  const e = err as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+    driverError?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+    port?: unknown;
+  };
+  const fromRedis =
+    e.name === 'MaxRetriesPerRequestError' || e.port === 6379 || (typeof e.message === 'string' && /redis/i.test(e.message));
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
   if (UNREACHABLE.has(code) || UNREACHABLE_MESSAGES.some((m) => m.test(message))) {

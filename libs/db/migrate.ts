@@ -1,5 +1,5 @@
 // `npm run migrate`: brings the database named by DATABASE_URL (or the embedded one) up to date.
-import { ConfigError, loadProcessConfig } from '../config/index.js';
+import { ConfigError, loadProcessConfig } from '#libs/config/index.js';
 import { openDatabase } from './data-source.js';
 
 try {

@@ -118,16 +118,12 @@ describe('checkApprover', () => {
   });
 
   it.each(['approve', 'reject'] as const)('refuses a second decision after a counting %s', (decision) => {
-    expect(codeOf(() => checkApprover(r, 'req', manager, [approval('mia', { decision })], bound))).toBe(
-      'duplicate_decision',
-    );
+    expect(codeOf(() => checkApprover(r, 'req', manager, [approval('mia', { decision })], bound))).toBe('duplicate_decision');
   });
 
   it('checks self-approval before role, and role before duplicate', () => {
     expect(codeOf(() => checkApprover(r, 'carl', { id: 'carl', roles: [] }, [], bound))).toBe('self_approval');
-    expect(codeOf(() => checkApprover(r, 'req', { id: 'carl', roles: [] }, [approval('carl')], bound))).toBe(
-      'role_not_allowed',
-    );
+    expect(codeOf(() => checkApprover(r, 'req', { id: 'carl', roles: [] }, [approval('carl')], bound))).toBe('role_not_allowed');
   });
 
   it.each([
@@ -149,9 +145,7 @@ describe('checkReviewer', () => {
 
   it('refuses a review kind the environment does not demand', () => {
     expect(codeOf(() => checkReviewer(r, 'req', sec, 'legal', [], bound))).toBe('review_not_required');
-    expect(codeOf(() => checkReviewer(rule({ reviews: [] }), 'req', sec, 'security', [], bound))).toBe(
-      'review_not_required',
-    );
+    expect(codeOf(() => checkReviewer(rule({ reviews: [] }), 'req', sec, 'security', [], bound))).toBe('review_not_required');
   });
 
   it('refuses the requester reviewing their own promotion', () => {
@@ -159,9 +153,7 @@ describe('checkReviewer', () => {
   });
 
   it.each(['approve', 'reject'] as const)('refuses a second counting %s review of the same kind', (verdict) => {
-    expect(codeOf(() => checkReviewer(r, 'req', sec, 'security', [review('sam', 'security', verdict)], bound))).toBe(
-      'duplicate_decision',
-    );
+    expect(codeOf(() => checkReviewer(r, 'req', sec, 'security', [review('sam', 'security', verdict)], bound))).toBe('duplicate_decision');
   });
 
   it('allows the same reviewer on another kind, and another reviewer on the same kind', () => {
@@ -176,9 +168,7 @@ describe('checkReviewer', () => {
     ['bound to older evidence', { evidenceDigest: 'sha256:old' }],
     ['expired', { at: ago(25 * HOUR) }],
   ])('allows reviewing again when the earlier review is %s', (_label, over) => {
-    expect(codeOf(() => checkReviewer(r, 'req', sec, 'security', [review('sam', 'security', 'approve', over)], bound))).toBe(
-      'none',
-    );
+    expect(codeOf(() => checkReviewer(r, 'req', sec, 'security', [review('sam', 'security', 'approve', over)], bound))).toBe('none');
   });
 
   it('checks the review kind before self-review', () => {
@@ -224,12 +214,7 @@ describe('tallyApprovals', () => {
   });
 
   it('rejects on any counting rejection, even with a full quorum', () => {
-    const t = tallyApprovals(
-      rule(),
-      [approval('a'), approval('b'), approval('c', { decision: 'reject' })],
-      [],
-      bound,
-    );
+    const t = tallyApprovals(rule(), [approval('a'), approval('b'), approval('c', { decision: 'reject' })], [], bound);
     expect(t).toMatchObject({ decision: 'rejected', rejectedBy: 'c', approvers: ['a', 'b'] });
   });
 

@@ -162,11 +162,7 @@ export function tallyApprovals(
   const rejectedBy = decided.filter((d) => d.rejects).sort(byTime)[0]?.by ?? null;
 
   const decision =
-    rejectedBy !== null
-      ? 'rejected'
-      : approvers.length >= rule.required && missingReviews.length === 0
-        ? 'approved'
-        : 'waiting';
+    rejectedBy !== null ? 'rejected' : approvers.length >= rule.required && missingReviews.length === 0 ? 'approved' : 'waiting';
 
   return {
     decision,

@@ -8,15 +8,11 @@ describe('canonicalJson', () => {
   });
 
   it('gives the same text whatever the key insertion order', () => {
-    expect(canonicalJson({ x: 1, y: [1, 2], z: { q: 'a', p: 'b' } })).toBe(
-      canonicalJson({ z: { p: 'b', q: 'a' }, y: [1, 2], x: 1 }),
-    );
+    expect(canonicalJson({ x: 1, y: [1, 2], z: { q: 'a', p: 'b' } })).toBe(canonicalJson({ z: { p: 'b', q: 'a' }, y: [1, 2], x: 1 }));
   });
 
   it('sorts nested objects, including those inside arrays, and keeps array order', () => {
-    expect(canonicalJson({ list: [{ b: 1, a: 2 }, 3, [{ d: 0, c: 0 }]] })).toBe(
-      '{"list":[{"a":2,"b":1},3,[{"c":0,"d":0}]]}',
-    );
+    expect(canonicalJson({ list: [{ b: 1, a: 2 }, 3, [{ d: 0, c: 0 }]] })).toBe('{"list":[{"a":2,"b":1},3,[{"c":0,"d":0}]]}');
     expect(canonicalJson([3, 1, 2])).toBe('[3,1,2]');
   });
 
@@ -104,6 +100,10 @@ describe('sha256Hex', () => {
 
   it('hashes strings as UTF-8, same as their bytes', () => {
     expect(sha256Hex('h\u00e9llo \ud83d\ude00')).toBe(sha256Hex(new TextEncoder().encode('h\u00e9llo \ud83d\ude00')));
-    expect(sha256Hex('\u00e9')).toBe(createHash('sha256').update(Buffer.from([0xc3, 0xa9])).digest('hex'));
+    expect(sha256Hex('\u00e9')).toBe(
+      createHash('sha256')
+        .update(Buffer.from([0xc3, 0xa9]))
+        .digest('hex'),
+    );
   });
 });

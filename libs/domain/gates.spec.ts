@@ -46,7 +46,13 @@ describe('evidenceDigest', () => {
   it('does not depend on input order', () => {
     const base = evidenceDigest(results);
     const [a, b, c] = results as [GateOutcome, GateOutcome, GateOutcome];
-    for (const order of [[a, c, b], [b, a, c], [b, c, a], [c, a, b], [c, b, a]]) {
+    for (const order of [
+      [a, c, b],
+      [b, a, c],
+      [b, c, a],
+      [c, a, b],
+      [c, b, a],
+    ]) {
       expect(evidenceDigest(order)).toBe(base);
     }
   });

@@ -6,8 +6,23 @@ const NOW = new Date('2024-06-01T12:00:00.000Z');
 const bound: Bound = { digest: 'sha256:image', evidenceDigest: 'sha256:evidence', now: NOW };
 const rule: ApprovalRule = { required: 2, roles: ['release-manager'], expiresAfterMs: 3_600_000, reviews: ['security', 'legal'] };
 const at = new Date(NOW.getTime() - 60_000);
-const approval = (approverId: string, over: Partial<ApprovalRecord> = {}): ApprovalRecord => ({ approverId, decision: 'approve', digest: bound.digest, evidenceDigest: bound.evidenceDigest, at, ...over });
-const review = (reviewerId: string, kind: string, over: Partial<ReviewRecord> = {}): ReviewRecord => ({ reviewerId, kind, verdict: 'approve', digest: bound.digest, evidenceDigest: bound.evidenceDigest, at, ...over });
+const approval = (approverId: string, over: Partial<ApprovalRecord> = {}): ApprovalRecord => ({
+  approverId,
+  decision: 'approve',
+  digest: bound.digest,
+  evidenceDigest: bound.evidenceDigest,
+  at,
+  ...over,
+});
+const review = (reviewerId: string, kind: string, over: Partial<ReviewRecord> = {}): ReviewRecord => ({
+  reviewerId,
+  kind,
+  verdict: 'approve',
+  digest: bound.digest,
+  evidenceDigest: bound.evidenceDigest,
+  at,
+  ...over,
+});
 const rm = { id: 'alice', roles: ['release-manager'], mayReview: false };
 const sec = { id: 'sam', roles: ['security-reviewer'], mayReview: true };
 
@@ -26,13 +41,19 @@ describe('openDecisions', () => {
   });
 
   it('a role the environment does not name gives no approval to make', () => {
-    expect(openDecisions(rule, 'ci', { id: 'dan', roles: ['ci', 'auditor'], mayReview: false }, [], [], bound)).toEqual({ approve: false, reviews: [] });
+    expect(openDecisions(rule, 'ci', { id: 'dan', roles: ['ci', 'auditor'], mayReview: false }, [], [], bound)).toEqual({
+      approve: false,
+      reviews: [],
+    });
   });
 
   it('a reviewer is offered the missing kinds they have not reviewed', () => {
     expect(openDecisions(rule, 'ci', sec, [], [], bound).reviews).toEqual(['security', 'legal']);
     expect(openDecisions(rule, 'ci', sec, [], [review('tom', 'security')], bound).reviews).toEqual(['legal']);
-    expect(openDecisions(rule, 'ci', sec, [], [review('sam', 'legal', { verdict: 'approve', evidenceDigest: 'sha256:evidence' })], bound).reviews).toEqual(['security']);
+    expect(
+      openDecisions(rule, 'ci', sec, [], [review('sam', 'legal', { verdict: 'approve', evidenceDigest: 'sha256:evidence' })], bound)
+        .reviews,
+    ).toEqual(['security']);
     expect(openDecisions(rule, 'ci', { ...sec, mayReview: false }, [], [], bound).reviews).toEqual([]);
   });
 });

@@ -1,4 +1,12 @@
-import { countsNow, tallyApprovals, type ApprovalRecord, type ApprovalRule, type Bound, type DeciderInput, type ReviewRecord } from './approval-rule.js';
+import {
+  countsNow,
+  tallyApprovals,
+  type ApprovalRecord,
+  type ApprovalRule,
+  type Bound,
+  type DeciderInput,
+  type ReviewRecord,
+} from './approval-rule.js';
 
 export interface OpenDecisions {
   /** An approval from this person is still needed and would count. */

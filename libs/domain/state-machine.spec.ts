@@ -41,8 +41,7 @@ const ALLOWED: readonly [PromotionStatus, PromotionEvent, PromotionStatus][] = [
   ['failed', 'cancel', 'cancelled'],
 ];
 
-const isAllowed = (from: PromotionStatus, event: PromotionEvent) =>
-  ALLOWED.some(([f, e]) => f === from && e === event);
+const isAllowed = (from: PromotionStatus, event: PromotionEvent) => ALLOWED.some(([f, e]) => f === from && e === event);
 
 const REFUSED = PROMOTION_STATUSES.flatMap((from) =>
   EVENTS.filter((event) => !isAllowed(from, event)).map((event) => [from, event] as const),

@@ -124,7 +124,10 @@ class ZstdFrameGuard {
         window = base + (base / 8) * (wd & 7);
       }
       if (window > this.maxWindow) {
-        throw new ImageFsError('limit_exceeded', `a zstd frame declares a ${window}-byte window, more than the ${this.maxWindow} bytes accepted`);
+        throw new ImageFsError(
+          'limit_exceeded',
+          `a zstd frame declares a ${window}-byte window, more than the ${this.maxWindow} bytes accepted`,
+        );
       }
       this.checksum = (fhd >> 2) & 1 ? 4 : 0;
       return this.expect('block', 3);
@@ -133,7 +136,8 @@ class ZstdFrameGuard {
     const header = b[0]! | (b[1]! << 8) | (b[2]! << 16);
     const type = (header >> 1) & 3;
     const size = header >>> 3;
-    if (size > MAX_BLOCK) throw new ImageFsError('corrupt_layer', `a zstd block claims ${size} bytes, more than the 128 KiB a block may hold`);
+    if (size > MAX_BLOCK)
+      throw new ImageFsError('corrupt_layer', `a zstd block claims ${size} bytes, more than the 128 KiB a block may hold`);
     const last = (header & 1) === 1;
     const next = () => (last ? this.payload(this.checksum, () => this.expect('magic', 4)) : this.expect('block', 3));
     this.payload(type === 1 ? 1 : size, next);

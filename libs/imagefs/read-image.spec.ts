@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipBomb, symlinkChain, zstdBomb } from '../../test/helpers/hostile-images.js';
 import { layer, pushLayers, rawLayer, tarBytes, zstdCompress, type BuiltLayer, type TarEntry } from '../../test/helpers/layers.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../../test/helpers/registry.js';
-import { RegistryClient } from '../registry/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
 import { ImageFsError, readImageFiles, type ReadImageOptions } from './index.js';
 
 describe('readImageFiles against docker-registry', () => {
@@ -114,14 +114,30 @@ describe('readImageFiles against docker-registry', () => {
   });
 
   it('normalises ./ and leading / in entry names', async () => {
-    const fs = await read([await layer([{ name: './etc/a', content: 'a' }, { name: '/etc/b', content: 'b' }])], { want: () => true });
+    const fs = await read(
+      [
+        await layer([
+          { name: './etc/a', content: 'a' },
+          { name: '/etc/b', content: 'b' },
+        ]),
+      ],
+      { want: () => true },
+    );
 
     expect(fs.list('/etc')).toEqual(['a', 'b']);
     expect(fs.read('etc/b')?.toString()).toBe('b');
   });
 
   it('hard links carry their target content', async () => {
-    const fs = await read([await layer([{ name: 'usr/bin/python3.11', content: 'PY' }, { name: 'usr/bin/python3', type: 'link', linkname: 'usr/bin/python3.11' }])], { want: () => true });
+    const fs = await read(
+      [
+        await layer([
+          { name: 'usr/bin/python3.11', content: 'PY' },
+          { name: 'usr/bin/python3', type: 'link', linkname: 'usr/bin/python3.11' },
+        ]),
+      ],
+      { want: () => true },
+    );
 
     expect(fs.lstat('/usr/bin/python3')).toMatchObject({ type: 'hardlink', linkTarget: '/usr/bin/python3.11', size: 2 });
     expect(fs.read('/usr/bin/python3')?.toString()).toBe('PY');
@@ -149,14 +165,21 @@ describe('readImageFiles against docker-registry', () => {
   });
 
   it('refuses a tar with ../ entries: unsafe_path', async () => {
-    const err = await failure([await layer([{ name: 'ok', content: '' }, { name: '../../etc/evil', content: 'x' }])]);
+    const err = await failure([
+      await layer([
+        { name: 'ok', content: '' },
+        { name: '../../etc/evil', content: 'x' },
+      ]),
+    ]);
 
     expect(err.code).toBe('unsafe_path');
     expect(err.message).toContain('../../etc/evil');
   });
 
   it('a layer that is not a tar: corrupt_layer, not a tar archive', async () => {
-    const err = await failure([rawLayer(Buffer.from('this is not a tar archive at all'.repeat(40)), 'application/vnd.oci.image.layer.v1.tar')]);
+    const err = await failure([
+      rawLayer(Buffer.from('this is not a tar archive at all'.repeat(40)), 'application/vnd.oci.image.layer.v1.tar'),
+    ]);
 
     expect(err.code).toBe('corrupt_layer');
     expect(err.message).toMatch(/layer 0 \(sha256:[0-9a-f]{64}\): not a tar archive/);
@@ -223,7 +246,15 @@ describe('readImageFiles against docker-registry', () => {
   });
 
   it('keeps no content of wanted files over maxFileBytes', async () => {
-    const fs = await read([await layer([{ name: 'big', content: Buffer.alloc(5000) }, { name: 'small', content: 'ok' }])], { want: () => true, maxFileBytes: 1000 });
+    const fs = await read(
+      [
+        await layer([
+          { name: 'big', content: Buffer.alloc(5000) },
+          { name: 'small', content: 'ok' },
+        ]),
+      ],
+      { want: () => true, maxFileBytes: 1000 },
+    );
 
     expect(fs.lstat('/big')).toMatchObject({ size: 5000, content: null, contentOmitted: 'too_large' });
     expect(fs.read('/small')?.toString()).toBe('ok');
@@ -244,7 +275,15 @@ describe('readImageFiles against docker-registry', () => {
     const wantStatus = (p: string) => p === STATUS;
 
     it('a wanted file that is a symlink elsewhere is read through the link', async () => {
-      const fs = await read([await layer([{ name: 'opt/pkgdb/status', content: 'Package: hidden\n' }, { name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/opt/pkgdb/status' }])], { want: wantStatus });
+      const fs = await read(
+        [
+          await layer([
+            { name: 'opt/pkgdb/status', content: 'Package: hidden\n' },
+            { name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/opt/pkgdb/status' },
+          ]),
+        ],
+        { want: wantStatus },
+      );
 
       expect(fs.files()).toMatchObject([{ path: STATUS, realPath: '/opt/pkgdb/status', problem: null }]);
       expect(fs.files()[0]!.content?.toString()).toBe('Package: hidden\n');
@@ -264,7 +303,15 @@ describe('readImageFiles against docker-registry', () => {
     });
 
     it('a hard link whose source was not wanted still has the content', async () => {
-      const fs = await read([await layer([{ name: 'opt/x/db', content: 'Package: linked\n' }, { name: 'var/lib/dpkg/status', type: 'link', linkname: 'opt/x/db' }])], { want: wantStatus });
+      const fs = await read(
+        [
+          await layer([
+            { name: 'opt/x/db', content: 'Package: linked\n' },
+            { name: 'var/lib/dpkg/status', type: 'link', linkname: 'opt/x/db' },
+          ]),
+        ],
+        { want: wantStatus },
+      );
 
       expect(fs.files()).toMatchObject([{ path: STATUS, problem: null }]);
       expect(fs.files()[0]!.content?.toString()).toBe('Package: linked\n');
@@ -287,7 +334,15 @@ describe('readImageFiles against docker-registry', () => {
     });
 
     it('a wanted file over maxFileBytes reached through a link is marked too large, naming the limit', async () => {
-      const fs = await read([await layer([{ name: 'opt/big', content: Buffer.alloc(5000) }, { name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/opt/big' }])], { want: wantStatus, maxFileBytes: 1000 });
+      const fs = await read(
+        [
+          await layer([
+            { name: 'opt/big', content: Buffer.alloc(5000) },
+            { name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/opt/big' },
+          ]),
+        ],
+        { want: wantStatus, maxFileBytes: 1000 },
+      );
 
       expect(fs.files()[0]!.problem).toContain('limits.image.maxFileBytes');
     });
@@ -298,7 +353,15 @@ describe('readImageFiles against docker-registry', () => {
 
       expect(err.code).toBe('limit_exceeded');
       expect(err.message).toContain('limits.image.maxPathComponents');
-      const fs = await read([await layer([{ name: 'opt/status', content: 'x' }, ...symlinkChain({ links: 39, dots: 2000, target: '/opt/status', head: 'var/lib/dpkg/status' })])], { want: wantStatus });
+      const fs = await read(
+        [
+          await layer([
+            { name: 'opt/status', content: 'x' },
+            ...symlinkChain({ links: 39, dots: 2000, target: '/opt/status', head: 'var/lib/dpkg/status' }),
+          ]),
+        ],
+        { want: wantStatus },
+      );
       expect(fs.read(STATUS)?.toString()).toBe('x');
     });
 

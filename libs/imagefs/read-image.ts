@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { isIndexType, isRegistryError, type Descriptor, type RegistryClient, type RepositoryLocation } from '../registry/index.js';
+import { isIndexType, isRegistryError, type Descriptor, type RegistryClient, type RepositoryLocation } from '#libs/registry/index.js';
 import { declaredCompression, gunzip, MAX_ZSTD_WINDOW, sniffCompression, zstdDecompress, type LayerCompression } from './decompress.js';
 import { ImageFsError } from './errors.js';
 import { entryComponents, toPath } from './paths.js';
@@ -185,7 +185,15 @@ export async function readImageFiles(
   const timer = new AbortController();
   const timeout = setTimeout(() => timer.abort(), limits.maxWallTimeMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timer.signal]) : timer.signal;
-  const state: ReadState = { limits, entries: 0, contentBytes: 0, uncompressedBytes: 0, rereadLayers: 0, deadline: Date.now() + limits.maxWallTimeMs, signal };
+  const state: ReadState = {
+    limits,
+    entries: 0,
+    contentBytes: 0,
+    uncompressedBytes: 0,
+    rereadLayers: 0,
+    deadline: Date.now() + limits.maxWallTimeMs,
+    signal,
+  };
   try {
     return await read(client, location, manifestDigest, want, state);
   } catch (err) {
@@ -197,10 +205,19 @@ export async function readImageFiles(
 }
 
 function wallTimeError(limits: ImageReadLimits): ImageFsError {
-  return new ImageFsError('limit_exceeded', `reading the image took longer than ${limits.maxWallTimeMs / 1000} s (limits.image.maxWallTime)`);
+  return new ImageFsError(
+    'limit_exceeded',
+    `reading the image took longer than ${limits.maxWallTimeMs / 1000} s (limits.image.maxWallTime)`,
+  );
 }
 
-async function read(client: RegistryClient, location: RepositoryLocation, manifestDigest: string, want: (path: string) => boolean, state: ReadState): Promise<ImageFs> {
+async function read(
+  client: RegistryClient,
+  location: RepositoryLocation,
+  manifestDigest: string,
+  want: (path: string) => boolean,
+  state: ReadState,
+): Promise<ImageFs> {
   const manifest = await client.getManifest(location, manifestDigest, state.signal);
   if (isIndexType(manifest.mediaType) || manifest.json.manifests) {
     throw new ImageFsError('not_a_manifest', `${manifestDigest} is an index; read each platform's manifest`);
@@ -213,7 +230,10 @@ async function read(client: RegistryClient, location: RepositoryLocation, manife
   for (const [index, layer] of layers.entries()) {
     const declared = declaredCompression(layer.mediaType);
     if (declared === null) {
-      throw new ImageFsError('unsupported_layer', `layer ${index} (${layer.digest}) has media type ${layer.mediaType}, not a filesystem layer`);
+      throw new ImageFsError(
+        'unsupported_layer',
+        `layer ${index} (${layer.digest}) has media type ${layer.mediaType}, not a filesystem layer`,
+      );
     }
     compressions.push(declared);
     const changes: Change[] = [];
@@ -242,18 +262,36 @@ async function read(client: RegistryClient, location: RepositoryLocation, manife
   }
   for (const [index, blobs] of [...missing].sort((a, b) => a[0] - b[0])) {
     state.rereadLayers++;
-    await readLayer(client, location, layers[index]!, index, compressions[index]!, state, (_header, ordinal) => blobs.get(ordinal) ?? null, true);
+    await readLayer(
+      client,
+      location,
+      layers[index]!,
+      index,
+      compressions[index]!,
+      state,
+      (_header, ordinal) => blobs.get(ordinal) ?? null,
+      true,
+    );
   }
 
   const files: WantedEntry[] = found
     .map((f) => {
       if (!f.blob) return { path: f.path, realPath: f.realPath, size: 0, content: null, problem: f.problem };
       const tooLarge = f.blob.contentOmitted === 'too_large';
-      const problem = tooLarge ? `larger than limits.image.maxFileBytes (${f.blob.size} bytes, at most ${state.limits.maxFileBytes} are read)` : f.blob.content ? null : 'its content could not be found in its layer';
+      const problem = tooLarge
+        ? `larger than limits.image.maxFileBytes (${f.blob.size} bytes, at most ${state.limits.maxFileBytes} are read)`
+        : f.blob.content
+          ? null
+          : 'its content could not be found in its layer';
       return { path: f.path, realPath: f.realPath, size: f.blob.size, content: f.blob.content, problem };
     })
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const stats = { uncompressedBytes: state.uncompressedBytes, entries: state.entries, pathComponents: tree.budget.components, rereadLayers: state.rereadLayers };
+  const stats = {
+    uncompressedBytes: state.uncompressedBytes,
+    entries: state.entries,
+    pathComponents: tree.budget.components,
+    rereadLayers: state.rereadLayers,
+  };
   return new ImageFs(tree, manifest.digest, infos, files, stats);
 }
 
@@ -285,7 +323,10 @@ async function readLayer(
   const compression = sniffCompression(head);
   if ((declared === 'gzip' || declared === 'zstd') && compression !== declared) {
     await chunks.return(undefined);
-    throw new ImageFsError('corrupt_layer', `${where} is declared ${declared} (${layer.mediaType}) but its bytes are ${compression === 'none' ? 'not compressed' : compression}`);
+    throw new ImageFsError(
+      'corrupt_layer',
+      `${where} is declared ${declared} (${layer.mediaType}) but its bytes are ${compression === 'none' ? 'not compressed' : compression}`,
+    );
   }
   let entries = 0;
   let sinceYield = 0;
@@ -293,7 +334,10 @@ async function readLayer(
     for await (const chunk of source) {
       state.uncompressedBytes += chunk.length;
       if (state.uncompressedBytes > limits.maxUncompressedBytes) {
-        throw new ImageFsError('limit_exceeded', `the image unpacks to more than ${limits.maxUncompressedBytes} bytes (limits.image.maxUncompressedBytes), at ${where}`);
+        throw new ImageFsError(
+          'limit_exceeded',
+          `the image unpacks to more than ${limits.maxUncompressedBytes} bytes (limits.image.maxUncompressedBytes), at ${where}`,
+        );
       }
       sinceYield += chunk.length;
       if (sinceYield >= YIELD_BYTES) {
@@ -316,7 +360,10 @@ async function readLayer(
     for await (const entry of extract) {
       const ordinal = entries++;
       if (!again && ++state.entries > limits.maxEntries) {
-        throw new ImageFsError('too_many_entries', `image has more than ${limits.maxEntries} filesystem entries (limits.image.maxEntries), at ${where}`);
+        throw new ImageFsError(
+          'too_many_entries',
+          `image has more than ${limits.maxEntries} filesystem entries (limits.image.maxEntries), at ${where}`,
+        );
       }
       const size = entry.header.size ?? 0;
       const blob = keep(entry.header, ordinal, size);
@@ -326,7 +373,10 @@ async function readLayer(
         else {
           state.contentBytes += size;
           if (state.contentBytes > limits.maxContentBytes) {
-            throw new ImageFsError('too_much_content', `wanted files exceed ${limits.maxContentBytes} bytes (limits.image.maxContentBytes), at ${where}`);
+            throw new ImageFsError(
+              'too_much_content',
+              `wanted files exceed ${limits.maxContentBytes} bytes (limits.image.maxContentBytes), at ${where}`,
+            );
           }
           content = [];
         }
@@ -426,7 +476,8 @@ async function peek(source: AsyncGenerator<Uint8Array>, bytes: number): Promise<
 function describe(err: unknown, compression: LayerCompression): string {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: string }).code;
-  if (compression === 'gzip' && (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(message))) return 'gzip stream ends early (truncated)';
+  if (compression === 'gzip' && (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(message)))
+    return 'gzip stream ends early (truncated)';
   if (compression === 'gzip' && typeof code === 'string' && code.startsWith('Z_')) return `corrupt gzip data: ${message}`;
   if (/Invalid tar header/i.test(message)) return 'not a tar archive (invalid tar header)';
   if (/Unexpected end of data/i.test(message)) return 'tar archive ends early (truncated)';

@@ -76,7 +76,10 @@ export class PathBudget {
     this.walked += count;
     this.sinceYield += count;
     if (this.walked > this.maxPathComponents) {
-      throw new ImageFsError('limit_exceeded', `resolving paths walked more than ${this.maxPathComponents} components (limits.image.maxPathComponents): a symlink bomb?`);
+      throw new ImageFsError(
+        'limit_exceeded',
+        `resolving paths walked more than ${this.maxPathComponents} components (limits.image.maxPathComponents): a symlink bomb?`,
+      );
     }
   }
 
@@ -94,8 +97,7 @@ export class PathBudget {
 
 /** A wanted path of the final filesystem: its content, or why it has none. */
 export type WantedFile =
-  | { path: string; realPath: string; blob: Blob; mode: number }
-  | { path: string; realPath: string | null; blob: null; problem: string };
+  { path: string; realPath: string; blob: Blob; mode: number } | { path: string; realPath: string | null; blob: null; problem: string };
 
 /**
  * The merged filesystem of the layers applied so far. Symlinks resolve inside the image as if it
@@ -303,8 +305,10 @@ export class FsTree {
           realPath = toPath(r.components);
         }
         if (!want(logical)) continue;
-        if ((node.type === 'file' || node.type === 'hardlink') && node.blob) out.push({ path: logical, realPath, blob: node.blob, mode: node.mode });
-        else if (node.type === 'hardlink') out.push({ path: logical, realPath, blob: null, problem: `a hard link to ${node.linkTarget}, which is not in the image` });
+        if ((node.type === 'file' || node.type === 'hardlink') && node.blob)
+          out.push({ path: logical, realPath, blob: node.blob, mode: node.mode });
+        else if (node.type === 'hardlink')
+          out.push({ path: logical, realPath, blob: null, problem: `a hard link to ${node.linkTarget}, which is not in the image` });
         else out.push({ path: logical, realPath, blob: null, problem: `not a regular file (${node.type})` });
       }
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NewFindingsJobData } from '../workflow/index.js';
+import type { NewFindingsJobData } from '#libs/workflow/index.js';
 import { NEW_FINDINGS_SHOWN, newFindingsMessage } from './new-findings-message.js';
 import { newFindingsJobSchema } from './notify-jobs.js';
 
@@ -15,8 +15,22 @@ function notice(over: Partial<NewFindingsJobData> = {}): NewFindingsJobData {
     importId: '42',
     dbImportedAt: '2026-11-24T10:00:00.000Z',
     findings: [
-      { id: 'GHSA-xvch-5gv4-984h', package: 'minimist', installedVersion: '1.2.5', fixedVersion: '1.2.6', severity: 'high', source: 'builtin' },
-      { id: 'CVE-2026-0001', package: 'openssl', installedVersion: '3.0.11-1~deb12u1', fixedVersion: null, severity: 'critical', source: 'builtin' },
+      {
+        id: 'GHSA-xvch-5gv4-984h',
+        package: 'minimist',
+        installedVersion: '1.2.5',
+        fixedVersion: '1.2.6',
+        severity: 'high',
+        source: 'builtin',
+      },
+      {
+        id: 'CVE-2026-0001',
+        package: 'openssl',
+        installedVersion: '3.0.11-1~deb12u1',
+        fixedVersion: null,
+        severity: 'critical',
+        source: 'builtin',
+      },
     ],
     ...over,
   };
@@ -42,7 +56,10 @@ describe('the new-findings notice', () => {
       '• *CVE-2026-0001* (critical) `openssl` 3.0.11-1~deb12u1 (no fixed version yet)',
       '• *GHSA-xvch-5gv4-984h* (high) `minimist` 1.2.5 → 1.2.6',
     ]);
-    expect(blocks.at(-1)).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'promotion `0b7c3d4e-1111-4222-8333-944455566677` · vulnerability database import 42' }] });
+    expect(blocks.at(-1)).toEqual({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: 'promotion `0b7c3d4e-1111-4222-8333-944455566677` · vulnerability database import 42' }],
+    });
   });
 
   it('says what to do in plain text, without a link', () => {
@@ -73,7 +90,18 @@ describe('the new-findings notice', () => {
 
   it('escapes Slack markup in package names and ids, so a crafted advisory cannot add mentions or links', () => {
     const { blocks } = newFindingsMessage(
-      notice({ findings: [{ id: '<!channel>', package: 'evil<https://x.test|click>', installedVersion: '1 & 2', fixedVersion: null, severity: 'critical', source: 'builtin' }] }),
+      notice({
+        findings: [
+          {
+            id: '<!channel>',
+            package: 'evil<https://x.test|click>',
+            installedVersion: '1 & 2',
+            fixedVersion: null,
+            severity: 'critical',
+            source: 'builtin',
+          },
+        ],
+      }),
     );
     const list = sectionTexts(blocks)[0]!;
     expect(list).toContain('*&lt;!channel&gt;*');

@@ -1,4 +1,4 @@
-import type { NewFindingsJobData } from '../workflow/index.js';
+import type { NewFindingsJobData } from '#libs/workflow/index.js';
 import { escapeMrkdwn, shortDigest, type SlackMessage } from './slack-message.js';
 
 // The notice a vulnerability database import raises for an image already promoted: it lists the
@@ -23,7 +23,9 @@ function rank(severity: string): number {
 
 /** Worst first, then by id, so the capped list shows what matters most. */
 function ordered(findings: readonly NewFinding[]): NewFinding[] {
-  return [...findings].sort((a, b) => rank(a.severity) - rank(b.severity) || a.id.localeCompare(b.id) || a.package.localeCompare(b.package));
+  return [...findings].sort(
+    (a, b) => rank(a.severity) - rank(b.severity) || a.id.localeCompare(b.id) || a.package.localeCompare(b.package),
+  );
 }
 
 function findingLine(f: NewFinding): string {
@@ -60,7 +62,10 @@ export function newFindingsMessage(notice: NewFindingsJobData): SlackMessage {
       },
       {
         type: 'section',
-        text: { type: 'mrkdwn', text: clip(`:rotating_light: *${count} new blocking ${noun}* the scan gate would refuse today:\n${list}`, 2900) },
+        text: {
+          type: 'mrkdwn',
+          text: clip(`:rotating_light: *${count} new blocking ${noun}* the scan gate would refuse today:\n${list}`, 2900),
+        },
       },
       {
         type: 'section',
@@ -72,7 +77,12 @@ export function newFindingsMessage(notice: NewFindingsJobData): SlackMessage {
             `or build an image with the fixed versions and promote it to ${notice.environment}.`,
         },
       },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `promotion \`${notice.promotionId}\` · vulnerability database import ${escapeMrkdwn(notice.importId)}` }] },
+      {
+        type: 'context',
+        elements: [
+          { type: 'mrkdwn', text: `promotion \`${notice.promotionId}\` · vulnerability database import ${escapeMrkdwn(notice.importId)}` },
+        ],
+      },
     ],
   };
 }

@@ -1,11 +1,11 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { AppConfig, NOTIFY_EVENTS, type NotifyEvent } from '../config/index.js';
-import type { AuditEventEntity } from '../db/index.js';
-import { DECISIONS, PROMOTION_STATUSES } from '../domain/index.js';
-import { QUEUES } from '../queue/index.js';
-import { AuditService } from '../workflow/index.js';
+import { AppConfig, NOTIFY_EVENTS, type NotifyEvent } from '#libs/config/index.js';
+import type { AuditEventEntity } from '#libs/db/index.js';
+import { DECISIONS, PROMOTION_STATUSES } from '#libs/domain/index.js';
+import { QUEUES } from '#libs/queue/index.js';
+import { AuditService } from '#libs/workflow/index.js';
 import { notifyJobOptions, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 
 /** Changes that can alter what a promotion's Slack message shows. */
@@ -57,13 +57,21 @@ export class NotifyEnqueuer implements OnModuleInit {
     const slackEvents = events.filter((e) => SLACK_ACTIONS.has(e.action));
     if (this.config.pipeline.slack && slackEvents.length > 0) {
       const data: SlackJobData = { promotionId, events: slackEvents.map((e) => e.action) };
-      jobs.push({ name: NOTIFY_JOBS.slack, data, opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `slack-${slackEvents[0]!.id}` } });
+      jobs.push({
+        name: NOTIFY_JOBS.slack,
+        data,
+        opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `slack-${slackEvents[0]!.id}` },
+      });
     }
     this.config.pipeline.webhooks.forEach((hook, index) => {
       for (const e of events) {
         if (!isNotifyEvent(e.action) || OWN_JOB_EVENTS.has(e.action) || !hook.events.includes(e.action)) continue;
         const data: WebhookJobData = { promotionId, event: e.action, eventId: e.id, at: e.at.toISOString(), webhook: index };
-        jobs.push({ name: NOTIFY_JOBS.webhook, data, opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `webhook-${index}-${e.id}` } });
+        jobs.push({
+          name: NOTIFY_JOBS.webhook,
+          data,
+          opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `webhook-${index}-${e.id}` },
+        });
       }
     });
     return jobs;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { jobRetry, NOTIFY_EVENTS, type WorkerConfig } from '../config/index.js';
-import { NEW_FINDINGS_JOB, type NewFindingsJobData } from '../workflow/index.js';
+import { jobRetry, NOTIFY_EVENTS, type WorkerConfig } from '#libs/config/index.js';
+import { NEW_FINDINGS_JOB, type NewFindingsJobData } from '#libs/workflow/index.js';
 
 /** Jobs on the `notify` queue. Each renders the promotion as it is when the job runs. */
 export const NOTIFY_JOBS = {

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { WorkflowModule } from '../workflow/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { WorkflowModule } from '#libs/workflow/index.js';
 import { NotifyEnqueuer } from './notify-enqueuer.js';
 import { NotifyService } from './notify.service.js';
 import { SlackApi } from './slack-api.js';

@@ -2,15 +2,21 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/index.js';
-import { ServiceError } from '../domain/index.js';
-import { QUEUES } from '../queue/index.js';
-import { PromotionService, type NewFindingsJobData, type PromotionView } from '../workflow/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import { QUEUES } from '#libs/queue/index.js';
+import { PromotionService, type NewFindingsJobData, type PromotionView } from '#libs/workflow/index.js';
 import { newFindingsMessage } from './new-findings-message.js';
 import { newFindingsJobSchema, notifyJobOptions, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 import { SlackApi } from './slack-api.js';
 import { approvalMessage, eventMessage } from './slack-message.js';
-import { WEBHOOK_DELIVERY_HEADER, WEBHOOK_EVENT_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, webhookSignature } from './webhook-signature.js';
+import {
+  WEBHOOK_DELIVERY_HEADER,
+  WEBHOOK_EVENT_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  webhookSignature,
+} from './webhook-signature.js';
 
 /** A webhook answered with something a retry cannot change (a 4xx other than 408 and 429). */
 export class WebhookRefused extends Error {
@@ -54,7 +60,11 @@ export class NotifyService {
     await this.queue.addBulk(
       owed.map(({ id, updated }) => {
         const data: SlackJobData = { promotionId: id, events: ['catch-up'] };
-        return { name: NOTIFY_JOBS.slack, data, opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `slack-catch-up-${id}-${updated}` } };
+        return {
+          name: NOTIFY_JOBS.slack,
+          data,
+          opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `slack-catch-up-${id}-${updated}` },
+        };
       }),
     );
     return owed.length;
@@ -77,16 +87,29 @@ export class NotifyService {
     const outcome = await this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`slack-message:${job.promotionId}`]);
       const view = (await this.current(job.promotionId))!;
-      const [row]: { channel: string; ts: string }[] = await manager.query('SELECT channel, ts FROM slack_messages WHERE promotion_id = $1', [job.promotionId]);
+      const [row]: { channel: string; ts: string }[] = await manager.query(
+        'SELECT channel, ts FROM slack_messages WHERE promotion_id = $1',
+        [job.promotionId],
+      );
       if (row) {
         await slack.update(row.channel, row.ts, approvalMessage(view));
-        await manager.query('UPDATE slack_messages SET status = $2, updated_at = now() WHERE promotion_id = $1', [job.promotionId, view.status]);
+        await manager.query('UPDATE slack_messages SET status = $2, updated_at = now() WHERE promotion_id = $1', [
+          job.promotionId,
+          view.status,
+        ]);
         return { view, result: 'updated' };
       }
-      const concernsApproval = view.status === 'awaiting_approval' || job.events.some((e) => e === 'promotion.awaiting_approval' || /^(approval|review)\./.test(e));
+      const concernsApproval =
+        view.status === 'awaiting_approval' ||
+        job.events.some((e) => e === 'promotion.awaiting_approval' || /^(approval|review)\./.test(e));
       if (!concernsApproval) return { view, result: 'no approval message' };
       const posted = await slack.postMessage(channel, approvalMessage(view));
-      await manager.query('INSERT INTO slack_messages (promotion_id, channel, ts, status) VALUES ($1, $2, $3, $4)', [job.promotionId, posted.channel, posted.ts, view.status]);
+      await manager.query('INSERT INTO slack_messages (promotion_id, channel, ts, status) VALUES ($1, $2, $3, $4)', [
+        job.promotionId,
+        posted.channel,
+        posted.ts,
+        view.status,
+      ]);
       return { view, result: 'posted' };
     });
 
@@ -114,8 +137,18 @@ export class NotifyService {
       if (event) {
         await this.queue.addBulk(
           hooks.map((webhook) => {
-            const data: WebhookJobData = { promotionId: notice.promotionId, event: NEW_FINDINGS_EVENT, eventId: event.id, at: new Date(event.at).toISOString(), webhook };
-            return { name: NOTIFY_JOBS.webhook, data, opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `webhook-${webhook}-${event.id}` } };
+            const data: WebhookJobData = {
+              promotionId: notice.promotionId,
+              event: NEW_FINDINGS_EVENT,
+              eventId: event.id,
+              at: new Date(event.at).toISOString(),
+              webhook,
+            };
+            return {
+              name: NOTIFY_JOBS.webhook,
+              data,
+              opts: { ...notifyJobOptions(this.config.pipeline.worker), jobId: `webhook-${webhook}-${event.id}` },
+            };
           }),
         );
         done.push(`${hooks.length} webhook deliver${hooks.length === 1 ? 'y' : 'ies'} queued`);
@@ -146,7 +179,13 @@ export class NotifyService {
       newFindings = await this.newFindingsOf(job.eventId);
       if (!newFindings) return `no readable ${NEW_FINDINGS_EVENT} event ${job.eventId}`;
     }
-    const body = JSON.stringify({ event: job.event, deliveryId: job.eventId, at: job.at, promotion: webhookPromotion(view), ...(newFindings ? { newFindings } : {}) });
+    const body = JSON.stringify({
+      event: job.event,
+      deliveryId: job.eventId,
+      at: job.at,
+      promotion: webhookPromotion(view),
+      ...(newFindings ? { newFindings } : {}),
+    });
     const timestamp = String(Math.floor(Date.now() / 1000));
     const res = await fetch(hook.url, {
       method: 'POST',
@@ -172,7 +211,10 @@ export class NotifyService {
 
   /** What a `scan.new_findings` delivery reports, from the audit record rather than from Redis. */
   private async newFindingsOf(eventId: string): Promise<NewFindingsJobData | undefined> {
-    const [row]: { data: unknown }[] = await this.dataSource.query('SELECT data FROM audit_events WHERE id = $1 AND action = $2', [eventId, NEW_FINDINGS_EVENT]);
+    const [row]: { data: unknown }[] = await this.dataSource.query('SELECT data FROM audit_events WHERE id = $1 AND action = $2', [
+      eventId,
+      NEW_FINDINGS_EVENT,
+    ]);
     const parsed = newFindingsJobSchema.safeParse(row?.data);
     return parsed.success ? parsed.data : undefined;
   }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { LogLevel, WebAPIPlatformError, WebClient, type Logger as SlackLogger } from '@slack/web-api';
-import type { SlackConfig } from '../config/index.js';
+import type { SlackConfig } from '#libs/config/index.js';
 import type { SlackMessage } from './slack-message.js';
 
 /** Slack answers these with ok:false; sending the same request again cannot help. */
@@ -76,7 +76,13 @@ export class SlackApi {
 
   async postMessage(channel: string, message: SlackMessage, threadTs?: string): Promise<{ channel: string; ts: string }> {
     const result = await this.call('chat.postMessage', () =>
-      this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, unfurl_links: false, ...(threadTs ? { thread_ts: threadTs } : {}) }),
+      this.client.chat.postMessage({
+        channel,
+        text: message.text,
+        blocks: message.blocks,
+        unfurl_links: false,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+      }),
     );
     if (!result.channel || !result.ts) throw new SlackApiError('chat.postMessage answered without channel and ts', false);
     return { channel: result.channel, ts: result.ts };
@@ -127,7 +133,8 @@ export class SlackApi {
 
 function nestLogger(logger: Logger): SlackLogger {
   let level = LogLevel.WARN;
-  const text = (msg: unknown[]) => msg.map((m) => (typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(' ');
+  const text = (msg: unknown[]) =>
+    msg.map((m) => (typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(' ');
   return {
     debug: () => undefined,
     info: () => undefined,

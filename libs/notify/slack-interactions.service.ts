@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { z } from 'zod';
-import type { Principal } from '../auth/index.js';
-import { AppConfig, type SlackPrincipalConfig } from '../config/index.js';
-import { personKey, PromotionError, ServiceError, type Decision } from '../domain/index.js';
-import { ApprovalService, PromotionService, type PromotionView } from '../workflow/index.js';
+import type { Principal } from '#libs/auth/index.js';
+import { AppConfig, type SlackPrincipalConfig } from '#libs/config/index.js';
+import { personKey, PromotionError, ServiceError, type Decision } from '#libs/domain/index.js';
+import { ApprovalService, PromotionService, type PromotionView } from '#libs/workflow/index.js';
 import { SlackApi } from './slack-api.js';
 import { APPROVE_ACTION, decodeButtonValue, REJECT_ACTION, shortDigest } from './slack-message.js';
 import { verifySlackSignature } from './slack-signature.js';
@@ -97,7 +97,9 @@ export class SlackInteractionsService implements OnApplicationShutdown {
     if (!value) return refuse('This button does not name a promotion; nothing was recorded.');
     const who = await this.principalOf(click.userId);
     if (!who) {
-      return refuse(`Your Slack account (${click.userId}) is not mapped to a promoter principal, so you cannot decide here. Ask an admin to add it under slack.users.`);
+      return refuse(
+        `Your Slack account (${click.userId}) is not mapped to a promoter principal, so you cannot decide here. Ask an admin to add it under slack.users.`,
+      );
     }
     let view: PromotionView;
     try {
@@ -106,16 +108,32 @@ export class SlackInteractionsService implements OnApplicationShutdown {
       if (err instanceof ServiceError && err.code === 'not_found') return refuse('That promotion no longer exists; nothing was recorded.');
       throw err;
     }
-    if (view.status !== 'awaiting_approval') return refuse(`This promotion is ${view.status.replace('_', ' ')}; decisions are taken only while it awaits approval. Nothing was recorded.`);
+    if (view.status !== 'awaiting_approval')
+      return refuse(
+        `This promotion is ${view.status.replace('_', ' ')}; decisions are taken only while it awaits approval. Nothing was recorded.`,
+      );
     if (value.digest !== view.digest || (value.evidenceDigest !== null && value.evidenceDigest !== view.evidenceDigest)) {
-      return refuse(`This message is stale: it shows digest ${shortDigest(value.digest)} with older gate results, and the promotion now awaits approval of ${shortDigest(view.digest)} on new evidence. Nothing was recorded; use the updated message.`);
+      return refuse(
+        `This message is stale: it shows digest ${shortDigest(value.digest)} with older gate results, and the promotion now awaits approval of ${shortDigest(view.digest)} on new evidence. Nothing was recorded; use the updated message.`,
+      );
     }
     // Self-approval and a second decision (through any channel: the rule counts people by name) are
     // the approval rule's to refuse; the reply only says it in Slack's words.
     try {
-      const after = await this.approvals.decide(who, value.promotionId, { decision: click.decision, comment: 'from Slack', ...(value.evidenceDigest ? { evidenceDigest: value.evidenceDigest } : {}) }, 'slack');
-      const state = after.status === 'awaiting_approval' ? `${after.approval.needed} more approval(s) needed` : `the promotion is now ${after.status.replace('_', ' ')}`;
-      return { accepted: true, reply: `Recorded your ${click.decision === 'approve' ? 'approval' : 'rejection'} as ${who.person}; ${state}.` };
+      const after = await this.approvals.decide(
+        who,
+        value.promotionId,
+        { decision: click.decision, comment: 'from Slack', ...(value.evidenceDigest ? { evidenceDigest: value.evidenceDigest } : {}) },
+        'slack',
+      );
+      const state =
+        after.status === 'awaiting_approval'
+          ? `${after.approval.needed} more approval(s) needed`
+          : `the promotion is now ${after.status.replace('_', ' ')}`;
+      return {
+        accepted: true,
+        reply: `Recorded your ${click.decision === 'approve' ? 'approval' : 'rejection'} as ${who.person}; ${state}.`,
+      };
     } catch (err) {
       if (err instanceof PromotionError) return refuse(refusal(err, who, view));
       if (err instanceof ServiceError) return refuse(`${err.message}. Nothing was recorded.`);

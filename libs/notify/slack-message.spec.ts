@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PromotionView } from '../workflow/index.js';
+import type { PromotionView } from '#libs/workflow/index.js';
 import { allowedResponseUrl } from './slack-api.js';
 import { approvalMessage, decodeButtonValue, encodeButtonValue, escapeMrkdwn, eventMessage } from './slack-message.js';
 
@@ -29,10 +29,30 @@ function view(over: Partial<PromotionView> = {}): PromotionView {
       { gate: 'signature', status: 'waived', summary: 'waived by sam', evidence: {}, evidenceDigest: null, round: 1, updatedAt: '' },
     ],
     approvals: [
-      { id: 'a1', approver: { id: 'alice', name: 'alice' }, decision: 'approve', comment: '', via: 'slack', digest: DIGEST, evidenceDigest: '', at: '', counts: true },
+      {
+        id: 'a1',
+        approver: { id: 'alice', name: 'alice' },
+        decision: 'approve',
+        comment: '',
+        via: 'slack',
+        digest: DIGEST,
+        evidenceDigest: '',
+        at: '',
+        counts: true,
+      },
     ],
     reviews: [],
-    approval: { required: 2, roles: ['release-manager'], reviews: ['security'], approvers: ['alice'], needed: 1, missingReviews: ['security'], stale: 0, expired: 0, rejectedBy: null },
+    approval: {
+      required: 2,
+      roles: ['release-manager'],
+      reviews: ['security'],
+      approvers: ['alice'],
+      needed: 1,
+      missingReviews: ['security'],
+      stale: 0,
+      expired: 0,
+      rejectedBy: null,
+    },
     ...over,
   } as PromotionView;
 }
@@ -56,25 +76,48 @@ describe('the approval message', () => {
       ['promotion.approve', 'primary'],
       ['promotion.reject', 'danger'],
     ]);
-    expect(decodeButtonValue(actions.elements[0].value)).toEqual({ promotionId: view().id, digest: DIGEST, evidenceDigest: view().evidenceDigest });
+    expect(decodeButtonValue(actions.elements[0].value)).toEqual({
+      promotionId: view().id,
+      digest: DIGEST,
+      evidenceDigest: view().evidenceDigest,
+    });
   });
 
-  it.each(['approved', 'promoting', 'promoted', 'rejected', 'blocked', 'expired', 'cancelled', 'failed'] as const)('has no buttons once %s', (status) => {
-    const { blocks } = approvalMessage(view({ status }));
-    expect(blocks.some((b) => b.type === 'actions')).toBe(false);
-    expect(blocks[0]!.text.text).toBe(`Promotion to prod: ${status}`);
-  });
+  it.each(['approved', 'promoting', 'promoted', 'rejected', 'blocked', 'expired', 'cancelled', 'failed'] as const)(
+    'has no buttons once %s',
+    (status) => {
+      const { blocks } = approvalMessage(view({ status }));
+      expect(blocks.some((b) => b.type === 'actions')).toBe(false);
+      expect(blocks[0]!.text.text).toBe(`Promotion to prod: ${status}`);
+    },
+  );
 
   it('keeps every text block within Slack limits for long inputs', () => {
     const long = 'x'.repeat(10_000);
-    const { blocks } = approvalMessage(view({ reason: long, gates: Array.from({ length: 30 }, (_, i) => ({ gate: `g${i}`, status: 'failed', summary: long, evidence: {}, evidenceDigest: null, round: 1, updatedAt: '' })) }));
+    const { blocks } = approvalMessage(
+      view({
+        reason: long,
+        gates: Array.from({ length: 30 }, (_, i) => ({
+          gate: `g${i}`,
+          status: 'failed',
+          summary: long,
+          evidence: {},
+          evidenceDigest: null,
+          round: 1,
+          updatedAt: '',
+        })),
+      }),
+    );
     for (const b of blocks) if (b.text?.type === 'mrkdwn') expect(b.text.text.length).toBeLessThanOrEqual(3000);
   });
 });
 
 describe('notices', () => {
   it('a blocked promotion names the failing gates', () => {
-    const blocked = view({ status: 'blocked', gates: [{ gate: 'scan', status: 'failed', summary: '3 critical', evidence: {}, evidenceDigest: null, round: 1, updatedAt: '' }] });
+    const blocked = view({
+      status: 'blocked',
+      gates: [{ gate: 'scan', status: 'failed', summary: '3 critical', evidence: {}, evidenceDigest: null, round: 1, updatedAt: '' }],
+    });
     const { text, blocks } = eventMessage(blocked, 'blocked');
     expect(text).toMatch(/: blocked$/);
     expect(texts(blocks)).toContain('*scan*: 3 critical');

@@ -1,4 +1,4 @@
-import type { PromotionView } from '../workflow/index.js';
+import type { PromotionView } from '#libs/workflow/index.js';
 
 // Block Kit messages for a promotion. The approval message is re-rendered from the promotion's
 // current state on every change, so the channel always shows where it stands.
@@ -137,7 +137,10 @@ export function approvalMessage(view: PromotionView): SlackMessage {
       ],
     });
   }
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `promotion \`${view.id}\` · round ${view.round} · updated ${view.updatedAt}` }] });
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `promotion \`${view.id}\` · round ${view.round} · updated ${view.updatedAt}` }],
+  });
   return { text, blocks };
 }
 
@@ -146,13 +149,16 @@ export function eventMessage(view: PromotionView, event: 'blocked' | 'promoted' 
   let line: string;
   if (event === 'blocked') {
     const failing = view.gates.filter((g) => g.status === 'failed' || g.status === 'error');
-    line = `:octagonal_sign: ${imageLine(view)} was blocked on its way to *${view.target}*:\n` +
+    line =
+      `:octagonal_sign: ${imageLine(view)} was blocked on its way to *${view.target}*:\n` +
       failing.map((g) => `${GATE_ICONS[g.status]} *${g.gate}*: ${escapeMrkdwn(clip(g.summary, 300))}`).join('\n');
   } else if (event === 'promoted') {
     line = `:rocket: ${imageLine(view)} was promoted ${view.source} → *${view.target}* (\`${escapeMrkdwn(view.targetRepository)}${view.targetTag ? `:${escapeMrkdwn(view.targetTag)}` : ''}\`).`;
   } else {
     const error = view.lastError;
-    const why = error ? `\n*${escapeMrkdwn(error.step)}* (attempt ${error.attempt}, ${error.at}): ${escapeMrkdwn(clip(error.message, 500))}` : '';
+    const why = error
+      ? `\n*${escapeMrkdwn(error.step)}* (attempt ${error.attempt}, ${error.at}): ${escapeMrkdwn(clip(error.message, 500))}`
+      : '';
     line = `:x: Promoting ${imageLine(view)} to *${view.target}* failed; \`promoctl retry ${view.id}\` tries again once the cause is fixed.${why}`;
   }
   const text = `${view.repository}@${shortDigest(view.digest)} → ${view.target}: ${event}`;
@@ -160,7 +166,10 @@ export function eventMessage(view: PromotionView, event: 'blocked' | 'promoted' 
     text,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: clip(line, 2900) } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `promotion \`${view.id}\` · requested by ${escapeMrkdwn(view.requestedBy.name)}` }] },
+      {
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: `promotion \`${view.id}\` · requested by ${escapeMrkdwn(view.requestedBy.name)}` }],
+      },
     ],
   };
 }

@@ -12,7 +12,14 @@ const BODY =
 const EXPECTED = 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503';
 
 const check = (over: Partial<Parameters<typeof verifySlackSignature>[0]> = {}) =>
-  verifySlackSignature({ signingSecret: SECRET, timestamp: TIMESTAMP, signature: EXPECTED, rawBody: Buffer.from(BODY), nowSeconds: 1531420618, ...over });
+  verifySlackSignature({
+    signingSecret: SECRET,
+    timestamp: TIMESTAMP,
+    signature: EXPECTED,
+    rawBody: Buffer.from(BODY),
+    nowSeconds: 1531420618,
+    ...over,
+  });
 
 describe('Slack request signatures', () => {
   it("computes Slack's published example signature", () => {
@@ -32,7 +39,10 @@ describe('Slack request signatures', () => {
   });
 
   it('refuses a body changed by one byte, another secret, another timestamp', () => {
-    expect(check({ rawBody: Buffer.from(BODY.replace('roadrunner', 'roadrunnex')) })).toMatchObject({ ok: false, reason: /does not match/ });
+    expect(check({ rawBody: Buffer.from(BODY.replace('roadrunner', 'roadrunnex')) })).toMatchObject({
+      ok: false,
+      reason: /does not match/,
+    });
     expect(check({ signingSecret: SECRET.replace('8f', '9f') })).toMatchObject({ ok: false, reason: /does not match/ });
     expect(check({ timestamp: '1531420619', nowSeconds: 1531420619 })).toMatchObject({ ok: false, reason: /does not match/ });
   });

@@ -26,7 +26,8 @@ export function verifySlackSignature(input: {
 }): SignatureCheck {
   const { timestamp, signature } = input;
   if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'X-Slack-Request-Timestamp is missing or not a number' };
-  if (!signature || !/^v0=[0-9a-f]{64}$/.test(signature)) return { ok: false, reason: 'X-Slack-Signature is missing or not a v0 signature' };
+  if (!signature || !/^v0=[0-9a-f]{64}$/.test(signature))
+    return { ok: false, reason: 'X-Slack-Signature is missing or not a v0 signature' };
   const now = input.nowSeconds ?? Math.floor(Date.now() / 1000);
   if (Math.abs(now - Number(timestamp)) > SLACK_MAX_SKEW_SECONDS) {
     return { ok: false, reason: 'the request timestamp is more than five minutes away from now (a replay?)' };
@@ -34,6 +35,7 @@ export function verifySlackSignature(input: {
   const expected = Buffer.from(slackSignature(input.signingSecret, timestamp, input.rawBody), 'utf8');
   const given = Buffer.from(signature, 'utf8');
   // Both are `v0=` + 64 hex digits (checked above), so the lengths match and nothing leaks through them.
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'the Slack signature does not match' };
+  if (expected.length !== given.length || !timingSafeEqual(expected, given))
+    return { ok: false, reason: 'the Slack signature does not match' };
   return { ok: true };
 }

@@ -1,5 +1,5 @@
-import { readImageFiles, type ImageFs, type ImageReadLimits } from '../imagefs/index.js';
-import { isIndexType, type Descriptor, type Manifest, type RegistryClient } from '../registry/index.js';
+import { readImageFiles, type ImageFs, type ImageReadLimits } from '#libs/imagefs/index.js';
+import { isIndexType, type Descriptor, type Manifest, type RegistryClient } from '#libs/registry/index.js';
 import { resolveUser, userNeedsLookup, type IdFiles } from './user.js';
 import {
   BIN_DIRS,
@@ -65,7 +65,8 @@ export async function buildFacts(client: RegistryClient, request: FactsRequest):
 
   const perPlatform = [];
   for (const child of children) {
-    const manifest = child.descriptor.digest === top.digest ? top : await client.getManifest(location, child.descriptor.digest, request.signal);
+    const manifest =
+      child.descriptor.digest === top.digest ? top : await client.getManifest(location, child.descriptor.digest, request.signal);
     perPlatform.push(await platformFacts(client, location, manifest, top, child.platform, request));
   }
   const platforms = perPlatform.map((p) => p.platform);
@@ -105,7 +106,8 @@ async function platformFacts(
 ) {
   const configDescriptor = manifest.json.config;
   const layers = manifest.json.layers;
-  if (!configDescriptor || !Array.isArray(layers)) throw new FactsError(`manifest ${manifest.digest} is not an image manifest (no config or layers)`);
+  if (!configDescriptor || !Array.isArray(layers))
+    throw new FactsError(`manifest ${manifest.digest} is not an image manifest (no config or layers)`);
   const raw = await client.readBlob(location, configDescriptor, 4 * MiB, request.signal);
   let doc: ImageConfigJson;
   try {
@@ -113,12 +115,20 @@ async function platformFacts(
   } catch {
     throw new FactsError(`the config ${configDescriptor.digest} of ${manifest.digest} is not JSON`);
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new FactsError(`the config ${configDescriptor.digest} is not a JSON object`);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new FactsError(`the config ${configDescriptor.digest} is not a JSON object`);
   const config = configSection(doc.config ?? doc.container_config ?? {});
   const annotations: Record<string, string> = { ...stringsOf(top.json.annotations), ...stringsOf(manifest.json.annotations) };
   for (const key of WELL_KNOWN_ANNOTATIONS) annotations[key] = annotations[key] || config.Labels[key] || '';
   const lookup = request.users === true && userNeedsLookup(config.User);
-  const fs = request.filesystem || lookup ? await readImageFiles(client, location, manifest.digest, { ...request.limits, want: lookup ? isIdFile : undefined, signal: request.signal }) : null;
+  const fs =
+    request.filesystem || lookup
+      ? await readImageFiles(client, location, manifest.digest, {
+          ...request.limits,
+          want: lookup ? isIdFile : undefined,
+          signal: request.signal,
+        })
+      : null;
   const filesystem = request.filesystem && fs ? filesystemSection(fs) : null;
   const user = resolveUser(config.User, lookup && fs ? idFiles(fs) : null);
   return {
@@ -157,7 +167,8 @@ interface ImageConfigJson {
 }
 
 function platformOf(p: { os?: unknown; architecture?: unknown; variant?: unknown } | undefined): string {
-  if (!p || typeof p.os !== 'string' || typeof p.architecture !== 'string' || !p.os || !p.architecture || p.os === 'unknown') return 'unknown';
+  if (!p || typeof p.os !== 'string' || typeof p.architecture !== 'string' || !p.os || !p.architecture || p.os === 'unknown')
+    return 'unknown';
   return [p.os, p.architecture, ...(typeof p.variant === 'string' && p.variant ? [p.variant] : [])].join('/');
 }
 
@@ -170,7 +181,8 @@ function createdOf(value: unknown): string | null {
 }
 
 function configSection(c: Record<string, unknown>): ConfigSection {
-  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+  const list = (v: unknown): string[] =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : [];
   return {
     User: typeof c.User === 'string' ? c.User : '',
     Entrypoint: list(c.Entrypoint),
@@ -194,7 +206,8 @@ export function filesystemSection(fs: Pick<ImageFs, 'resolve' | 'realpath'>): Fi
     // A dangling link is no program (nor is one the kernel would refuse as too long); a chain past
     // maxLinkHops could be one the rule must see: fail closed rather than call it absent.
     if ('problem' in r) {
-      if (r.problem === 'loop') throw new FactsError(`${path} is a symlink chain longer than limits.image.maxLinkHops (or a loop): cannot tell what it runs`);
+      if (r.problem === 'loop')
+        throw new FactsError(`${path} is a symlink chain longer than limits.image.maxLinkHops (or a loop): cannot tell what it runs`);
       return false;
     }
     return r.entry.type === 'file' || r.entry.type === 'hardlink';

@@ -37,7 +37,7 @@ export const BUILTIN_RULES: Record<BuiltinRuleName, BuiltinRule> = {
       '{{user.problem != "" ? "the image\'s user cannot be resolved (config User is \\"" + config.User + "\\"): " + user.problem : "the image runs as root (config User is " + (config.User == "" ? "not set" : "\\"" + config.User + "\\", uid 0") + ")"}}; set USER to a non-root user',
   },
   'allowed-registries': {
-    description: 'the image comes from one of the allowed registries (option `registries`; default: the pipeline\'s registries)',
+    description: "the image comes from one of the allowed registries (option `registries`; default: the pipeline's registries)",
     expression: 'image.registry in params.registries',
     message: 'the image comes from {{image.registry}}, which is not an allowed registry ({{params.registries.join(", ")}})',
   },
@@ -52,7 +52,15 @@ export const BUILTIN_RULES: Record<BuiltinRuleName, BuiltinRule> = {
       `(${BASE_DIGEST} != "" && ${BASE_DIGEST} in params.bases) || ` +
       `(${BASE_NAME} != "" && params.bases.exists(b, ${BASE_NAME} == b || ${BASE_NAME}.startsWith(b + ":") || ${BASE_NAME}.startsWith(b + "@")))`,
     message:
-      'the base image {{' + BASE_NAME + ' == "" ? "is not annotated (org.opencontainers.image.base.name)" : ' + BASE_NAME + ' + (' + BASE_DIGEST + ' == "" ? "" : "@" + ' + BASE_DIGEST + ') + " is not trusted"}}; trusted bases: {{params.bases.join(", ")}}',
+      'the base image {{' +
+      BASE_NAME +
+      ' == "" ? "is not annotated (org.opencontainers.image.base.name)" : ' +
+      BASE_NAME +
+      ' + (' +
+      BASE_DIGEST +
+      ' == "" ? "" : "@" + ' +
+      BASE_DIGEST +
+      ') + " is not trusted"}}; trusted bases: {{params.bases.join(", ")}}',
   },
   'no-shell': {
     description: 'the final filesystem holds no shell (/bin/sh, /bin/bash, /bin/ash)',
@@ -67,7 +75,8 @@ export const BUILTIN_RULES: Record<BuiltinRuleName, BuiltinRule> = {
   'max-age': {
     description: 'the image was built no longer ago than the option `maxAge` (default 90d)',
     expression: 'created != null && now - created <= duration(params.maxAge)',
-    message: 'the image was built {{created == null ? "at an unknown time (its config has no created date)" : created}}; images older than {{params.maxAgeText}} are refused',
+    message:
+      'the image was built {{created == null ? "at an unknown time (its config has no created date)" : created}}; images older than {{params.maxAgeText}} are refused',
   },
   'required-labels': {
     description: 'the config carries every label named in the option `labels`',

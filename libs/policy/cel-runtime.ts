@@ -70,7 +70,9 @@ export function policyRuntime(cel: CelModule): PolicyRuntime {
 
   function describe(err: unknown): string {
     const e = err as { summary?: string; message?: string; range?: { start: number } | null };
-    const text = String(e?.summary ?? e?.message ?? err).split('\n')[0]!.trim();
+    const text = String(e?.summary ?? e?.message ?? err)
+      .split('\n')[0]!
+      .trim();
     return e?.range && typeof e.range.start === 'number' ? `${text} (at offset ${e.range.start})` : text;
   }
 
@@ -149,7 +151,13 @@ export function policyRuntime(cel: CelModule): PolicyRuntime {
     if (value instanceof Map) return '{' + [...value].map(([k, v]) => `${show(k, depth + 1)}: ${show(v, depth + 1)}`).join(', ') + '}';
     const d = value as { seconds?: unknown; nanos?: unknown };
     if (typeof d.seconds !== 'undefined' && typeof d.nanos !== 'undefined') return `${String(d.seconds)}s`;
-    return '{' + Object.entries(value).map(([k, v]) => `${k}: ${show(v, depth + 1)}`).join(', ') + '}';
+    return (
+      '{' +
+      Object.entries(value)
+        .map(([k, v]) => `${k}: ${show(v, depth + 1)}`)
+        .join(', ') +
+      '}'
+    );
   }
 
   function evaluate(rule: PolicyRule, facts: Record<string, unknown>): RuleOutcome {

@@ -38,7 +38,15 @@ export async function evaluatePolicy(evaluator: PolicyEvaluator, policy: PolicyS
   const denied = notPassed.filter((r) => r.severity === 'deny');
   const warnings = notPassed.filter((r) => r.severity === 'warn');
   const platforms = facts.map((f) => f.image.platform);
-  return { status: denied.length > 0 ? 'failed' : 'passed', summary: summarise(policy, denied, warnings, platforms), policyDigest: policy.policyDigest, platforms, rules, denied, warnings };
+  return {
+    status: denied.length > 0 ? 'failed' : 'passed',
+    summary: summarise(policy, denied, warnings, platforms),
+    policyDigest: policy.policyDigest,
+    platforms,
+    rules,
+    denied,
+    warnings,
+  };
 }
 
 function summarise(policy: PolicySet, denied: RuleResult[], warnings: RuleResult[], platforms: string[]): string {

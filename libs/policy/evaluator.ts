@@ -121,7 +121,8 @@ export class PolicyEvaluator {
         worker = await this.start();
       } catch (err) {
         // Without a worker nothing can be evaluated: every remaining rule fails closed.
-        for (let i = job.next; i < tasks.length; i++) job.results[i] = { outcome: 'error', message: `the rule could not be evaluated: ${(err as Error).message}` };
+        for (let i = job.next; i < tasks.length; i++)
+          job.results[i] = { outcome: 'error', message: `the rule could not be evaluated: ${(err as Error).message}` };
         job.next = tasks.length;
         break;
       }
@@ -188,12 +189,19 @@ export class PolicyEvaluator {
     if (this.ready) return this.ready;
     const worker = new Worker(source(), {
       eval: true,
-      resourceLimits: { maxOldGenerationSizeMb: this.memoryMb, maxYoungGenerationSizeMb: Math.max(4, Math.floor(this.memoryMb / 4)), stackSizeMb: 4 },
+      resourceLimits: {
+        maxOldGenerationSizeMb: this.memoryMb,
+        maxYoungGenerationSizeMb: Math.max(4, Math.floor(this.memoryMb / 4)),
+        stackSizeMb: 4,
+      },
     });
     this.workersStarted++;
     this.worker = worker;
     this.ready = new Promise<Worker>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`the evaluation worker did not start within ${this.startTimeoutMs} ms`)), this.startTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`the evaluation worker did not start within ${this.startTimeoutMs} ms`)),
+        this.startTimeoutMs,
+      );
       const fail = (err: Error) => {
         clearTimeout(timer);
         worker.off('message', onReady);

@@ -23,7 +23,12 @@ describe('filesystem facts', () => {
   const fs = fsOf(files);
 
   it('names each shell once by the first path that reaches it, and package managers by name; directories do not count', () => {
-    expect(filesystemSection(fs)).toEqual({ hasShell: true, shells: ['/bin/sh', '/bin/bash'], hasPackageManager: true, packageManagers: ['dpkg'] });
+    expect(filesystemSection(fs)).toEqual({
+      hasShell: true,
+      shells: ['/bin/sh', '/bin/bash'],
+      hasPackageManager: true,
+      packageManagers: ['dpkg'],
+    });
   });
 
   it('an image without them has none', () => {
@@ -31,7 +36,9 @@ describe('filesystem facts', () => {
   });
 
   it('a shell behind a link chain longer than maxLinkHops fails closed instead of counting as absent', () => {
-    expect(() => filesystemSection(fsOf({ '/bin/sh': { type: 'loop', real: null } }))).toThrow(/\/bin\/sh is a symlink chain longer than limits.image.maxLinkHops/);
+    expect(() => filesystemSection(fsOf({ '/bin/sh': { type: 'loop', real: null } }))).toThrow(
+      /\/bin\/sh is a symlink chain longer than limits.image.maxLinkHops/,
+    );
   });
 });
 
@@ -40,7 +47,18 @@ describe('other gates as rules see them', () => {
     const signature = gateFactsOf({
       status: 'passed',
       summary: 'signed',
-      evidence: { verified: true, signers: [{ kind: 'keyless', issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:acme/web', logIndex: 7, nested: { x: 1 } }] },
+      evidence: {
+        verified: true,
+        signers: [
+          {
+            kind: 'keyless',
+            issuer: 'https://token.actions.githubusercontent.com',
+            subject: 'repo:acme/web',
+            logIndex: 7,
+            nested: { x: 1 },
+          },
+        ],
+      },
     });
     expect(signature).toEqual({
       status: 'passed',

@@ -21,5 +21,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** Only strings and numbers: nothing nested or large reaches the rules. */
 function scalars(o: Record<string, unknown>): Record<string, string | number> {
-  return Object.fromEntries(Object.entries(o).filter((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number'));
+  return Object.fromEntries(
+    Object.entries(o).filter((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number'),
+  );
 }

@@ -1,4 +1,4 @@
-import { canonicalJson, sha256Hex } from '../domain/index.js';
+import { canonicalJson, sha256Hex } from '#libs/domain/index.js';
 
 export type Severity = 'deny' | 'warn';
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolveUser, userNeedsLookup } from './user.js';
 
-const passwd = Buffer.from('root:x:0:0:root:/root:/bin/sh\n# a comment\ntoor:x:00:0::/root:/bin/sh\napp:x:1000:1001::/app:/sbin/nologin\napp:x:2000:2000::/dup:/bin/sh\n');
+const passwd = Buffer.from(
+  'root:x:0:0:root:/root:/bin/sh\n# a comment\ntoor:x:00:0::/root:/bin/sh\napp:x:1000:1001::/app:/sbin/nologin\napp:x:2000:2000::/dup:/bin/sh\n',
+);
 const group = Buffer.from('root:x:0:\napp:x:1001:\nstaff:x:50:\n');
 const files = { passwd, group };
 
@@ -35,8 +37,12 @@ describe('resolving the image User as the runtime does', () => {
   });
 
   it('a name without a readable /etc/passwd is unresolved, saying why', () => {
-    expect(resolveUser('app', { passwd: null, group: null }).problem).toBe('user "app" is a name, and the image has no /etc/passwd to look it up in');
-    expect(resolveUser('app', { passwd: 'a symlink that does not end', group: null }).problem).toBe('user "app" is a name, and /etc/passwd cannot be read: a symlink that does not end');
+    expect(resolveUser('app', { passwd: null, group: null }).problem).toBe(
+      'user "app" is a name, and the image has no /etc/passwd to look it up in',
+    );
+    expect(resolveUser('app', { passwd: 'a symlink that does not end', group: null }).problem).toBe(
+      'user "app" is a name, and /etc/passwd cannot be read: a symlink that does not end',
+    );
     expect(resolveUser('app', null).problem).toContain('was not read');
     expect(resolveUser('1000', null)).toEqual({ uid: 1000, gid: 0, problem: '' });
   });

@@ -1,8 +1,8 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
-import { AppConfig, jobRetry, type GateType } from '../config/index.js';
-import { gatesReadyToStart } from '../domain/index.js';
+import { AppConfig, jobRetry, type GateType } from '#libs/config/index.js';
+import { gatesReadyToStart } from '#libs/domain/index.js';
 import { GATE_QUEUES, JOBS, QUEUES, gateJobId, promoteJobId, type GateJobData, type PromoteJobData } from './queues.js';
 
 /** The producer side: what the API and the reconciler put on the queues. */

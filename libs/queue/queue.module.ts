@@ -1,6 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module, type DynamicModule } from '@nestjs/common';
-import { jobRetry, type RetryPolicy } from '../config/index.js';
+import { jobRetry, type RetryPolicy } from '#libs/config/index.js';
 import { JobQueues } from './job-queues.js';
 import { QUEUES } from './queues.js';
 

@@ -1,4 +1,4 @@
-import type { GateType } from '../config/index.js';
+import type { GateType } from '#libs/config/index.js';
 
 /** One queue per kind of work. Gate queues are named after the gate they evaluate. */
 export const QUEUES = {

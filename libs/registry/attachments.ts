@@ -88,7 +88,9 @@ async function copyTag(
   const theirs = await fetchManifest(src, source.digest, plan.signal);
   const ours = await fetchManifest(dst, current.digest, plan.signal);
   const merged =
-    kind === 'referrers-tag' ? await mergeIndex(src, dst, theirs, ours, plan, result) : await mergeLayers(src, dst, theirs, ours, plan, result);
+    kind === 'referrers-tag'
+      ? await mergeIndex(src, dst, theirs, ours, plan, result)
+      : await mergeLayers(src, dst, theirs, ours, plan, result);
   if (!merged) return { kind, tag, digest: current.digest, status: 'unchanged' };
   const put = await putManifest(dst, tag, merged, plan.signal);
   return { kind, tag, digest: put.digest, status: 'merged' };
@@ -139,7 +141,9 @@ async function mergeIndex(
 
 async function addToReferrersTag(dst: Side, tag: string, referrers: Descriptor[], signal?: AbortSignal): Promise<void> {
   const current = await headManifest(dst, tag, signal, [pushScope(dst.repository)]);
-  const index = current ? (await fetchManifest(dst, current.digest, signal)).json : { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] };
+  const index = current
+    ? (await fetchManifest(dst, current.digest, signal)).json
+    : { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] };
   const have = new Set((index.manifests ?? []).map((m) => m.digest));
   const missing = referrers.filter((r) => !have.has(r.digest));
   if (missing.length === 0) return;

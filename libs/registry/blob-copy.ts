@@ -24,7 +24,13 @@ export type { Side };
 const OCTETS = 'application/octet-stream';
 
 /** Makes one blob present in the target repository: skip, mount, or stream it across. */
-export async function copyBlob(src: Side, dst: Side, blob: Descriptor, options: BlobCopyOptions, onBytes?: BytesStreamed): Promise<BlobOutcome> {
+export async function copyBlob(
+  src: Side,
+  dst: Side,
+  blob: Descriptor,
+  options: BlobCopyOptions,
+  onBytes?: BytesStreamed,
+): Promise<BlobOutcome> {
   const sameRegistry = src.transport === dst.transport;
   if (sameRegistry && src.repository === dst.repository) return 'skipped';
   for (let attempt = 1; ; attempt++) {
@@ -76,7 +82,14 @@ async function openUpload(dst: Side, signal?: AbortSignal): Promise<URL> {
   return dst.transport.uploadUrl(res.header('location'));
 }
 
-async function upload(src: Side, dst: Side, session: URL, blob: Descriptor, options: BlobCopyOptions, onBytes?: BytesStreamed): Promise<void> {
+async function upload(
+  src: Side,
+  dst: Side,
+  session: URL,
+  blob: Descriptor,
+  options: BlobCopyOptions,
+  onBytes?: BytesStreamed,
+): Promise<void> {
   const { signal } = options;
   let location = session;
   let committed = false;
@@ -90,7 +103,10 @@ async function upload(src: Side, dst: Side, session: URL, blob: Descriptor, opti
   try {
     const declared = source.header('content-length');
     if (declared !== null && Number(declared) !== blob.size) {
-      throw new RegistryError('digest_mismatch', `blob ${blob.digest}: source sends ${declared} bytes, its descriptor declares ${blob.size}`);
+      throw new RegistryError(
+        'digest_mismatch',
+        `blob ${blob.digest}: source sends ${declared} bytes, its descriptor declares ${blob.size}`,
+      );
     }
     const bytes = counted(verified(source.body(), blob.digest, blob.size), blob.digest, onBytes);
     const scopes = [pushScope(dst.repository)];
@@ -109,7 +125,7 @@ async function upload(src: Side, dst: Side, session: URL, blob: Descriptor, opti
     } else {
       const reader = new ChunkReader(bytes);
       try {
-        for (let offset = 0; offset < blob.size; ) {
+        for (let offset = 0; offset < blob.size;) {
           const length = Math.min(options.chunkSize, blob.size - offset);
           const res = await dst.transport.request({
             method: 'PATCH',

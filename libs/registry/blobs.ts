@@ -23,7 +23,11 @@ export async function blobExists(side: Side, digest: string, signal?: AbortSigna
 }
 
 /** A blob's bytes as a stream, checked against its digest and size as they arrive. */
-export async function openBlob(side: Side, blob: Pick<Descriptor, 'digest' | 'size'>, signal?: AbortSignal): Promise<AsyncGenerator<Uint8Array>> {
+export async function openBlob(
+  side: Side,
+  blob: Pick<Descriptor, 'digest' | 'size'>,
+  signal?: AbortSignal,
+): Promise<AsyncGenerator<Uint8Array>> {
   const res = await side.transport.request({
     method: 'GET',
     target: `/v2/${side.repository}/blobs/${blob.digest}`,
@@ -35,8 +39,14 @@ export async function openBlob(side: Side, blob: Pick<Descriptor, 'digest' | 'si
 }
 
 /** A small blob (a config, a signature payload) read whole; refused past `limit` bytes. */
-export async function readBlob(side: Side, blob: Pick<Descriptor, 'digest' | 'size'>, limit: number, signal?: AbortSignal): Promise<Buffer> {
-  if (blob.size > limit) throw new RegistryError('protocol', `blob ${blob.digest} is ${blob.size} bytes, more than the ${limit} allowed here`);
+export async function readBlob(
+  side: Side,
+  blob: Pick<Descriptor, 'digest' | 'size'>,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  if (blob.size > limit)
+    throw new RegistryError('protocol', `blob ${blob.digest} is ${blob.size} bytes, more than the ${limit} allowed here`);
   const parts: Uint8Array[] = [];
   for await (const chunk of await openBlob(side, blob, signal)) parts.push(chunk);
   return Buffer.concat(parts);

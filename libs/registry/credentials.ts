@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { RegistryConfig } from '../config/index.js';
+import type { RegistryConfig } from '#libs/config/index.js';
 import { RegistryError } from './registry-error.js';
 
 export interface BasicCredentials {
@@ -52,7 +52,10 @@ async function fromDockerConfig(registry: RegistryConfig, path: string): Promise
 }
 
 function authKeyHost(key: string): string {
-  return key.replace(/^[a-z]+:\/\//i, '').split('/')[0]!.toLowerCase();
+  return key
+    .replace(/^[a-z]+:\/\//i, '')
+    .split('/')[0]!
+    .toLowerCase();
 }
 
 export function basicHeader(c: BasicCredentials): string {

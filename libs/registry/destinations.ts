@@ -57,7 +57,8 @@ export function redirectRefusal(to: URL, registry: { url: string; redirects?: re
   if (to.origin === new URL(registry.url).origin) return null;
   if (isListed(to, registry.redirects ?? [])) return null;
   if (to.protocol !== 'https:') return `plain http to a host not listed in the registry's redirects`;
-  if (isPrivateAddress(to.hostname)) return `${to.hostname} is a loopback, link-local or private address not listed in the registry's redirects`;
+  if (isPrivateAddress(to.hostname))
+    return `${to.hostname} is a loopback, link-local or private address not listed in the registry's redirects`;
   return null;
 }
 

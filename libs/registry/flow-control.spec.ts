@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RegistryConfig } from '../config/index.js';
+import type { RegistryConfig } from '#libs/config/index.js';
 import { backoffDelay, parseRetryAfter } from './retry.js';
 import { Semaphore, TokenBucket } from './throttle.js';
 import { RegistryTransport } from './transport.js';
@@ -53,12 +53,23 @@ describe('Semaphore', () => {
 });
 
 describe('upload locations', () => {
-  const config: RegistryConfig = { name: 'r', url: 'https://reg.example.com', host: 'reg.example.com', insecure: false, auth: { type: 'none' }, rateLimit: null };
+  const config: RegistryConfig = {
+    name: 'r',
+    url: 'https://reg.example.com',
+    host: 'reg.example.com',
+    insecure: false,
+    auth: { type: 'none' },
+    rateLimit: null,
+  };
   const transport = new RegistryTransport(config, { env: {}, timeoutMs: 1000, retries: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
 
   it('resolves relative locations and keeps their query', () => {
-    expect(transport.uploadUrl('/v2/a/blobs/uploads/123?_state=xyz').href).toBe('https://reg.example.com/v2/a/blobs/uploads/123?_state=xyz');
-    expect(transport.uploadUrl('http://reg.example.com/v2/a/blobs/uploads/1?x=1').href).toBe('https://reg.example.com/v2/a/blobs/uploads/1?x=1');
+    expect(transport.uploadUrl('/v2/a/blobs/uploads/123?_state=xyz').href).toBe(
+      'https://reg.example.com/v2/a/blobs/uploads/123?_state=xyz',
+    );
+    expect(transport.uploadUrl('http://reg.example.com/v2/a/blobs/uploads/1?x=1').href).toBe(
+      'https://reg.example.com/v2/a/blobs/uploads/1?x=1',
+    );
   });
 
   it('refuses a location on another host or none at all', () => {

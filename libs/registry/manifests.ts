@@ -51,7 +51,10 @@ export async function fetchManifest(side: ManifestSide, ref: string, signal?: Ab
   const manifest = parseManifest(bytes, res.header('content-type'), byDigest ? ref : null);
   const claimed = res.header('docker-content-digest');
   if (!byDigest && claimed !== null && claimed !== manifest.digest) {
-    throw new RegistryError('digest_mismatch', `${side.transport.config.host}/${side.repository}:${ref}: bytes hash to ${manifest.digest}, registry says ${claimed}`);
+    throw new RegistryError(
+      'digest_mismatch',
+      `${side.transport.config.host}/${side.repository}:${ref}: bytes hash to ${manifest.digest}, registry says ${claimed}`,
+    );
   }
   return manifest;
 }
@@ -63,7 +66,12 @@ export interface PutResult {
 }
 
 /** Stores the exact bytes under a tag or their digest, with the manifest's own media type. */
-export async function putManifest(side: ManifestSide, ref: string, manifest: Pick<Manifest, 'bytes' | 'mediaType'>, signal?: AbortSignal): Promise<PutResult> {
+export async function putManifest(
+  side: ManifestSide,
+  ref: string,
+  manifest: Pick<Manifest, 'bytes' | 'mediaType'>,
+  signal?: AbortSignal,
+): Promise<PutResult> {
   const digest = sha256Digest(manifest.bytes);
   if (isDigestRef(ref) && ref !== digest) throw new RegistryError('digest_mismatch', `manifest bytes hash to ${digest}, not ${ref}`);
   const res = await side.transport.request({
@@ -78,7 +86,10 @@ export async function putManifest(side: ManifestSide, ref: string, manifest: Pic
   await res.discard();
   const stored = res.header('docker-content-digest');
   if (stored !== null && stored !== digest) {
-    throw new RegistryError('digest_mismatch', `${side.transport.config.host}/${side.repository}: registry stored the manifest as ${stored}, not ${digest}`);
+    throw new RegistryError(
+      'digest_mismatch',
+      `${side.transport.config.host}/${side.repository}: registry stored the manifest as ${stored}, not ${digest}`,
+    );
   }
   return { digest, subjectIndexed: res.header('oci-subject') !== null };
 }

@@ -15,12 +15,9 @@ export const MediaTypes = {
 } as const;
 
 /** Sent on every manifest request: distribution 2.8 hides OCI manifests and downgrades schema2 otherwise. */
-export const MANIFEST_ACCEPT = [
-  MediaTypes.ociIndex,
-  MediaTypes.ociManifest,
-  MediaTypes.dockerManifestList,
-  MediaTypes.dockerManifest,
-].join(', ');
+export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(
+  ', ',
+);
 
 export interface Descriptor {
   mediaType: string;

@@ -53,7 +53,10 @@ describe('copyAttachments', () => {
 
   it('finds nothing to copy for an unsigned image', async () => {
     const img = await pushImage(a, 'att/plain', { layers: 1 });
-    const result = await client.copyAttachments({ registry: 'a', repository: 'att/plain', digest: img.digest }, { registry: 'b', repository: 'att/plain' });
+    const result = await client.copyAttachments(
+      { registry: 'a', repository: 'att/plain', digest: img.digest },
+      { registry: 'b', repository: 'att/plain' },
+    );
     expect(result).toEqual({ attachments: [], bytesCopied: 0, targetReferrersApi: null });
   });
 
@@ -63,7 +66,10 @@ describe('copyAttachments', () => {
     await client.copy({ registry: 'a', repository: 'att/merge', digest: img.digest }, { registry: 'b', repository: 'att/merge' });
     const ours = await pushCosignAttachment(b, 'att/merge', img.digest, 'sig');
 
-    const result = await client.copyAttachments({ registry: 'a', repository: 'att/merge', digest: img.digest }, { registry: 'b', repository: 'att/merge' });
+    const result = await client.copyAttachments(
+      { registry: 'a', repository: 'att/merge', digest: img.digest },
+      { registry: 'b', repository: 'att/merge' },
+    );
     expect(result.attachments[0]).toMatchObject({ kind: 'signature', status: 'merged' });
     const merged = await getManifest(b, 'att/merge', theirs.tag);
     const json = JSON.parse(merged.bytes.toString()) as { layers: { digest: string }[]; config: { digest: string; size: number } };
@@ -72,10 +78,17 @@ describe('copyAttachments', () => {
     expect(config.rootfs.diff_ids).toEqual([ours.layer.digest, theirs.layer.digest]);
     expect(await blobStatus(b, 'att/merge', theirs.layer.digest)).toBe(200);
 
-    const again = await client.copyAttachments({ registry: 'a', repository: 'att/merge', digest: img.digest }, { registry: 'b', repository: 'att/merge' });
+    const again = await client.copyAttachments(
+      { registry: 'a', repository: 'att/merge', digest: img.digest },
+      { registry: 'b', repository: 'att/merge' },
+    );
     expect(again.attachments[0]).toMatchObject({ status: 'unchanged', digest: merged.digest });
 
-    const kept = await client.copyAttachments({ registry: 'a', repository: 'att/merge', digest: img.digest }, { registry: 'b', repository: 'att/merge' }, { conflict: 'overwrite' });
+    const kept = await client.copyAttachments(
+      { registry: 'a', repository: 'att/merge', digest: img.digest },
+      { registry: 'b', repository: 'att/merge' },
+      { conflict: 'overwrite' },
+    );
     expect(kept.attachments[0]).toMatchObject({ status: 'copied', digest: theirs.digest });
   });
 
@@ -85,15 +98,23 @@ describe('copyAttachments', () => {
     const answer = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [referrer] });
     // docker-registry 2.8 has no referrers API: the proxy serves one for the source.
     const proxy = await faultProxy(a.url, [
-      { match: (r) => r.url.startsWith('/v2/att/api/referrers/'), fault: { type: 'status', status: 200, headers: { 'content-type': MT.ociIndex }, body: answer } },
+      {
+        match: (r) => r.url.startsWith('/v2/att/api/referrers/'),
+        fault: { type: 'status', status: 200, headers: { 'content-type': MT.ociIndex }, body: answer },
+      },
     ]);
     try {
       const viaProxy = new RegistryClient([registryConfig('src', proxy), registryConfig('b', b)], { env: {} });
-      const result = await viaProxy.copyAttachments({ registry: 'src', repository: 'att/api', digest: img.digest }, { registry: 'b', repository: 'att/api' });
+      const result = await viaProxy.copyAttachments(
+        { registry: 'src', repository: 'att/api', digest: img.digest },
+        { registry: 'b', repository: 'att/api' },
+      );
       expect(result.attachments).toEqual([{ kind: 'referrer', tag: null, digest: referrer.digest, status: 'copied' }]);
       expect(result.targetReferrersApi).toBe(false);
       expect((await getManifest(b, 'att/api', referrer.digest)).status).toBe(200);
-      const fallback = JSON.parse((await getManifest(b, 'att/api', `sha256-${img.digest.slice(7)}`)).bytes.toString()) as { manifests: { digest: string }[] };
+      const fallback = JSON.parse((await getManifest(b, 'att/api', `sha256-${img.digest.slice(7)}`)).bytes.toString()) as {
+        manifests: { digest: string }[];
+      };
       expect(fallback.manifests.map((m) => m.digest)).toEqual([referrer.digest]);
     } finally {
       await proxy.stop();

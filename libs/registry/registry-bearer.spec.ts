@@ -31,7 +31,9 @@ async function bearerGate(upstream: string, options: { expiresIn?: number; field
       const token = randomBytes(12).toString('hex');
       const seconds = options.expiresIn ?? 300;
       grants.set(token, { scopes, expiresAt: Date.now() + seconds * 1000 });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ [options.field ?? 'token']: token, expires_in: seconds }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ [options.field ?? 'token']: token, expires_in: seconds }));
       return;
     }
     const needed = requiredScopes(req.method ?? 'GET', url);
@@ -107,11 +109,16 @@ describe('bearer token challenge', () => {
         env: { U: 'robot', P: 'pw' },
       });
       expect((await client.resolve(`${gate.host}/tok/app:v1`)).digest).toBe(img.digest);
-      const result = await client.copy({ registry: 'g', repository: 'tok/app', digest: img.digest }, { registry: 'g', repository: 'tok/promoted', tags: ['v1'] });
+      const result = await client.copy(
+        { registry: 'g', repository: 'tok/app', digest: img.digest },
+        { registry: 'g', repository: 'tok/promoted', tags: ['v1'] },
+      );
       expect(result.blobsMounted).toBe(3);
       expect((await getManifest(a, 'tok/promoted', 'v1')).digest).toBe(img.digest);
 
-      expect(gate.tokenRequests.every((t) => t.service === 'gate' && t.authorization === 'Basic ' + Buffer.from('robot:pw').toString('base64'))).toBe(true);
+      expect(
+        gate.tokenRequests.every((t) => t.service === 'gate' && t.authorization === 'Basic ' + Buffer.from('robot:pw').toString('base64')),
+      ).toBe(true);
       const scopes = gate.tokenRequests.map((t) => t.scopes.slice().sort().join(' '));
       expect(scopes).toContain('repository:tok/app:pull');
       expect(scopes).toContain('repository:tok/app:pull repository:tok/promoted:pull,push');
@@ -156,7 +163,10 @@ describe('bearer token challenge', () => {
     try {
       const img = await pushImage(a, 'tok/cross', { layers: 2 });
       const client = new RegistryClient([registryConfig('g', gate), registryConfig('b', b)], { env: {} });
-      const result = await client.copy({ registry: 'g', repository: 'tok/cross', digest: img.digest }, { registry: 'b', repository: 'tok/cross', tags: ['x'] });
+      const result = await client.copy(
+        { registry: 'g', repository: 'tok/cross', digest: img.digest },
+        { registry: 'b', repository: 'tok/cross', tags: ['x'] },
+      );
       expect(result.blobsCopied).toBe(3);
       expect((await getManifest(b, 'tok/cross', 'x')).bytes.equals(img.bytes)).toBe(true);
     } finally {

@@ -1,14 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  blobStatus,
-  getBlob,
-  getManifest,
-  MT,
-  pushImage,
-  pushIndex,
-  sha256,
-  pushBlob,
-} from '../../test/helpers/images.js';
+import { blobStatus, getBlob, getManifest, MT, pushImage, pushIndex, sha256, pushBlob } from '../../test/helpers/images.js';
 import { faultProxy, registryConfig, startRegistry, type TestRegistry } from '../../test/helpers/registry.js';
 import { RegistryClient, RegistryError } from './index.js';
 
@@ -27,9 +18,19 @@ describe('RegistryClient against docker-registry', () => {
 
   it('mounts blobs when copying within one registry; the target digest is the source digest', async () => {
     const img = await pushImage(a, 'dev/app', { layers: 3, tag: 'v1' });
-    const result = await client.copy({ registry: a.host, repository: 'dev/app', digest: img.digest }, { registry: 'a', repository: 'staging/app', tags: ['v1'] });
+    const result = await client.copy(
+      { registry: a.host, repository: 'dev/app', digest: img.digest },
+      { registry: 'a', repository: 'staging/app', tags: ['v1'] },
+    );
 
-    expect(result).toMatchObject({ digest: img.digest, mediaType: MT.ociManifest, blobsMounted: 4, blobsCopied: 0, bytesCopied: 0, blobsSkipped: 0 });
+    expect(result).toMatchObject({
+      digest: img.digest,
+      mediaType: MT.ociManifest,
+      blobsMounted: 4,
+      blobsCopied: 0,
+      bytesCopied: 0,
+      blobsSkipped: 0,
+    });
     const copied = await getManifest(a, 'staging/app', 'v1');
     expect(copied.digest).toBe(img.digest);
     expect(copied.bytes.equals(img.bytes)).toBe(true);
@@ -38,7 +39,10 @@ describe('RegistryClient against docker-registry', () => {
 
   it('streams blobs across registries: same bytes, same digests', async () => {
     const img = await pushImage(a, 'dev/cross', { layers: 2, layerSize: 300_000 });
-    const result = await client.copy({ registry: 'a', repository: 'dev/cross', digest: img.digest }, { registry: 'b', repository: 'prod/cross', tags: ['1.0'] });
+    const result = await client.copy(
+      { registry: 'a', repository: 'dev/cross', digest: img.digest },
+      { registry: 'b', repository: 'prod/cross', tags: ['1.0'] },
+    );
 
     expect(result.blobsCopied).toBe(3);
     expect(result.blobsMounted).toBe(0);
@@ -54,7 +58,10 @@ describe('RegistryClient against docker-registry', () => {
 
   it.each(['oci', 'docker'] as const)('keeps %s media types and bytes exactly', async (format) => {
     const img = await pushImage(a, `dev/${format}`, { format, layers: 1 });
-    const result = await client.copy({ registry: 'a', repository: `dev/${format}`, digest: img.digest }, { registry: 'b', repository: `prod/${format}`, tags: ['x'] });
+    const result = await client.copy(
+      { registry: 'a', repository: `dev/${format}`, digest: img.digest },
+      { registry: 'b', repository: `prod/${format}`, tags: ['x'] },
+    );
 
     const expected = format === 'oci' ? MT.ociManifest : MT.dockerManifest;
     expect(result.mediaType).toBe(expected);
@@ -68,11 +75,19 @@ describe('RegistryClient against docker-registry', () => {
 
   it.each(['oci', 'docker'] as const)('copies a multi-arch %s index whole, children first', async (format) => {
     const index = await pushIndex(a, `dev/multi-${format}`, { format, tag: 'latest' });
-    const result = await client.copy({ registry: 'a', repository: `dev/multi-${format}`, digest: index.digest }, { registry: 'b', repository: `prod/multi-${format}`, tags: ['latest'] });
+    const result = await client.copy(
+      { registry: 'a', repository: `dev/multi-${format}`, digest: index.digest },
+      { registry: 'b', repository: `prod/multi-${format}`, tags: ['latest'] },
+    );
 
     expect(result.digest).toBe(index.digest);
     expect(result.mediaType).toBe(format === 'oci' ? MT.ociIndex : MT.dockerList);
-    expect(result.manifests.slice(0, 2).map((m) => m.digest).sort()).toEqual(index.children.map((c) => c.digest).sort());
+    expect(
+      result.manifests
+        .slice(0, 2)
+        .map((m) => m.digest)
+        .sort(),
+    ).toEqual(index.children.map((c) => c.digest).sort());
     expect(result.manifests.at(-1)).toMatchObject({ digest: index.digest, status: 'copied' });
     expect(result.blobsCopied).toBe(6);
     for (const child of index.children) {
@@ -107,8 +122,14 @@ describe('RegistryClient against docker-registry', () => {
   it('skips blobs the target already has and moves a tag to the new digest', async () => {
     const one = await pushImage(a, 'dev/move', { layers: 1 });
     const two = await pushImage(a, 'dev/move', { layers: 1 });
-    await client.copy({ registry: 'a', repository: 'dev/move', digest: one.digest }, { registry: 'b', repository: 'prod/move', tags: ['current'] });
-    await client.copy({ registry: 'a', repository: 'dev/move', digest: two.digest }, { registry: 'b', repository: 'prod/move', tags: ['current'] });
+    await client.copy(
+      { registry: 'a', repository: 'dev/move', digest: one.digest },
+      { registry: 'b', repository: 'prod/move', tags: ['current'] },
+    );
+    await client.copy(
+      { registry: 'a', repository: 'dev/move', digest: two.digest },
+      { registry: 'b', repository: 'prod/move', tags: ['current'] },
+    );
     expect((await getManifest(b, 'prod/move', 'current')).digest).toBe(two.digest);
     // The first image is still there by digest.
     expect((await getManifest(b, 'prod/move', one.digest)).status).toBe(200);
@@ -119,14 +140,19 @@ describe('RegistryClient against docker-registry', () => {
     // Put one layer into the target beforehand (raw API), then copy.
     const layer = await getBlob(a, 'dev/partial', img.layers[0]!.digest);
     await pushBlob(b, 'prod/partial', layer.bytes);
-    const result = await client.copy({ registry: 'a', repository: 'dev/partial', digest: img.digest }, { registry: 'b', repository: 'prod/partial' });
+    const result = await client.copy(
+      { registry: 'a', repository: 'dev/partial', digest: img.digest },
+      { registry: 'b', repository: 'prod/partial' },
+    );
     expect(result).toMatchObject({ blobsSkipped: 1, blobsCopied: 2 });
   });
 
   it('resolves a tag and a digest to digest, media type and size', async () => {
     const img = await pushImage(a, 'dev/resolve', { tag: '2.1', format: 'docker' });
     expect(await client.resolve(`${a.host}/dev/resolve:2.1`)).toEqual({ digest: img.digest, mediaType: MT.dockerManifest, size: img.size });
-    expect(await client.resolve({ registry: 'a', repository: 'dev/resolve', tag: null, digest: img.digest })).toMatchObject({ digest: img.digest });
+    expect(await client.resolve({ registry: 'a', repository: 'dev/resolve', tag: null, digest: img.digest })).toMatchObject({
+      digest: img.digest,
+    });
     await expect(client.resolve(`${a.host}/dev/resolve:missing`)).rejects.toMatchObject({ code: 'not_found' });
     await expect(client.resolve(`${a.host}/dev/nothing-here:1`)).rejects.toMatchObject({ code: 'not_found' });
   });
@@ -136,7 +162,10 @@ describe('RegistryClient against docker-registry', () => {
     try {
       const viaProxy = new RegistryClient([registryConfig('p', proxy)], { env: {} });
       const img = await pushImage(a, 'dev/nomount', { layers: 1 });
-      const result = await viaProxy.copy({ registry: 'p', repository: 'dev/nomount', digest: img.digest }, { registry: 'p', repository: 'staging/nomount' });
+      const result = await viaProxy.copy(
+        { registry: 'p', repository: 'dev/nomount', digest: img.digest },
+        { registry: 'p', repository: 'staging/nomount' },
+      );
       expect(result).toMatchObject({ blobsMounted: 0, blobsCopied: 2 });
       const posts = proxy.requests.filter((r) => r.method === 'POST');
       expect(posts.every((r) => r.url.includes('mount='))).toBe(true);
@@ -170,7 +199,9 @@ describe('RegistryClient against docker-registry', () => {
   });
 
   it('rejects names that would escape the API path', async () => {
-    await expect(client.getManifest({ registry: 'a', repository: '../../v2/_catalog' }, 'latest')).rejects.toMatchObject({ code: 'protocol' });
+    await expect(client.getManifest({ registry: 'a', repository: '../../v2/_catalog' }, 'latest')).rejects.toMatchObject({
+      code: 'protocol',
+    });
     await expect(client.getManifest({ registry: 'a', repository: 'dev/app' }, 'a?b')).rejects.toMatchObject({ code: 'protocol' });
   });
 });

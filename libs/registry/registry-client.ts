@@ -1,4 +1,4 @@
-import type { RegistryConfig } from '../config/index.js';
+import type { RegistryConfig } from '#libs/config/index.js';
 import { copyAttachments, type AttachmentConflict, type AttachmentsResult } from './attachments.js';
 import { blobExists, openBlob, pushBlob, readBlob, type Side } from './blobs.js';
 import { ImageCopy, type CopyPlan, type CopyProgress, type CopyResult } from './image-copy.js';
@@ -112,7 +112,12 @@ export class RegistryClient {
   }
 
   /** Stores exact manifest bytes under a tag or their own digest, with their media type. */
-  async putManifest(location: RepositoryLocation, reference: string, manifest: Pick<Manifest, 'bytes' | 'mediaType'>, signal?: AbortSignal): Promise<PutResult> {
+  async putManifest(
+    location: RepositoryLocation,
+    reference: string,
+    manifest: Pick<Manifest, 'bytes' | 'mediaType'>,
+    signal?: AbortSignal,
+  ): Promise<PutResult> {
     return putManifest(this.side(location), checkManifestRef(reference), manifest, signal);
   }
 
@@ -121,12 +126,21 @@ export class RegistryClient {
   }
 
   /** Streams a blob, verified against digest and size; read it to the end or call `return()`. */
-  async openBlob(location: RepositoryLocation, blob: Pick<Descriptor, 'digest' | 'size'>, signal?: AbortSignal): Promise<AsyncGenerator<Uint8Array>> {
+  async openBlob(
+    location: RepositoryLocation,
+    blob: Pick<Descriptor, 'digest' | 'size'>,
+    signal?: AbortSignal,
+  ): Promise<AsyncGenerator<Uint8Array>> {
     return openBlob(this.side(location), { digest: checkDigest(blob.digest), size: blob.size }, signal);
   }
 
   /** A small blob read whole (configs, signature payloads), verified. */
-  async readBlob(location: RepositoryLocation, blob: Pick<Descriptor, 'digest' | 'size'>, limit = 4 * MiB, signal?: AbortSignal): Promise<Buffer> {
+  async readBlob(
+    location: RepositoryLocation,
+    blob: Pick<Descriptor, 'digest' | 'size'>,
+    limit = 4 * MiB,
+    signal?: AbortSignal,
+  ): Promise<Buffer> {
     return readBlob(this.side(location), { digest: checkDigest(blob.digest), size: blob.size }, limit, signal);
   }
 

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobStatus, getBlob, getManifest, pushImage } from '../../test/helpers/images.js';
-import { faultProxy, registryConfig, startRegistry, type FaultProxy, type ProxyRequest, type TestRegistry } from '../../test/helpers/registry.js';
+import {
+  faultProxy,
+  registryConfig,
+  startRegistry,
+  type FaultProxy,
+  type ProxyRequest,
+  type TestRegistry,
+} from '../../test/helpers/registry.js';
 import { RegistryClient } from './index.js';
 
 const FAST = { attempts: 4, baseDelayMs: 10, maxDelayMs: 50 };
@@ -18,7 +25,11 @@ describe('retries, integrity and auth', () => {
   const proxies: FaultProxy[] = [];
 
   beforeAll(async () => {
-    [a, b, secured] = await Promise.all([startRegistry(), startRegistry(), startRegistry({ auth: 'htpasswd', username: 'ci', password: 'right-password' })]);
+    [a, b, secured] = await Promise.all([
+      startRegistry(),
+      startRegistry(),
+      startRegistry({ auth: 'htpasswd', username: 'ci', password: 'right-password' }),
+    ]);
   }, 30_000);
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), secured?.stop(), ...proxies.map((p) => p.stop())]);
@@ -33,8 +44,14 @@ describe('retries, integrity and auth', () => {
 
   it('retries 503 answers and then succeeds', async () => {
     const img = await pushImage(a, 'faults/503', { layers: 2 });
-    const { proxy, client } = await viaProxy([{ match: isBlobGet, times: 2, fault: { type: 'status', status: 503 } }, { match: isManifestGet, times: 1, fault: { type: 'status', status: 502 } }]);
-    const result = await client.copy({ registry: 'src', repository: 'faults/503', digest: img.digest }, { registry: 'b', repository: 'faults/503', tags: ['ok'] });
+    const { proxy, client } = await viaProxy([
+      { match: isBlobGet, times: 2, fault: { type: 'status', status: 503 } },
+      { match: isManifestGet, times: 1, fault: { type: 'status', status: 502 } },
+    ]);
+    const result = await client.copy(
+      { registry: 'src', repository: 'faults/503', digest: img.digest },
+      { registry: 'b', repository: 'faults/503', tags: ['ok'] },
+    );
     expect(result.blobsCopied).toBe(3);
     expect(proxy.requests.filter((r) => r.fault !== null)).toHaveLength(3);
     expect((await getManifest(b, 'faults/503', 'ok')).digest).toBe(img.digest);
@@ -44,7 +61,11 @@ describe('retries, integrity and auth', () => {
     const img = await pushImage(a, 'faults/429', { layers: 1 });
     const { proxy, client } = await viaProxy([
       { match: isManifestGet, times: 1, fault: { type: 'status', status: 429, headers: { 'retry-after': '1' } } },
-      { match: isBlobGet, times: 1, fault: { type: 'status', status: 429, headers: { 'retry-after': new Date(Date.now() + 2_000).toUTCString() } } },
+      {
+        match: isBlobGet,
+        times: 1,
+        fault: { type: 'status', status: 429, headers: { 'retry-after': new Date(Date.now() + 2_000).toUTCString() } },
+      },
     ]);
     const started = Date.now();
     await client.copy({ registry: 'src', repository: 'faults/429', digest: img.digest }, { registry: 'b', repository: 'faults/429' });
@@ -57,8 +78,14 @@ describe('retries, integrity and auth', () => {
 
   it('gives up after the configured attempts with a retryable unavailable error', async () => {
     const img = await pushImage(a, 'faults/down', { layers: 1 });
-    const { proxy, client } = await viaProxy([{ match: isManifestGet, fault: { type: 'status', status: 503 } }], { attempts: 3, baseDelayMs: 5, maxDelayMs: 10 });
-    const err = await client.copy({ registry: 'src', repository: 'faults/down', digest: img.digest }, { registry: 'b', repository: 'faults/down' }).catch((e) => e);
+    const { proxy, client } = await viaProxy([{ match: isManifestGet, fault: { type: 'status', status: 503 } }], {
+      attempts: 3,
+      baseDelayMs: 5,
+      maxDelayMs: 10,
+    });
+    const err = await client
+      .copy({ registry: 'src', repository: 'faults/down', digest: img.digest }, { registry: 'b', repository: 'faults/down' })
+      .catch((e) => e);
     expect(err).toMatchObject({ code: 'unavailable', status: 503, retryable: true });
     expect(proxy.requests.filter(isManifestGet)).toHaveLength(3);
   });
@@ -69,7 +96,10 @@ describe('retries, integrity and auth', () => {
       { match: isManifestGet, times: 1, fault: { type: 'drop' } },
       { match: isBlobGet, times: 2, fault: { type: 'drop' } },
     ]);
-    const result = await client.copy({ registry: 'src', repository: 'faults/drop', digest: img.digest }, { registry: 'b', repository: 'faults/drop' });
+    const result = await client.copy(
+      { registry: 'src', repository: 'faults/drop', digest: img.digest },
+      { registry: 'b', repository: 'faults/drop' },
+    );
     expect(result.blobsCopied).toBe(3);
     expect(proxy.requests.filter((r) => r.fault !== null)).toHaveLength(3);
   });
@@ -80,9 +110,17 @@ describe('retries, integrity and auth', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const host = `127.0.0.1:${(silent.address() as { port: number }).port}`;
     try {
-      const client = new RegistryClient([registryConfig('silent', { url: `http://${host}`, host })], { env: {}, timeoutMs: 200, retries: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 } });
+      const client = new RegistryClient([registryConfig('silent', { url: `http://${host}`, host })], {
+        env: {},
+        timeoutMs: 200,
+        retries: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+      });
       const started = Date.now();
-      await expect(client.resolve(`${host}/x/y:1`)).rejects.toMatchObject({ code: 'unavailable', retryable: true, message: expect.stringContaining('timed out') });
+      await expect(client.resolve(`${host}/x/y:1`)).rejects.toMatchObject({
+        code: 'unavailable',
+        retryable: true,
+        message: expect.stringContaining('timed out'),
+      });
       expect(Date.now() - started).toBeGreaterThanOrEqual(400);
       expect(sockets.size).toBeGreaterThanOrEqual(1);
     } finally {
@@ -94,8 +132,13 @@ describe('retries, integrity and auth', () => {
   it('restarts a blob from scratch when the source connection drops mid-stream', async () => {
     const img = await pushImage(a, 'faults/cut', { layers: 1, layerSize: 500_000, gzip: false });
     const layer = img.layers[0]!;
-    const { proxy, client } = await viaProxy([{ match: (r) => r.url.includes(`/blobs/${layer.digest}`), times: 1, fault: { type: 'cut', after: 100_000 } }]);
-    const result = await client.copy({ registry: 'src', repository: 'faults/cut', digest: img.digest }, { registry: 'b', repository: 'faults/cut' });
+    const { proxy, client } = await viaProxy([
+      { match: (r) => r.url.includes(`/blobs/${layer.digest}`), times: 1, fault: { type: 'cut', after: 100_000 } },
+    ]);
+    const result = await client.copy(
+      { registry: 'src', repository: 'faults/cut', digest: img.digest },
+      { registry: 'b', repository: 'faults/cut' },
+    );
     expect(result.blobsCopied).toBe(2);
     expect(proxy.requests.filter((r) => r.url.includes(`/blobs/${layer.digest}`))).toHaveLength(2);
     expect((await getBlob(b, 'faults/cut', layer.digest)).bytes.equals((await getBlob(a, 'faults/cut', layer.digest)).bytes)).toBe(true);
@@ -106,27 +149,42 @@ describe('retries, integrity and auth', () => {
     ['chunked PATCH', 'PATCH', 64 * 1024],
   ])('never replays a consumed upload body (%s): the upload starts over', async (_, method, chunkThreshold) => {
     const img = await pushImage(a, `faults/replay-${method.toLowerCase()}`, { layers: 1, layerSize: 200_000, gzip: false });
-    const target = await faultProxy(b.url, [{ match: (r) => r.method === method && r.url.includes('/blobs/uploads/'), times: 1, fault: { type: 'drop' } }]);
+    const target = await faultProxy(b.url, [
+      { match: (r) => r.method === method && r.url.includes('/blobs/uploads/'), times: 1, fault: { type: 'drop' } },
+    ]);
     proxies.push(target);
-    const client = new RegistryClient([registryConfig('a', a), registryConfig('t', target)], { env: {}, retries: FAST, chunkThreshold, chunkSize: 64 * 1024 });
+    const client = new RegistryClient([registryConfig('a', a), registryConfig('t', target)], {
+      env: {},
+      retries: FAST,
+      chunkThreshold,
+      chunkSize: 64 * 1024,
+    });
     const repo = `faults/replay-${method.toLowerCase()}`;
     await client.copy({ registry: 'a', repository: repo, digest: img.digest }, { registry: 't', repository: repo });
     const uploads = target.requests.filter((r) => r.url.includes('/blobs/uploads/'));
     const dropped = uploads.findIndex((r) => r.fault === 0);
     // The abandoned session is cancelled and a new one opened; nothing is sent to the old one again.
     const session = uploads[dropped]!.url.split('?')[0];
-    expect(uploads.slice(dropped + 1).filter((r) => r.url.startsWith(session!)).map((r) => r.method)).toEqual(['DELETE']);
+    expect(
+      uploads
+        .slice(dropped + 1)
+        .filter((r) => r.url.startsWith(session!))
+        .map((r) => r.method),
+    ).toEqual(['DELETE']);
     // Two blobs (config and layer), one of them opened twice.
     expect(uploads.filter((r) => r.method === 'POST')).toHaveLength(3);
     expect((await getManifest(b, repo, img.digest)).bytes.equals(img.bytes)).toBe(true);
-    for (const l of img.layers) expect((await getBlob(b, repo, l.digest)).bytes.equals((await getBlob(a, repo, l.digest)).bytes)).toBe(true);
+    for (const l of img.layers)
+      expect((await getBlob(b, repo, l.digest)).bytes.equals((await getBlob(a, repo, l.digest)).bytes)).toBe(true);
   });
 
   it('refuses a blob whose bytes do not match its digest and leaves nothing in the target', async () => {
     const img = await pushImage(a, 'faults/corrupt', { layers: 1, layerSize: 200_000, gzip: false });
     const layer = img.layers[0]!;
     const { client } = await viaProxy([{ match: (r) => r.url.includes(`/blobs/${layer.digest}`), fault: { type: 'corrupt' } }]);
-    const err = await client.copy({ registry: 'src', repository: 'faults/corrupt', digest: img.digest }, { registry: 'b', repository: 'faults/corrupt' }).catch((e) => e);
+    const err = await client
+      .copy({ registry: 'src', repository: 'faults/corrupt', digest: img.digest }, { registry: 'b', repository: 'faults/corrupt' })
+      .catch((e) => e);
     // Caught by the client while streaming (the registry's own check would say DIGEST_INVALID).
     expect(err).toMatchObject({ code: 'digest_mismatch', retryable: false, message: expect.stringContaining('blob bytes hash to') });
     expect(await blobStatus(b, 'faults/corrupt', layer.digest)).toBe(404);
@@ -136,10 +194,22 @@ describe('retries, integrity and auth', () => {
   it('refuses the same with chunked uploads', async () => {
     const img = await pushImage(a, 'faults/corrupt-chunked', { layers: 1, layerSize: 300_000, gzip: false });
     const layer = img.layers[0]!;
-    const proxy = await faultProxy(a.url, [{ match: (r) => r.url.includes(`/blobs/${layer.digest}`), fault: { type: 'corrupt', offset: layer.size - 10 } }]);
+    const proxy = await faultProxy(a.url, [
+      { match: (r) => r.url.includes(`/blobs/${layer.digest}`), fault: { type: 'corrupt', offset: layer.size - 10 } },
+    ]);
     proxies.push(proxy);
-    const client = new RegistryClient([registryConfig('src', proxy), registryConfig('b', b)], { env: {}, retries: FAST, chunkThreshold: 64 * 1024, chunkSize: 64 * 1024 });
-    const err = await client.copy({ registry: 'src', repository: 'faults/corrupt-chunked', digest: img.digest }, { registry: 'b', repository: 'faults/corrupt-chunked' }).catch((e) => e);
+    const client = new RegistryClient([registryConfig('src', proxy), registryConfig('b', b)], {
+      env: {},
+      retries: FAST,
+      chunkThreshold: 64 * 1024,
+      chunkSize: 64 * 1024,
+    });
+    const err = await client
+      .copy(
+        { registry: 'src', repository: 'faults/corrupt-chunked', digest: img.digest },
+        { registry: 'b', repository: 'faults/corrupt-chunked' },
+      )
+      .catch((e) => e);
     expect(err).toMatchObject({ code: 'digest_mismatch', message: expect.stringContaining('blob bytes hash to') });
     expect(await blobStatus(b, 'faults/corrupt-chunked', layer.digest)).toBe(404);
   });
@@ -147,7 +217,9 @@ describe('retries, integrity and auth', () => {
   it('refuses a manifest fetched by digest whose bytes hash to something else', async () => {
     const img = await pushImage(a, 'faults/manifest', { layers: 1 });
     const { client } = await viaProxy([{ match: isManifestGet, fault: { type: 'corrupt', offset: 5 } }]);
-    await expect(client.getManifest({ registry: 'src', repository: 'faults/manifest' }, img.digest)).rejects.toMatchObject({ code: 'digest_mismatch' });
+    await expect(client.getManifest({ registry: 'src', repository: 'faults/manifest' }, img.digest)).rejects.toMatchObject({
+      code: 'digest_mismatch',
+    });
     await expect(
       client.copy({ registry: 'src', repository: 'faults/manifest', digest: img.digest }, { registry: 'b', repository: 'faults/manifest' }),
     ).rejects.toMatchObject({ code: 'digest_mismatch' });
@@ -158,8 +230,15 @@ describe('retries, integrity and auth', () => {
     const img = await pushImage(a, 'faults/chunked', { layers: 2, layerSize: 400_000, gzip: false });
     const target = await faultProxy(b.url, []);
     proxies.push(target);
-    const client = new RegistryClient([registryConfig('a', a), registryConfig('t', target)], { env: {}, chunkThreshold: 100_000, chunkSize: 128 * 1024 });
-    const result = await client.copy({ registry: 'a', repository: 'faults/chunked', digest: img.digest }, { registry: 't', repository: 'faults/chunked' });
+    const client = new RegistryClient([registryConfig('a', a), registryConfig('t', target)], {
+      env: {},
+      chunkThreshold: 100_000,
+      chunkSize: 128 * 1024,
+    });
+    const result = await client.copy(
+      { registry: 'a', repository: 'faults/chunked', digest: img.digest },
+      { registry: 't', repository: 'faults/chunked' },
+    );
     expect(result.blobsCopied).toBe(3);
     const patches = target.requests.filter((r) => r.method === 'PATCH');
     expect(patches.length).toBe(img.layers.reduce((n, l) => n + Math.ceil(l.size / (128 * 1024)), 0));
@@ -187,11 +266,17 @@ describe('retries, integrity and auth', () => {
     it('answers the Basic challenge with credentials from the environment', async () => {
       const img = await pushImage(secured, 'auth/app', { layers: 1, tag: 'v1' });
       const client = new RegistryClient(
-        [registryConfig('sec', secured, { auth: { type: 'basic', usernameEnv: 'REG_USER', passwordEnv: 'REG_PASS' } }), registryConfig('b', b)],
+        [
+          registryConfig('sec', secured, { auth: { type: 'basic', usernameEnv: 'REG_USER', passwordEnv: 'REG_PASS' } }),
+          registryConfig('b', b),
+        ],
         { env: { REG_USER: 'ci', REG_PASS: 'right-password' } },
       );
       expect((await client.resolve(`${secured.host}/auth/app:v1`)).digest).toBe(img.digest);
-      await client.copy({ registry: 'sec', repository: 'auth/app', digest: img.digest }, { registry: 'sec', repository: 'auth/promoted', tags: ['v1'] });
+      await client.copy(
+        { registry: 'sec', repository: 'auth/app', digest: img.digest },
+        { registry: 'sec', repository: 'auth/promoted', tags: ['v1'] },
+      );
       await client.copy({ registry: 'sec', repository: 'auth/app', digest: img.digest }, { registry: 'b', repository: 'auth/app' });
       expect((await getManifest(secured, 'auth/promoted', 'v1')).digest).toBe(img.digest);
       expect((await getManifest(b, 'auth/app', img.digest)).status).toBe(200);
@@ -205,7 +290,9 @@ describe('retries, integrity and auth', () => {
         await writeFile(join(dir, 'a.json'), JSON.stringify({ auths: { [`http://${secured.host}/v2/`]: { auth: encoded } } }));
         await writeFile(join(dir, 'b.json'), JSON.stringify({ auths: { [secured.host]: { username: 'ci', password: 'right-password' } } }));
         for (const file of ['a.json', 'b.json']) {
-          const client = new RegistryClient([registryConfig('sec', secured, { auth: { type: 'dockerConfig', path: join(dir, file) } })], { env: {} });
+          const client = new RegistryClient([registryConfig('sec', secured, { auth: { type: 'dockerConfig', path: join(dir, file) } })], {
+            env: {},
+          });
           expect((await client.resolve(`${secured.host}/auth/docker-config:v1`)).digest).toBe(img.digest);
         }
       } finally {
@@ -218,10 +305,16 @@ describe('retries, integrity and auth', () => {
       const wrong = new RegistryClient([registryConfig('sec', secured, { auth: { type: 'basic', usernameEnv: 'U', passwordEnv: 'P' } })], {
         env: { U: 'ci', P: 'wrong-password' },
       });
-      await expect(wrong.resolve(`${secured.host}/auth/denied:v1`)).rejects.toMatchObject({ code: 'unauthorized', status: 401, retryable: false });
+      await expect(wrong.resolve(`${secured.host}/auth/denied:v1`)).rejects.toMatchObject({
+        code: 'unauthorized',
+        status: 401,
+        retryable: false,
+      });
       const anonymous = new RegistryClient([registryConfig('sec', secured)], { env: {} });
       await expect(anonymous.resolve(`${secured.host}/auth/denied:v1`)).rejects.toMatchObject({ code: 'unauthorized' });
-      const unset = new RegistryClient([registryConfig('sec', secured, { auth: { type: 'basic', usernameEnv: 'U', passwordEnv: 'P' } })], { env: {} });
+      const unset = new RegistryClient([registryConfig('sec', secured, { auth: { type: 'basic', usernameEnv: 'U', passwordEnv: 'P' } })], {
+        env: {},
+      });
       await expect(unset.resolve(`${secured.host}/auth/denied:v1`)).rejects.toThrow(/U and P must be set/);
     });
   });

@@ -1,7 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FOREIGN_BODY, GRANTED, startForeignServer, startHostileRegistry, type ForeignServer, type HostileRegistry } from '../../test/helpers/hostile-registry.js';
+import {
+  FOREIGN_BODY,
+  GRANTED,
+  startForeignServer,
+  startHostileRegistry,
+  type ForeignServer,
+  type HostileRegistry,
+} from '../../test/helpers/hostile-registry.js';
 import { registryConfig } from '../../test/helpers/registry.js';
-import type { RegistryConfig } from '../config/index.js';
+import type { RegistryConfig } from '#libs/config/index.js';
 import { RegistryClient, type RegistryError } from './index.js';
 
 const creds = { username: 'robot', password: 'registry-secret' };
@@ -188,7 +195,9 @@ describe('slow registries', () => {
     reg.modes['dev/slowloris'] = { trickle: { intervalMs: 500 } };
     const before = reg.trickled();
 
-    await expect(client().getManifest(at('dev/slowloris'), reg.image.digest, AbortSignal.timeout(1_200))).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(client().getManifest(at('dev/slowloris'), reg.image.digest, AbortSignal.timeout(1_200))).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
 
     expect(reg.trickled()).toBe(before + 1);
     await expect.poll(() => reg.trickling(), { timeout: 5_000 }).toBe(0);

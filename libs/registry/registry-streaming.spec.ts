@@ -44,7 +44,10 @@ describe('streaming copies and interoperability', () => {
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
     try {
-      const result = await client.copy({ registry: 'a', repository: 'big/app', digest: img.digest }, { registry: 'b', repository: 'big/app', tags: ['v1'] });
+      const result = await client.copy(
+        { registry: 'a', repository: 'big/app', digest: img.digest },
+        { registry: 'b', repository: 'big/app', tags: ['v1'] },
+      );
       expect(result).toMatchObject({ digest: img.digest, blobsCopied: 5, bytesCopied: total + img.config.size });
     } finally {
       clearInterval(sampler);
@@ -62,7 +65,11 @@ describe('streaming copies and interoperability', () => {
     const img = await pushImage(a, 'progress/app', { layers: 3, layerSize: 2 * MiB, tag: 'v1' });
     const total = img.layers.reduce((n, l) => n + l.size, 0) + img.config.size;
     const seen: { blobsDone: number; blobsTotal: number; bytesDone: number; bytesTotal: number }[] = [];
-    await client.copy({ registry: 'a', repository: 'progress/app', digest: img.digest }, { registry: 'b', repository: 'progress/app' }, { onProgress: (p) => seen.push(p) });
+    await client.copy(
+      { registry: 'a', repository: 'progress/app', digest: img.digest },
+      { registry: 'b', repository: 'progress/app' },
+      { onProgress: (p) => seen.push(p) },
+    );
     expect(seen.at(-1)).toEqual({ blobsDone: 4, blobsTotal: 4, bytesDone: total, bytesTotal: total });
     expect(seen.every((p) => p.bytesDone <= p.bytesTotal && p.blobsDone <= p.blobsTotal)).toBe(true);
     // Bytes are counted as they stream, not only when a blob is finished.
@@ -72,17 +79,31 @@ describe('streaming copies and interoperability', () => {
 
     // Blobs the target holds (here: all of them) count as done.
     const again: typeof seen = [];
-    await client.copy({ registry: 'a', repository: 'progress/app', digest: img.digest }, { registry: 'b', repository: 'progress/app' }, { onProgress: (p) => again.push(p) });
+    await client.copy(
+      { registry: 'a', repository: 'progress/app', digest: img.digest },
+      { registry: 'b', repository: 'progress/app' },
+      { onProgress: (p) => again.push(p) },
+    );
     expect(again).toEqual([]);
-    await client.copy({ registry: 'b', repository: 'progress/app', digest: img.digest }, { registry: 'b', repository: 'progress/other' }, { onProgress: (p) => again.push(p) });
+    await client.copy(
+      { registry: 'b', repository: 'progress/app', digest: img.digest },
+      { registry: 'b', repository: 'progress/other' },
+      { onProgress: (p) => again.push(p) },
+    );
     expect(again.at(-1)).toEqual({ blobsDone: 4, blobsTotal: 4, bytesDone: total, bytesTotal: total });
   });
 
   it('leaves images that skopeo can inspect and copy', async () => {
     const img = await pushImage(a, 'skopeo/app', { layers: 2, format: 'docker' });
     const index = await pushIndex(a, 'skopeo/multi');
-    await client.copy({ registry: 'a', repository: 'skopeo/app', digest: img.digest }, { registry: 'b', repository: 'skopeo/app', tags: ['v1'] });
-    await client.copy({ registry: 'a', repository: 'skopeo/multi', digest: index.digest }, { registry: 'b', repository: 'skopeo/multi', tags: ['v1'] });
+    await client.copy(
+      { registry: 'a', repository: 'skopeo/app', digest: img.digest },
+      { registry: 'b', repository: 'skopeo/app', tags: ['v1'] },
+    );
+    await client.copy(
+      { registry: 'a', repository: 'skopeo/multi', digest: index.digest },
+      { registry: 'b', repository: 'skopeo/multi', tags: ['v1'] },
+    );
 
     const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${b.host}/skopeo/app@${img.digest}`]);
     const inspected = JSON.parse(stdout) as { Digest: string; Layers: string[]; Architecture: string };
@@ -93,9 +114,22 @@ describe('streaming copies and interoperability', () => {
 
     const dir = await mkdtemp(join(tmpdir(), 'skopeo-'));
     try {
-      await run('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', `docker://${b.host}/skopeo/app@${img.digest}`, `dir:${join(dir, 'one')}`]);
+      await run('skopeo', [
+        '--insecure-policy',
+        'copy',
+        '--src-tls-verify=false',
+        `docker://${b.host}/skopeo/app@${img.digest}`,
+        `dir:${join(dir, 'one')}`,
+      ]);
       expect((await readFile(join(dir, 'one', 'manifest.json'))).equals(img.bytes)).toBe(true);
-      await run('skopeo', ['--insecure-policy', 'copy', '--all', '--src-tls-verify=false', `docker://${b.host}/skopeo/multi@${index.digest}`, `dir:${join(dir, 'all')}`]);
+      await run('skopeo', [
+        '--insecure-policy',
+        'copy',
+        '--all',
+        '--src-tls-verify=false',
+        `docker://${b.host}/skopeo/multi@${index.digest}`,
+        `dir:${join(dir, 'all')}`,
+      ]);
       const files = await readdir(join(dir, 'all'));
       for (const child of index.children) for (const l of child.layers) expect(files).toContain(l.digest.slice(7));
     } finally {

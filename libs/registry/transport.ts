@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
-import type { RegistryConfig } from '../config/index.js';
+import type { RegistryConfig } from '#libs/config/index.js';
 import { basicHeader, loadCredentials, parseChallenge, type BasicCredentials, type Challenge } from './credentials.js';
 import { isListed, publicOnlyLookup, redirectRefusal } from './destinations.js';
 import { RegistryError, type RegistryErrorCode } from './registry-error.js';
@@ -48,7 +48,11 @@ const DEFAULT_TOKEN_SECONDS = 60;
 export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 const MAX_REDIRECTS = 5;
 /** Docker Hub's API and token service live on different hosts. */
-const BUILTIN_REALMS: Record<string, string[]> = { 'registry-1.docker.io': ['auth.docker.io'], 'docker.io': ['auth.docker.io'], 'index.docker.io': ['auth.docker.io'] };
+const BUILTIN_REALMS: Record<string, string[]> = {
+  'registry-1.docker.io': ['auth.docker.io'],
+  'docker.io': ['auth.docker.io'],
+  'index.docker.io': ['auth.docker.io'],
+};
 
 /**
  * One connection pool for all configured hosts. undici's own request API rather than fetch: blob
@@ -118,8 +122,17 @@ export class RegistryTransport {
         // Storage the registry sent us to: its status counts, its words never reach a caller.
         await res.discard();
         const retryable = isRetryableStatus(status);
-        const code: RegistryErrorCode = retryable ? 'unavailable' : status === 404 ? 'not_found' : status === 401 || status === 403 ? 'unauthorized' : 'protocol';
-        const error = new RegistryError(code, `${this.describe(spec)}: redirected to ${res.foreign}, which answered ${status}`, { status, retryable });
+        const code: RegistryErrorCode = retryable
+          ? 'unavailable'
+          : status === 404
+            ? 'not_found'
+            : status === 401 || status === 403
+              ? 'unauthorized'
+              : 'protocol';
+        const error = new RegistryError(code, `${this.describe(spec)}: redirected to ${res.foreign}, which answered ${status}`, {
+          status,
+          retryable,
+        });
         if (!retryable || attempt >= retries.attempts) throw error;
         await sleep(backoffDelay(retries, attempt), undefined, { signal: spec.signal });
         continue;
@@ -156,7 +169,11 @@ export class RegistryTransport {
 
       if (status >= 300 && status < 400) {
         await res.discard();
-        throw new RegistryError('protocol', `${this.describe(spec)}: answered ${status} (a redirect), which is followed only for blob downloads`, { status });
+        throw new RegistryError(
+          'protocol',
+          `${this.describe(spec)}: answered ${status} (a redirect), which is followed only for blob downloads`,
+          { status },
+        );
       }
       if (status >= 400) throw await this.errorFrom(spec, res);
       return res;
@@ -164,7 +181,11 @@ export class RegistryTransport {
   }
 
   /** One exchange with the registry, following a blob download's redirects to where they may lead. */
-  private async send(spec: RequestSpec, body: Buffer | AsyncIterable<Uint8Array> | undefined, authorization: string | null): Promise<RegistryResponse> {
+  private async send(
+    spec: RequestSpec,
+    body: Buffer | AsyncIterable<Uint8Array> | undefined,
+    authorization: string | null,
+  ): Promise<RegistryResponse> {
     let url = typeof spec.target === 'string' ? new URL(spec.target, this.config.url) : spec.target;
     const origin = new URL(this.config.url).origin;
     for (let hops = 0; ; hops++) {
@@ -187,7 +208,13 @@ export class RegistryTransport {
     }
   }
 
-  private async exchange(spec: RequestSpec, url: URL, body: Buffer | AsyncIterable<Uint8Array> | undefined, authorization: string | null, foreign: string | null): Promise<RegistryResponse> {
+  private async exchange(
+    spec: RequestSpec,
+    url: URL,
+    body: Buffer | AsyncIterable<Uint8Array> | undefined,
+    authorization: string | null,
+    foreign: string | null,
+  ): Promise<RegistryResponse> {
     const controller = new AbortController();
     const timer = new IdleTimer(this.options.timeoutMs, () => controller.abort());
     const signal = spec.signal ? AbortSignal.any([controller.signal, spec.signal]) : controller.signal;
@@ -213,13 +240,21 @@ export class RegistryTransport {
       });
       if (spec.method === 'HEAD') await raw.body.dump();
       const body = spec.method === 'HEAD' ? null : raw.body;
-      return new RegistryResponse({ status: raw.statusCode, headers: raw.headers, body }, timer, controller, () => this.describe(spec), foreign, spec.signal);
+      return new RegistryResponse(
+        { status: raw.statusCode, headers: raw.headers, body },
+        timer,
+        controller,
+        () => this.describe(spec),
+        foreign,
+        spec.signal,
+      );
     } catch (err) {
       timer.stop();
       if (err instanceof RegistryError) throw err; // raised by the body stream itself (e.g. digest check)
       const inner = (err as { cause?: unknown }).cause;
       if (inner instanceof RegistryError) throw inner;
-      if (timer.fired) throw new RegistryError('unavailable', `${this.describe(spec)}: timed out after ${this.options.timeoutMs} ms idle`, { cause: err });
+      if (timer.fired)
+        throw new RegistryError('unavailable', `${this.describe(spec)}: timed out after ${this.options.timeoutMs} ms idle`, { cause: err });
       if (spec.signal?.aborted) throw spec.signal.reason ?? err;
       const where = foreign === null ? '' : ` (redirected to ${foreign})`;
       throw new RegistryError('unavailable', `${this.describe(spec)}${where}: ${causeText(err)}`, { cause: err });
@@ -327,7 +362,11 @@ export class RegistryTransport {
       } catch (err) {
         if (signal?.aborted) throw signal.reason ?? err;
         if (attempt >= retries.attempts) {
-          throw new RegistryError('unavailable', `token from ${realm.origin}: ${timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : causeText(err)}`, { cause: err });
+          throw new RegistryError(
+            'unavailable',
+            `token from ${realm.origin}: ${timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : causeText(err)}`,
+            { cause: err },
+          );
         }
         await sleep(backoffDelay(retries, attempt), undefined, { signal });
         continue;
@@ -342,7 +381,8 @@ export class RegistryTransport {
       }
       if (status !== 200) {
         drop(res);
-        const code: RegistryErrorCode = status === 401 || status === 403 ? 'unauthorized' : isRetryableStatus(status) ? 'unavailable' : 'protocol';
+        const code: RegistryErrorCode =
+          status === 401 || status === 403 ? 'unauthorized' : isRetryableStatus(status) ? 'unavailable' : 'protocol';
         throw new RegistryError(code, `token from ${realm.origin}: ${status}`, { status });
       }
       const text = await readTokenAnswer(res, realm.origin, this.options.timeoutMs, timeout, signal);
@@ -380,7 +420,13 @@ export class RegistryTransport {
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** A token answer's text, refused past MAX_TOKEN_RESPONSE_BYTES or the timeout. */
-async function readTokenAnswer(res: Dispatcher.ResponseData, origin: string, timeoutMs: number, timeout: AbortSignal, signal?: AbortSignal): Promise<string> {
+async function readTokenAnswer(
+  res: Dispatcher.ResponseData,
+  origin: string,
+  timeoutMs: number,
+  timeout: AbortSignal,
+  signal?: AbortSignal,
+): Promise<string> {
   const tooLong = new RegistryError('protocol', `token from ${origin}: answer longer than ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
   if (Number(res.headers['content-length'] ?? NaN) > MAX_TOKEN_RESPONSE_BYTES) {
     drop(res);

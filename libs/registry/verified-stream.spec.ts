@@ -56,8 +56,12 @@ describe('parseManifest', () => {
   const d = { mediaType: MediaTypes.ociConfig, digest: 'sha256:' + 'a'.repeat(64), size: 2 };
 
   it('takes the media type from the header, else the document, else its shape', () => {
-    expect(parseManifest(body({ config: d, layers: [] }), `${MediaTypes.dockerManifest}; charset=utf-8`, null).mediaType).toBe(MediaTypes.dockerManifest);
-    expect(parseManifest(body({ mediaType: MediaTypes.dockerManifestList, manifests: [] }), 'application/json', null).mediaType).toBe(MediaTypes.dockerManifestList);
+    expect(parseManifest(body({ config: d, layers: [] }), `${MediaTypes.dockerManifest}; charset=utf-8`, null).mediaType).toBe(
+      MediaTypes.dockerManifest,
+    );
+    expect(parseManifest(body({ mediaType: MediaTypes.dockerManifestList, manifests: [] }), 'application/json', null).mediaType).toBe(
+      MediaTypes.dockerManifestList,
+    );
     expect(parseManifest(body({ manifests: [] }), null, null).mediaType).toBe(MediaTypes.ociIndex);
     expect(parseManifest(body({ config: d, layers: [] }), null, null).mediaType).toBe(MediaTypes.ociManifest);
   });
@@ -66,7 +70,9 @@ describe('parseManifest', () => {
     const bytes = body({ config: d, layers: [] });
     expect(parseManifest(bytes, null, digestOf(bytes)).digest).toBe(digestOf(bytes));
     expect(() => parseManifest(bytes, null, 'sha256:' + 'b'.repeat(64))).toThrow(expect.objectContaining({ code: 'digest_mismatch' }));
-    expect(() => parseManifest(body({ layers: [{ digest: '../x', size: 1 }] }), null, null)).toThrow(expect.objectContaining({ code: 'protocol' }));
+    expect(() => parseManifest(body({ layers: [{ digest: '../x', size: 1 }] }), null, null)).toThrow(
+      expect.objectContaining({ code: 'protocol' }),
+    );
     expect(() => parseManifest(Buffer.from('not json'), null, null)).toThrow(expect.objectContaining({ code: 'protocol' }));
   });
 });

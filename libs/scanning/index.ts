@@ -12,6 +12,23 @@ export { cvssScore, fromScore } from './osv/severity.js';
 export { importOsv, type ImportReport, type ImportProblem, type ImportOptions } from './vulndb/import.js';
 export { readOsvPath, DEFAULT_MAX_RECORD_BYTES, type OsvDocument, type ReadOsvOptions } from './vulndb/sources.js';
 export { VulnDbImportError } from './vulndb/errors.js';
-export { vulnDbStatus, lookupEntries, type ImportProblemKind, type SqlDatabase, type SqlRunner, type VulnDbStatus } from './vulndb/store.js';
+export {
+  vulnDbStatus,
+  lookupEntries,
+  type ImportProblemKind,
+  type SqlDatabase,
+  type SqlRunner,
+  type VulnDbStatus,
+} from './vulndb/store.js';
 export * from './waivers.js';
-export { parseReportFor, detectReportFormat, parseVulnStatement, ReportError, REPORT_FORMATS, VULN_PREDICATE_TYPE, type ReportFormat, type ParsedReport, type ParsedAttestation } from './reports/index.js';
+export {
+  parseReportFor,
+  detectReportFormat,
+  parseVulnStatement,
+  ReportError,
+  REPORT_FORMATS,
+  VULN_PREDICATE_TYPE,
+  type ReportFormat,
+  type ParsedReport,
+  type ParsedAttestation,
+} from './reports/index.js';

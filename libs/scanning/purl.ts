@@ -2,7 +2,13 @@
  * Package URLs (purl-spec): `pkg:type/namespace/name@version?qualifiers`, each part
  * percent-encoded, qualifiers sorted by key so equal packages always print the same.
  */
-export function purl(type: string, namespace: string | null, name: string, version: string | null, qualifiers: Record<string, string | null | undefined> = {}): string {
+export function purl(
+  type: string,
+  namespace: string | null,
+  name: string,
+  version: string | null,
+  qualifiers: Record<string, string | null | undefined> = {},
+): string {
   let out = `pkg:${type}/`;
   if (namespace) out += namespace.split('/').map(encode).join('/') + '/';
   out += encode(name);

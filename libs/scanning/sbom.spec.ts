@@ -7,7 +7,12 @@ import { buildSbom } from './sbom.js';
 const subject = { registry: 'registry.example.com', repository: 'team/web', digest: 'sha256:' + 'a'.repeat(64) };
 const os = osInfo('ID=debian\nVERSION_ID="12"\n');
 const pkgs = [
-  ...dpkgPackages('Package: openssl\nStatus: install ok installed\nVersion: 3.0.11-1\nArchitecture: amd64\n', '/var/lib/dpkg/status', os, true),
+  ...dpkgPackages(
+    'Package: openssl\nStatus: install ok installed\nVersion: 3.0.11-1\nArchitecture: amd64\n',
+    '/var/lib/dpkg/status',
+    os,
+    true,
+  ),
   npmPackage('@babel/core', '7.23.0', '/app/package-lock.json'),
 ];
 

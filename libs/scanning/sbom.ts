@@ -47,7 +47,12 @@ export function buildSbom(subject: SbomSubject, os: OsInfo | null, packages: rea
   const imagePurl = purl('oci', null, imageName, subject.digest, { repository_url: `${subject.registry}/${subject.repository}` });
   const components: CycloneDxComponent[] = [];
   if (os) {
-    components.push({ type: 'operating-system', 'bom-ref': `os:${os.id}@${os.versionId ?? ''}`, name: os.id, ...(os.versionId ? { version: os.versionId } : {}) });
+    components.push({
+      type: 'operating-system',
+      'bom-ref': `os:${os.id}@${os.versionId ?? ''}`,
+      name: os.id,
+      ...(os.versionId ? { version: os.versionId } : {}),
+    });
   }
   const sorted = [...packages].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
   for (const p of sorted) {
@@ -66,7 +71,13 @@ export function buildSbom(subject: SbomSubject, os: OsInfo | null, packages: rea
     metadata: {
       ...(timestamp ? { timestamp: timestamp.toISOString() } : {}),
       tools: { components: [{ type: 'application', name: 'image-promoter' }] },
-      component: { type: 'container', 'bom-ref': imagePurl, name: `${subject.registry}/${subject.repository}`, version: subject.digest, purl: imagePurl },
+      component: {
+        type: 'container',
+        'bom-ref': imagePurl,
+        name: `${subject.registry}/${subject.repository}`,
+        version: subject.digest,
+        purl: imagePurl,
+      },
     },
     components,
   };

@@ -1,5 +1,5 @@
-import { readImageFiles, type ImageReadLimits } from '../imagefs/index.js';
-import { isIndexType, type Descriptor, type RegistryClient, type RepositoryLocation } from '../registry/index.js';
+import { readImageFiles, type ImageReadLimits } from '#libs/imagefs/index.js';
+import { isIndexType, type Descriptor, type RegistryClient, type RepositoryLocation } from '#libs/registry/index.js';
 import { detectPackages, dedupe, scannerWants } from './detect/index.js';
 import type { Finding } from './findings.js';
 import { lookupKey, matchEntries } from './osv/match.js';

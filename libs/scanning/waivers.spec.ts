@@ -21,7 +21,15 @@ const finding = (over: Partial<Finding>): Finding => ({
   title: null,
   ...over,
 });
-const waiver = (over: Partial<WaiverRule>): WaiverRule => ({ id: 'w1', vulnerabilityId: 'CVE-2024-0001', scope: { all: true }, justification: 'j', expiresAt: LATER, vexStatus: null, ...over });
+const waiver = (over: Partial<WaiverRule>): WaiverRule => ({
+  id: 'w1',
+  vulnerabilityId: 'CVE-2024-0001',
+  scope: { all: true },
+  justification: 'j',
+  expiresAt: LATER,
+  vexStatus: null,
+  ...over,
+});
 
 describe('waivers', () => {
   it('cover a finding by id or alias, within their scope, until they expire', () => {
@@ -50,18 +58,32 @@ describe('judging findings', () => {
     const v = judgeFindings(findings, { failOn: 'high', ignoreUnfixed: false }, [], target, NOW);
     expect(v.blocking.map((f) => `${f.id}/${f.source}`)).toEqual(['CVE-A/builtin', 'CVE-B/builtin', 'CVE-D/builtin', 'CVE-A/trivy']);
     expect(v.counts).toEqual({ unknown: 0, low: 0, medium: 1, high: 2, critical: 1 });
-    expect(judgeFindings(findings, { failOn: 'critical', ignoreUnfixed: false }, [], target, NOW).blocking.map((f) => f.id)).toEqual(['CVE-A']);
+    expect(judgeFindings(findings, { failOn: 'critical', ignoreUnfixed: false }, [], target, NOW).blocking.map((f) => f.id)).toEqual([
+      'CVE-A',
+    ]);
   });
 
   it('passes over unfixed findings under ignoreUnfixed, and waived ones, saying which waiver', () => {
-    const v = judgeFindings(findings, { failOn: 'high', ignoreUnfixed: true }, [waiver({ id: 'w-d', vulnerabilityId: 'CVE-D' })], target, NOW);
+    const v = judgeFindings(
+      findings,
+      { failOn: 'high', ignoreUnfixed: true },
+      [waiver({ id: 'w-d', vulnerabilityId: 'CVE-D' })],
+      target,
+      NOW,
+    );
     expect(v.blocking.map((f) => f.id)).toEqual(['CVE-A', 'CVE-A']);
     expect(v.ignoredUnfixed).toBe(1);
     expect(v.waived).toEqual([{ finding: expect.objectContaining({ id: 'CVE-D' }), waiverId: 'w-d' }]);
   });
 
   it('an expired waiver blocks again', () => {
-    const v = judgeFindings(findings, { failOn: 'critical', ignoreUnfixed: false }, [waiver({ vulnerabilityId: 'CVE-A', expiresAt: new Date(NOW.getTime() - 1) })], target, NOW);
+    const v = judgeFindings(
+      findings,
+      { failOn: 'critical', ignoreUnfixed: false },
+      [waiver({ vulnerabilityId: 'CVE-A', expiresAt: new Date(NOW.getTime() - 1) })],
+      target,
+      NOW,
+    );
     expect(v.blocking).toHaveLength(1);
     expect(v.waived).toEqual([]);
   });

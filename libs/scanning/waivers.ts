@@ -56,7 +56,13 @@ export interface FindingsVerdict {
 }
 
 /** Applies the threshold, ignoreUnfixed and waivers to findings; what remains at or above failOn blocks. */
-export function judgeFindings(findings: readonly Finding[], threshold: ScanThreshold, waivers: readonly WaiverRule[], target: WaiverTarget, now: Date): FindingsVerdict {
+export function judgeFindings(
+  findings: readonly Finding[],
+  threshold: ScanThreshold,
+  waivers: readonly WaiverRule[],
+  target: WaiverTarget,
+  now: Date,
+): FindingsVerdict {
   const blocking: Finding[] = [];
   const waived: FindingsVerdict['waived'] = [];
   let ignoredUnfixed = 0;

@@ -18,7 +18,9 @@ interface EncryptedKeyJson {
 
 function scrypt(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
   const options: ScryptOptions = { ...params, maxmem: 256 * params.N * params.r };
-  return new Promise((resolve, reject) => scryptCb(Buffer.from(password, 'utf8'), salt, 32, options, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scryptCb(Buffer.from(password, 'utf8'), salt, 32, options, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 function pemBlock(label: string, der: Buffer): string {
@@ -48,12 +50,24 @@ export async function decryptCosignKey(body: Buffer, password: string, source: s
   } catch {
     throw new KeyError(`${source}: the encrypted key body is not JSON`);
   }
-  if (doc?.kdf?.name !== 'scrypt') throw new KeyError(`${source}: unsupported key derivation ${JSON.stringify(doc?.kdf?.name ?? null)} (want scrypt)`);
-  if (doc.cipher?.name !== 'nacl/secretbox') throw new KeyError(`${source}: unsupported cipher ${JSON.stringify(doc.cipher?.name ?? null)} (want nacl/secretbox)`);
+  if (doc?.kdf?.name !== 'scrypt')
+    throw new KeyError(`${source}: unsupported key derivation ${JSON.stringify(doc?.kdf?.name ?? null)} (want scrypt)`);
+  if (doc.cipher?.name !== 'nacl/secretbox')
+    throw new KeyError(`${source}: unsupported cipher ${JSON.stringify(doc.cipher?.name ?? null)} (want nacl/secretbox)`);
   const { N, r, p } = doc.kdf.params ?? ({} as { N: number; r: number; p: number });
   // Bounded so a hostile file cannot make us allocate gigabytes.
   const powerOfTwo = Number.isSafeInteger(N) && N >= 2 && (N & (N - 1)) === 0;
-  if (!powerOfTwo || N < 1 << 10 || N > 1 << 20 || !Number.isSafeInteger(r) || r < 1 || r > 32 || !Number.isSafeInteger(p) || p < 1 || p > 16) {
+  if (
+    !powerOfTwo ||
+    N < 1 << 10 ||
+    N > 1 << 20 ||
+    !Number.isSafeInteger(r) ||
+    r < 1 ||
+    r > 32 ||
+    !Number.isSafeInteger(p) ||
+    p < 1 ||
+    p > 16
+  ) {
     throw new KeyError(`${source}: scrypt parameters out of range (N=${N}, r=${r}, p=${p})`);
   }
   const salt = Buffer.from(String(doc.kdf.salt ?? ''), 'base64');

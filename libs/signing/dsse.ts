@@ -10,7 +10,11 @@ export function statementBytes(statement: InTotoStatement): Buffer {
  * A DSSE envelope over the payload signed with the signer's key. keyid stays empty as cosign
  * writes it: verifiers find the key by trying theirs, not by trusting a hint in the envelope.
  */
-export async function signEnvelope(signer: Signer, payload: Buffer, payloadType: string = SigningMediaTypes.inTotoPayload): Promise<DsseEnvelope> {
+export async function signEnvelope(
+  signer: Signer,
+  payload: Buffer,
+  payloadType: string = SigningMediaTypes.inTotoPayload,
+): Promise<DsseEnvelope> {
   const sig = await signer.sign(pae(payloadType, payload));
   return { payloadType, payload: payload.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] };
 }

@@ -51,7 +51,9 @@ describe('simple signing payload', () => {
     expect(() => parseSimpleSigningPayload(bad((p) => (p.extra = 1)))).toThrow(/exactly the keys/);
     expect(() => parseSimpleSigningPayload(bad((p) => (p.critical.extra = 1)))).toThrow(/payload.critical must have exactly/);
     expect(() => parseSimpleSigningPayload(bad((p) => (p.critical.type = 'atomic container signature')))).toThrow(/type/);
-    expect(() => parseSimpleSigningPayload(bad((p) => (p.critical.image['docker-manifest-digest'] = 'sha256:abc')))).toThrow(/sha256 digest/);
+    expect(() => parseSimpleSigningPayload(bad((p) => (p.critical.image['docker-manifest-digest'] = 'sha256:abc')))).toThrow(
+      /sha256 digest/,
+    );
     expect(() => parseSimpleSigningPayload(bad((p) => (p.critical.identity = {})))).toThrow(/identity/);
     expect(() => parseSimpleSigningPayload(bad((p) => (p.optional = 'x')))).toThrow(/optional/);
     expect(() => simpleSigningPayload('reg/repo', 'sha256:xyz')).toThrow(/not a sha256 digest/);
@@ -65,7 +67,7 @@ describe('tags and config', () => {
     expect(referrersFallbackTag(digest)).toBe(`sha256-${hex}`);
   });
 
-  it('writes cosign\'s config blob with one diff_id per layer', () => {
+  it("writes cosign's config blob with one diff_id per layer", () => {
     expect(cosignConfigBlob([digest]).toString()).toBe(
       `{"architecture":"","created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":["${digest}"]},"config":{}}`,
     );
@@ -94,7 +96,11 @@ describe('DSSE and in-toto', () => {
     writeFileSync(join(dir, 'pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(dir, 'sig.der'), sig);
     writeFileSync(join(dir, 'pae.bin'), signed);
-    const out = execFileSync('openssl', ['dgst', '-sha256', '-verify', join(dir, 'pub.pem'), '-signature', join(dir, 'sig.der'), join(dir, 'pae.bin')], { encoding: 'utf8' });
+    const out = execFileSync(
+      'openssl',
+      ['dgst', '-sha256', '-verify', join(dir, 'pub.pem'), '-signature', join(dir, 'sig.der'), join(dir, 'pae.bin')],
+      { encoding: 'utf8' },
+    );
     expect(out.trim()).toBe('Verified OK');
 
     const bundle = keyBundle(parsed, signer.keyId);
@@ -107,6 +113,8 @@ describe('DSSE and in-toto', () => {
     expect(() => parseDsseEnvelope('[]')).toThrow(/not an object/);
     expect(() => parseDsseEnvelope('{"payloadType":"x","payload":"eA==","signatures":[{}]}')).toThrow(/has no sig/);
     expect(() => parseInTotoStatement('{"_type":"x","subject":[],"predicateType":"p"}')).toThrow(/_type/);
-    expect(() => parseInTotoStatement(`{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"p"}`)).toThrow(/no subject/);
+    expect(() => parseInTotoStatement(`{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"p"}`)).toThrow(
+      /no subject/,
+    );
   });
 });

@@ -133,7 +133,8 @@ export function parseSimpleSigningPayload(bytes: Uint8Array | string): SimpleSig
   const identity = exactKeys('payload.critical.identity', critical.identity, ['docker-reference']);
   if (typeof identity['docker-reference'] !== 'string') throw new FormatError('payload.critical.identity.docker-reference is not a string');
   const image = exactKeys('payload.critical.image', critical.image, ['docker-manifest-digest']);
-  if (!isSha256Digest(image['docker-manifest-digest'])) throw new FormatError('payload.critical.image.docker-manifest-digest is not a sha256 digest');
+  if (!isSha256Digest(image['docker-manifest-digest']))
+    throw new FormatError('payload.critical.image.docker-manifest-digest is not a sha256 digest');
   const optional = top.optional ?? null;
   if (optional !== null && !isObject(optional)) throw new FormatError('payload.optional is neither null nor an object');
   return {
@@ -215,7 +216,8 @@ export function parseInTotoStatement(bytes: Uint8Array | string): InTotoStatemen
     throw new FormatError('in-toto statement is not JSON');
   }
   if (!isObject(json)) throw new FormatError('in-toto statement is not an object');
-  if (json._type !== IN_TOTO_STATEMENT_V1 && json._type !== IN_TOTO_STATEMENT_V01) throw new FormatError('in-toto statement has an unknown _type');
+  if (json._type !== IN_TOTO_STATEMENT_V1 && json._type !== IN_TOTO_STATEMENT_V01)
+    throw new FormatError('in-toto statement has an unknown _type');
   if (typeof json.predicateType !== 'string') throw new FormatError('in-toto statement has no predicateType');
   if (!Array.isArray(json.subject) || json.subject.length === 0) throw new FormatError('in-toto statement has no subject');
   const subject = json.subject.map((s, i) => {

@@ -6,7 +6,13 @@ export { COSIGN_KEY_LABEL, COSIGN_SCRYPT, SIGSTORE_KEY_LABEL, decryptCosignKey, 
 export { readPrivateKey } from './private-key.js';
 export { KeySigner, loadKeySigner, verifyWith, type KeyFileOptions, type Signer } from './signer.js';
 export { keyBundle, signEnvelope, statementBytes } from './dsse.js';
-export { RegistrySigner, type AttestationInput, type AttestationWritten, type ImageToSign, type SignatureWritten } from './registry-signer.js';
+export {
+  RegistrySigner,
+  type AttestationInput,
+  type AttestationWritten,
+  type ImageToSign,
+  type SignatureWritten,
+} from './registry-signer.js';
 export * from './predicates.js';
 export { generateCosignKeyPair } from './keygen.js';
 export * from './verify/index.js';

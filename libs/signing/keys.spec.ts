@@ -34,7 +34,10 @@ function handMadeCosignKey(privateKey: KeyObject, password: string, label: strin
     cipher: { name: 'nacl/secretbox', nonce: nonce.toString('base64') },
     ciphertext: box.toString('base64'),
   });
-  const lines = Buffer.from(body).toString('base64').match(/.{1,64}/g)!.join('\n');
+  const lines = Buffer.from(body)
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n');
   return `-----BEGIN ${label}-----\n${lines}\n-----END ${label}-----\n`;
 }
 
@@ -107,14 +110,28 @@ describe('signing round trips for every key format', () => {
   const ecPair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const edPair = generateKeyPairSync('ed25519');
   const rsaPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const payload = Buffer.from('{"critical":{"identity":{"docker-reference":"r/x"},"image":{"docker-manifest-digest":"sha256:' + 'a'.repeat(64) + '"},"type":"cosign container image signature"},"optional":null}');
+  const payload = Buffer.from(
+    '{"critical":{"identity":{"docker-reference":"r/x"},"image":{"docker-manifest-digest":"sha256:' +
+      'a'.repeat(64) +
+      '"},"type":"cosign container image signature"},"optional":null}',
+  );
 
   const cases: Array<[string, () => Promise<string>, string, KeyObject]> = [
     ['cosign ENCRYPTED SIGSTORE PRIVATE KEY', () => encryptCosignKey(ecPair.privateKey, 'pw'), 'pw', ecPair.publicKey],
-    ['cosign ENCRYPTED COSIGN PRIVATE KEY', async () => handMadeCosignKey(ecPair.privateKey, 'pw', 'ENCRYPTED COSIGN PRIVATE KEY'), 'pw', ecPair.publicKey],
+    [
+      'cosign ENCRYPTED COSIGN PRIVATE KEY',
+      async () => handMadeCosignKey(ecPair.privateKey, 'pw', 'ENCRYPTED COSIGN PRIVATE KEY'),
+      'pw',
+      ecPair.publicKey,
+    ],
     ['PKCS#8 EC P-256', async () => ecPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), '', ecPair.publicKey],
     ['SEC1 EC P-256', async () => ecPair.privateKey.export({ type: 'sec1', format: 'pem' }).toString(), '', ecPair.publicKey],
-    ['encrypted PKCS#8 EC P-256', async () => ecPair.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString(), 'pw', ecPair.publicKey],
+    [
+      'encrypted PKCS#8 EC P-256',
+      async () => ecPair.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString(),
+      'pw',
+      ecPair.publicKey,
+    ],
     ['PKCS#8 Ed25519', async () => edPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), '', edPair.publicKey],
     ['PKCS#8 RSA', async () => rsaPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), '', rsaPair.publicKey],
   ];
@@ -146,8 +163,12 @@ describe('signing round trips for every key format', () => {
     writeFileSync(keyPath, await encryptCosignKey(ecPair.privateKey, 'from-file'));
     const pwPath = join(dir, 'pw.txt');
     writeFileSync(pwPath, 'from-file\n');
-    expect((await loadKeySigner({ path: keyPath, passwordFile: pwPath })).keyId).toBe(readPublicKey(ecPair.publicKey.export({ type: 'spki', format: 'pem' })).keyId);
-    await expect(loadKeySigner({ path: join(dir, 'missing.key') })).rejects.toThrow(`${join(dir, 'missing.key')}: cannot read the signing key (ENOENT)`);
+    expect((await loadKeySigner({ path: keyPath, passwordFile: pwPath })).keyId).toBe(
+      readPublicKey(ecPair.publicKey.export({ type: 'spki', format: 'pem' })).keyId,
+    );
+    await expect(loadKeySigner({ path: join(dir, 'missing.key') })).rejects.toThrow(
+      `${join(dir, 'missing.key')}: cannot read the signing key (ENOENT)`,
+    );
     await expect(loadKeySigner({ path: keyPath, password: 'nope' })).rejects.toThrow(`${keyPath}: wrong password`);
   });
 
@@ -158,7 +179,7 @@ describe('signing round trips for every key format', () => {
     expect(json).not.toMatch(/PRIVATE|"d"|privateKey/);
   });
 
-  it('keyId is cosign\'s hint: base64(sha256(SPKI DER))', () => {
+  it("keyId is cosign's hint: base64(sha256(SPKI DER))", () => {
     const info = readPublicKey(ecPair.publicKey.export({ type: 'spki', format: 'pem' }));
     const expected = execFileSync('sh', ['-c', 'openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64'], {
       input: ecPair.publicKey.export({ type: 'spki', format: 'pem' }),

@@ -1,4 +1,12 @@
-import { isRegistryError, RegistryError, sha256Digest, type Descriptor, type Manifest, type RegistryClient, type RepositoryLocation } from '../registry/index.js';
+import {
+  isRegistryError,
+  RegistryError,
+  sha256Digest,
+  type Descriptor,
+  type Manifest,
+  type RegistryClient,
+  type RepositoryLocation,
+} from '#libs/registry/index.js';
 import { keyBundle, signEnvelope, statementBytes } from './dsse.js';
 import {
   Annotations,
@@ -72,7 +80,9 @@ export class RegistrySigner {
     const tag = signatureTag(image.digest);
     const existing = await this.readCosignManifest(image, tag, signal);
     const mine = existing?.json.layers?.find(
-      (l) => l.digest === payloadDigest && verifyWith(this.signer.publicKey, payload, Buffer.from(l.annotations?.[Annotations.signature] ?? '', 'base64')),
+      (l) =>
+        l.digest === payloadDigest &&
+        verifyWith(this.signer.publicKey, payload, Buffer.from(l.annotations?.[Annotations.signature] ?? '', 'base64')),
     );
     if (existing && mine) return { tag, manifestDigest: existing.digest, payloadDigest, status: 'present' };
 
@@ -99,10 +109,15 @@ export class RegistrySigner {
   async attestAll(image: ImageToSign, items: AttestationInput[], signal?: AbortSignal): Promise<AttestationWritten[]> {
     const tag = attestationTag(image.digest);
     const statements = items.map((i) => statementBytes(inTotoStatement(nameOf(image), image.digest, i.predicateType, i.predicate)));
-    const [existing, subject] = await Promise.all([this.readCosignManifest(image, tag, signal), this.registry.headManifest(image, image.digest, signal)]);
+    const [existing, subject] = await Promise.all([
+      this.readCosignManifest(image, tag, signal),
+      this.registry.headManifest(image, image.digest, signal),
+    ]);
     if (!subject) throw new RegistryError('not_found', `${nameOf(image)}@${image.digest} is not in the registry`, { status: 404 });
 
-    const found = await Promise.all(items.map((i, k) => (existing ? this.findOwnEnvelope(image, existing, i.predicateType, statements[k]!, signal) : null)));
+    const found = await Promise.all(
+      items.map((i, k) => (existing ? this.findOwnEnvelope(image, existing, i.predicateType, statements[k]!, signal) : null)),
+    );
     const envelopes = await Promise.all(
       statements.map(async (statement, k) => found[k] ?? Buffer.from(JSON.stringify(await signEnvelope(this.signer, statement)), 'utf8')),
     );
@@ -110,15 +125,38 @@ export class RegistrySigner {
     const newLayers: Descriptor[] = envelopes.flatMap((e, k) =>
       found[k]
         ? []
-        : [{ mediaType: SigningMediaTypes.dsseEnvelope, size: e.length, digest: sha256Digest(e), annotations: { [Annotations.signature]: '', [Annotations.predicateType]: items[k]!.predicateType } }],
+        : [
+            {
+              mediaType: SigningMediaTypes.dsseEnvelope,
+              size: e.length,
+              digest: sha256Digest(e),
+              annotations: { [Annotations.signature]: '', [Annotations.predicateType]: items[k]!.predicateType },
+            },
+          ],
     );
     const appended =
-      newLayers.length > 0 ? this.appendLayers(image, tag, existing, newLayers, signal, envelopes.filter((_, k) => !found[k])) : Promise.resolve(existing!.digest);
+      newLayers.length > 0
+        ? this.appendLayers(
+            image,
+            tag,
+            existing,
+            newLayers,
+            signal,
+            envelopes.filter((_, k) => !found[k]),
+          )
+        : Promise.resolve(existing!.digest);
     // A referrer is made visible only once its envelope is in `.att`: a crash in between then leaves
     // nothing a retry (which signs afresh, ECDSA being randomised) would duplicate.
     const [manifestDigest, referrers] = await Promise.all([
       appended,
-      this.writeBundleReferrers(image, subject, bundles, items.map((i) => i.predicateType), appended, signal),
+      this.writeBundleReferrers(
+        image,
+        subject,
+        bundles,
+        items.map((i) => i.predicateType),
+        appended,
+        signal,
+      ),
     ]);
     return items.map((i, k) => ({
       predicateType: i.predicateType,
@@ -148,16 +186,28 @@ export class RegistrySigner {
       throw new RegistryError('protocol', `${nameOf(image)}:${tag} is not an image manifest; refusing to overwrite it`);
     }
     if (manifest.json.layers.length >= MAX_SIGNATURE_LAYERS) {
-      throw new RegistryError('protocol', `${nameOf(image)}:${tag} already has ${manifest.json.layers.length} layers (cosign's limit is ${MAX_SIGNATURE_LAYERS})`);
+      throw new RegistryError(
+        'protocol',
+        `${nameOf(image)}:${tag} already has ${manifest.json.layers.length} layers (cosign's limit is ${MAX_SIGNATURE_LAYERS})`,
+      );
     }
     return manifest;
   }
 
   /** The bytes of an envelope in `.att` over exactly this statement and signed by our key, if any. */
-  private async findOwnEnvelope(image: ImageToSign, att: Manifest, predicateType: string, statement: Buffer, signal?: AbortSignal): Promise<Buffer | null> {
+  private async findOwnEnvelope(
+    image: ImageToSign,
+    att: Manifest,
+    predicateType: string,
+    statement: Buffer,
+    signal?: AbortSignal,
+  ): Promise<Buffer | null> {
     const payload = statement.toString('base64');
     const candidates = (att.json.layers ?? []).filter(
-      (l) => l.mediaType === SigningMediaTypes.dsseEnvelope && l.annotations?.[Annotations.predicateType] === predicateType && l.size <= MAX_ENVELOPE_BYTES,
+      (l) =>
+        l.mediaType === SigningMediaTypes.dsseEnvelope &&
+        l.annotations?.[Annotations.predicateType] === predicateType &&
+        l.size <= MAX_ENVELOPE_BYTES,
     );
     for (const layer of candidates) {
       const bytes = await this.registry.readBlob(image, layer, MAX_ENVELOPE_BYTES, signal);
@@ -175,11 +225,21 @@ export class RegistrySigner {
   }
 
   /** cosign's append: the old layers, then the new ones; the config's diff_ids follow the layers. */
-  private async appendLayers(image: ImageToSign, tag: string, existing: Manifest | null, added: Descriptor[], signal?: AbortSignal, blobs: Buffer[] = []): Promise<string> {
+  private async appendLayers(
+    image: ImageToSign,
+    tag: string,
+    existing: Manifest | null,
+    added: Descriptor[],
+    signal?: AbortSignal,
+    blobs: Buffer[] = [],
+  ): Promise<string> {
     const layers = [...(existing?.json.layers ?? []), ...added];
     const configBytes = cosignConfigBlob(layers.map((l) => l.digest));
     // The layer blobs and the config go up together; the manifest only once all are stored.
-    const [config] = await Promise.all([this.registry.pushBlob(image, configBytes, signal), ...blobs.map((b) => this.registry.pushBlob(image, b, signal))]);
+    const [config] = await Promise.all([
+      this.registry.pushBlob(image, configBytes, signal),
+      ...blobs.map((b) => this.registry.pushBlob(image, b, signal)),
+    ]);
     const json = {
       schemaVersion: 2,
       mediaType: SigningMediaTypes.ociManifest,
@@ -187,7 +247,12 @@ export class RegistrySigner {
       layers,
       ...(existing?.json.annotations ? { annotations: existing.json.annotations } : {}),
     };
-    const put = await this.registry.putManifest(image, tag, { bytes: Buffer.from(JSON.stringify(json)), mediaType: SigningMediaTypes.ociManifest }, signal);
+    const put = await this.registry.putManifest(
+      image,
+      tag,
+      { bytes: Buffer.from(JSON.stringify(json)), mediaType: SigningMediaTypes.ociManifest },
+      signal,
+    );
     return put.digest;
   }
 
@@ -212,7 +277,13 @@ export class RegistrySigner {
         annotations,
       };
       const bytes = Buffer.from(JSON.stringify(json));
-      const descriptor: Descriptor = { mediaType: SigningMediaTypes.ociManifest, digest: sha256Digest(bytes), size: bytes.length, artifactType: SigningMediaTypes.sigstoreBundleV03, annotations };
+      const descriptor: Descriptor = {
+        mediaType: SigningMediaTypes.ociManifest,
+        digest: sha256Digest(bytes),
+        size: bytes.length,
+        artifactType: SigningMediaTypes.sigstoreBundleV03,
+        annotations,
+      };
       return { bytes, descriptor, bundleDigest: sha256Digest(bundle) };
     });
     // Blobs, the referrers API probe and the fallback index are independent: fetch and push them together.
@@ -225,24 +296,45 @@ export class RegistrySigner {
     ]);
     await after;
     const puts = await Promise.all(
-      manifests.map((m) => this.registry.putManifest(image, m.descriptor.digest, { bytes: m.bytes, mediaType: SigningMediaTypes.ociManifest }, signal)),
+      manifests.map((m) =>
+        this.registry.putManifest(image, m.descriptor.digest, { bytes: m.bytes, mediaType: SigningMediaTypes.ociManifest }, signal),
+      ),
     );
     const api = apiAnswer !== null || puts.every((p) => p.subjectIndexed);
     // Without the API, clients read the fallback index; it is written after the manifests it lists.
-    if (!api) await this.addToFallbackIndex(image, fallbackTag, fallback as Manifest | null, manifests.map((m) => m.descriptor), signal);
+    if (!api)
+      await this.addToFallbackIndex(
+        image,
+        fallbackTag,
+        fallback as Manifest | null,
+        manifests.map((m) => m.descriptor),
+        signal,
+      );
     const listedBy = api ? ('referrers-api' as const) : ('fallback-tag' as const);
     return manifests.map((m) => ({ digest: m.descriptor.digest, bundleDigest: m.bundleDigest, listedBy }));
   }
 
   /** Registries without the referrers API: clients read the `sha256-<hex>` index (read-modify-write). */
-  private async addToFallbackIndex(image: ImageToSign, tag: string, current: Manifest | null, descriptors: Descriptor[], signal?: AbortSignal): Promise<void> {
+  private async addToFallbackIndex(
+    image: ImageToSign,
+    tag: string,
+    current: Manifest | null,
+    descriptors: Descriptor[],
+    signal?: AbortSignal,
+  ): Promise<void> {
     const index = current ? current.json : { schemaVersion: 2, mediaType: SigningMediaTypes.ociIndex, manifests: [] };
-    if (!Array.isArray(index.manifests)) throw new RegistryError('protocol', `${nameOf(image)}:${tag} is not an index; refusing to overwrite it`);
+    if (!Array.isArray(index.manifests))
+      throw new RegistryError('protocol', `${nameOf(image)}:${tag} is not an index; refusing to overwrite it`);
     const have = new Set(index.manifests.map((m) => m.digest));
     const missing = descriptors.filter((d) => !have.has(d.digest) && have.add(d.digest));
     if (missing.length === 0) return;
     const json = { ...index, manifests: [...index.manifests, ...missing] };
-    await this.registry.putManifest(image, tag, { bytes: Buffer.from(JSON.stringify(json)), mediaType: SigningMediaTypes.ociIndex }, signal);
+    await this.registry.putManifest(
+      image,
+      tag,
+      { bytes: Buffer.from(JSON.stringify(json)), mediaType: SigningMediaTypes.ociIndex },
+      signal,
+    );
   }
 }
 

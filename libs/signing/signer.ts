@@ -72,7 +72,9 @@ export async function loadKeySigner(options: KeyFileOptions): Promise<KeySigner>
     try {
       password = (await readFile(options.passwordFile, 'utf8')).replace(/\r?\n$/, '');
     } catch (err) {
-      throw new KeyError(`${options.path}: cannot read the password file ${options.passwordFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new KeyError(
+        `${options.path}: cannot read the password file ${options.passwordFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
   const key = await readPrivateKey(pem, password, options.path);

@@ -72,7 +72,11 @@ export class ExportVerifier {
     }
     const hash = leafHash(leaf);
     if (row.proof !== undefined) {
-      if (!Array.isArray(row.proof) || row.proof.length > 64 || !row.proof.every((h) => typeof h === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(h))) {
+      if (
+        !Array.isArray(row.proof) ||
+        row.proof.length > 64 ||
+        !row.proof.every((h) => typeof h === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(h))
+      ) {
         return fail('proof must be a list of base64 SHA-256 hashes', index);
       }
       const proof = (row.proof as string[]).map((h) => Buffer.from(h, 'base64'));
@@ -81,7 +85,8 @@ export class ExportVerifier {
       }
       this.proved += 1;
     } else {
-      if (index !== this.range.size) return fail(`leaf ${this.range.size} is missing (this line is leaf ${index}) and the line has no inclusion proof`, index);
+      if (index !== this.range.size)
+        return fail(`leaf ${this.range.size} is missing (this line is leaf ${index}) and the line has no inclusion proof`, index);
       this.range.append(hash);
     }
     this.events += 1;
@@ -94,9 +99,17 @@ export class ExportVerifier {
     let brokenAt = this.failure;
     if (!brokenAt && this.range.size > 0) {
       if (this.range.size !== this.checkpoint.size) {
-        brokenAt = { line: lineNo, index: this.range.size, reason: `the export ends at leaf ${this.range.size} but the checkpoint has ${this.checkpoint.size} leaves, and the lines carry no proofs` };
+        brokenAt = {
+          line: lineNo,
+          index: this.range.size,
+          reason: `the export ends at leaf ${this.range.size} but the checkpoint has ${this.checkpoint.size} leaves, and the lines carry no proofs`,
+        };
       } else if (!this.range.root().equals(this.checkpoint.rootHash)) {
-        brokenAt = { line: lineNo, index: null, reason: `the ${this.range.size} leaves do not hash to the checkpoint's root: the export was altered` };
+        brokenAt = {
+          line: lineNo,
+          index: null,
+          reason: `the ${this.range.size} leaves do not hash to the checkpoint's root: the export was altered`,
+        };
       }
     }
     return { ok: brokenAt === null, events: this.events, complete, checkpoint: cp, brokenAt };
@@ -110,5 +123,7 @@ function sameJson(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every(
+    (k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
 }

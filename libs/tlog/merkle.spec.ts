@@ -1,6 +1,17 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CompactRange, consistencyRanges, inclusionRanges, leafHash, nodeHash, rangeHash, verifyConsistency, verifyInclusion, type Hash, type NodeId } from './merkle.js';
+import {
+  CompactRange,
+  consistencyRanges,
+  inclusionRanges,
+  leafHash,
+  nodeHash,
+  rangeHash,
+  verifyConsistency,
+  verifyInclusion,
+  type Hash,
+  type NodeId,
+} from './merkle.js';
 
 // The RFC's definitions, written out literally, as the reference the stored-node code must match.
 function mth(leaves: Buffer[]): Hash {
@@ -35,7 +46,12 @@ function stored(n: number) {
 
 describe('Merkle tree', () => {
   it('computes the RFC 9162 root from the compact range for every size', () => {
-    for (let n = 0; n <= leaves.length; n++) expect(stored(n).range.root().equals(mth(leaves.slice(0, n)))).toBe(true);
+    for (let n = 0; n <= leaves.length; n++)
+      expect(
+        stored(n)
+          .range.root()
+          .equals(mth(leaves.slice(0, n))),
+      ).toBe(true);
   });
 
   it('resumes a compact range from its stored nodes', () => {
@@ -43,7 +59,11 @@ describe('Merkle tree', () => {
     const resumed = CompactRange.of(45, CompactRange.ids(45).map(node));
     resumed.append(leafHash(leaves[45]!));
     expect(resumed.root().equals(mth(leaves.slice(0, 46)))).toBe(true);
-    expect(range.hashes().map((h) => h.toString('hex'))).toEqual(CompactRange.ids(45).map(node).map((h) => h.toString('hex')));
+    expect(range.hashes().map((h) => h.toString('hex'))).toEqual(
+      CompactRange.ids(45)
+        .map(node)
+        .map((h) => h.toString('hex')),
+    );
   });
 
   it('builds inclusion proofs equal to the RFC PATH that verify, and rejects altered ones', () => {

@@ -186,7 +186,8 @@ export class CompactRange {
 
   /** Resumes from stored nodes, in the order `ids(size)` lists them. */
   static of(size: number, hashes: readonly Hash[]): CompactRange {
-    if (hashes.length !== CompactRange.ids(size).length) throw new RangeError(`a range over ${size} leaves has ${CompactRange.ids(size).length} nodes, not ${hashes.length}`);
+    if (hashes.length !== CompactRange.ids(size).length)
+      throw new RangeError(`a range over ${size} leaves has ${CompactRange.ids(size).length} nodes, not ${hashes.length}`);
     return new CompactRange(size, [...hashes]);
   }
 

@@ -9,7 +9,11 @@ const GO_TEXT = "If you think cryptography is the answer to your problem,\nthen 
 const GO_NOTE = GO_TEXT + '\n— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
 
 function seedKey(seed: Buffer) {
-  return createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+  return createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
 }
 
 describe('signed notes', () => {
@@ -41,7 +45,11 @@ describe('signed notes', () => {
     const note = signNote(formatCheckpoint('example.com/log', 12, root), 'example.com/log', privateKey);
     expect(note.split('\n').slice(0, 3)).toEqual(['example.com/log', '12', root.toString('base64')]);
     const v = noteVerifier('example.com/log', privateKey);
-    expect(openCheckpoint(note, parseVkey(v.vkey), 'example.com/log')).toMatchObject({ origin: 'example.com/log', size: 12, rootHash: root });
+    expect(openCheckpoint(note, parseVkey(v.vkey), 'example.com/log')).toMatchObject({
+      origin: 'example.com/log',
+      size: 12,
+      rootHash: root,
+    });
     expect(() => openCheckpoint(note, v, 'other.example/log')).toThrow(/origin/);
   });
 });

@@ -67,7 +67,8 @@ export function parseVkey(text: string): NoteVerifier {
   if (!/^[0-9a-f]{8}$/.test(hashHex)) throw new NoteError('verifier key hash must be 8 lowercase hex digits');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new NoteError('verifier key is not base64');
   const bytes = Buffer.from(b64, 'base64');
-  if (bytes.length !== 33 || bytes[0] !== ED25519_TYPE) throw new NoteError('verifier key is not an Ed25519 key (0x01 followed by 32 bytes)');
+  if (bytes.length !== 33 || bytes[0] !== ED25519_TYPE)
+    throw new NoteError('verifier key is not an Ed25519 key (0x01 followed by 32 bytes)');
   const raw = bytes.subarray(1);
   if (keyHash(name, raw) !== parseInt(hashHex, 16)) throw new NoteError('verifier key hash does not match its name and key');
   const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
@@ -148,7 +149,8 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (lines.length < 4 || lines.at(-1) !== '') throw new NoteError('checkpoint must have an origin, a size and a root hash line');
   const [origin, size, root, ...rest] = lines.slice(0, -1) as [string, string, string, ...string[]];
   if (!origin) throw new NoteError('checkpoint origin is empty');
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(size) || !Number.isSafeInteger(Number(size))) throw new NoteError('checkpoint size is not a decimal number');
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(size) || !Number.isSafeInteger(Number(size)))
+    throw new NoteError('checkpoint size is not a decimal number');
   if (!/^[A-Za-z0-9+/]{43}=$/.test(root)) throw new NoteError('checkpoint root hash is not 32 bytes of base64');
   return { origin, size: Number(size), rootHash: Buffer.from(root, 'base64'), extensions: rest };
 }

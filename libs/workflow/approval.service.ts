@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { personOf, type Principal } from '../auth/index.js';
-import { ApprovalEntity, PromotionEntity, ReviewEntity } from '../db/index.js';
-import { checkApprover, checkReviewer, PromotionError, type ApprovalRule, type Bound, type Decision } from '../domain/index.js';
+import { personOf, type Principal } from '#libs/auth/index.js';
+import { ApprovalEntity, PromotionEntity, ReviewEntity } from '#libs/db/index.js';
+import { checkApprover, checkReviewer, PromotionError, type ApprovalRule, type Bound, type Decision } from '#libs/domain/index.js';
 import { AuditService } from './audit.service.js';
 import { FollowUpService } from './follow-up.service.js';
 import { approvalRule, PromotionStateService } from './promotion-state.service.js';
@@ -58,7 +58,13 @@ export class ApprovalService {
   decide(who: Principal, id: string, input: DecisionInput, channel: Channel): Promise<PromotionView> {
     return this.decideOn(who, id, input.evidenceDigest, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ApprovalEntity, { where: { promotionId: id } });
-      const records = existing.map((a) => ({ approverId: a.approverPerson, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt }));
+      const records = existing.map((a) => ({
+        approverId: a.approverPerson,
+        decision: a.decision,
+        digest: a.digest,
+        evidenceDigest: a.evidenceDigest,
+        at: a.createdAt,
+      }));
       checkApprover(rule, promotion.requestedByPerson, asPerson(who), records, bound);
       const approval = Object.assign(new ApprovalEntity(), {
         id: randomUUID(),
@@ -85,7 +91,14 @@ export class ApprovalService {
   review(who: Principal, id: string, input: ReviewInput, channel: Channel): Promise<PromotionView> {
     return this.decideOn(who, id, input.evidenceDigest, async ({ manager, promotion, rule, bound }) => {
       const existing = await manager.find(ReviewEntity, { where: { promotionId: id } });
-      const records = existing.map((r) => ({ reviewerId: r.reviewerPerson, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }));
+      const records = existing.map((r) => ({
+        reviewerId: r.reviewerPerson,
+        kind: r.kind,
+        verdict: r.verdict,
+        digest: r.digest,
+        evidenceDigest: r.evidenceDigest,
+        at: r.createdAt,
+      }));
       checkReviewer(rule, promotion.requestedByPerson, asPerson(who), input.kind, records, bound);
       const review = Object.assign(new ReviewEntity(), {
         id: randomUUID(),
@@ -105,19 +118,35 @@ export class ApprovalService {
       await this.audit.append(manager, who, {
         action: `review.${input.verdict}`,
         subject: `promotion:${id}`,
-        data: { reviewId: review.id, kind: input.kind, notes: input.notes, via: channel, digest: bound.digest, evidenceDigest: bound.evidenceDigest },
+        data: {
+          reviewId: review.id,
+          kind: input.kind,
+          notes: input.notes,
+          via: channel,
+          digest: bound.digest,
+          evidenceDigest: bound.evidenceDigest,
+        },
       });
     });
   }
 
   /** Locks the promotion, checks it awaits approval, records the decision, and settles. */
-  private async decideOn(who: Principal, id: string, seen: string | undefined, record: (deciding: Deciding) => Promise<void>): Promise<PromotionView> {
+  private async decideOn(
+    who: Principal,
+    id: string,
+    seen: string | undefined,
+    record: (deciding: Deciding) => Promise<void>,
+  ): Promise<PromotionView> {
     const view = await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status !== 'awaiting_approval') {
-        throw new PromotionError('not_awaiting_approval', `the promotion is ${promotion.status}; decisions are taken only while it awaits approval`, {
-          status: promotion.status,
-        });
+        throw new PromotionError(
+          'not_awaiting_approval',
+          `the promotion is ${promotion.status}; decisions are taken only while it awaits approval`,
+          {
+            status: promotion.status,
+          },
+        );
       }
       // Checked under the lock: a re-evaluation cannot slip in between the check and the decision.
       if (seen !== undefined && seen !== promotion.evidenceDigest) {

@@ -2,8 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getManifest, pushImage } from '../../test/helpers/images.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../../test/helpers/registry.js';
-import { RegistryClient } from '../registry/index.js';
-import { KeySigner } from '../signing/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
+import { KeySigner } from '#libs/signing/index.js';
 import { AttestationService } from './attestation.service.js';
 
 describe('AttestationService', () => {

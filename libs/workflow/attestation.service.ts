@@ -1,8 +1,15 @@
 import { dirname, resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { pinnedImage, RegistryClient } from '../registry/index.js';
-import { loadKeySigner, RegistrySigner, type AttestationInput, type AttestationWritten, type SignatureWritten, type Signer } from '../signing/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { pinnedImage, RegistryClient } from '#libs/registry/index.js';
+import {
+  loadKeySigner,
+  RegistrySigner,
+  type AttestationInput,
+  type AttestationWritten,
+  type SignatureWritten,
+  type Signer,
+} from '#libs/signing/index.js';
 import { HOLDS_SIGNING_KEY } from './core.module.js';
 
 /** The service's signer, or null when the pipeline configures no `signing` key. */
@@ -95,7 +102,12 @@ export class AttestationService {
    * Attaches an in-toto statement (subject: this repository and digest) with any predicate, signed in
    * a DSSE envelope: a `.att` layer and a sigstore bundle referrer. The same predicate again is a no-op.
    */
-  async attest(target: AttestationTarget, predicateType: string, predicate: unknown, signal?: AbortSignal): Promise<AttestationWritten | null> {
+  async attest(
+    target: AttestationTarget,
+    predicateType: string,
+    predicate: unknown,
+    signal?: AbortSignal,
+  ): Promise<AttestationWritten | null> {
     const writer = this.writer;
     return writer ? this.oneAtATime(target, 'att', () => writer.attest(imageOf(target), predicateType, predicate, signal)) : null;
   }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AuditEventEntity } from '../db/index.js';
-import { personKey } from '../domain/index.js';
+import { AuditEventEntity } from '#libs/db/index.js';
+import { personKey } from '#libs/domain/index.js';
 import { decodeCursor, encodeCursor, type Page } from './cursor.js';
 
 export interface AuditFilter {
@@ -48,7 +48,10 @@ export class AuditQueryService {
     if (filter.from !== undefined) qb.andWhere('e.at >= :from', { from: filter.from });
     if (filter.to !== undefined) qb.andWhere('e.at < :to', { to: filter.to });
     if (filter.cursor !== undefined) qb.andWhere('e.seq > :seq', { seq: decodeCursor(filter.cursor) });
-    const { entities: rows, raw } = await qb.orderBy('e.seq', 'ASC').limit(filter.limit + 1).getRawAndEntities();
+    const { entities: rows, raw } = await qb
+      .orderBy('e.seq', 'ASC')
+      .limit(filter.limit + 1)
+      .getRawAndEntities();
     const items = rows.slice(0, filter.limit);
     return {
       items: items.map((e, i) => auditEventView(e, raw[i].leaf_index)),

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { actorRecord, type Principal } from '../auth/index.js';
-import { AuditEventEntity } from '../db/index.js';
-import { auditEventBody } from '../domain/index.js';
+import { actorRecord, type Principal } from '#libs/auth/index.js';
+import { AuditEventEntity } from '#libs/db/index.js';
+import { auditEventBody } from '#libs/domain/index.js';
 
 export interface AuditInput {
   action: string;

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { Counter, Gauge } from 'prom-client';
-import type { CopyProgress } from '../registry/index.js';
+import type { CopyProgress } from '#libs/registry/index.js';
 
 /** How far a promotion's copy has got, as the API shows it. */
 export interface PromotionProgress extends CopyProgress {

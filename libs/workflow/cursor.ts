@@ -1,4 +1,4 @@
-import { ServiceError } from '../domain/index.js';
+import { ServiceError } from '#libs/domain/index.js';
 
 export interface Page<T> {
   items: T[];

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig, type EnvironmentConfig } from '../config/index.js';
-import { ServiceError } from '../domain/index.js';
-import type { ImageReference } from '../registry/index.js';
+import { AppConfig, type EnvironmentConfig } from '#libs/config/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import type { ImageReference } from '#libs/registry/index.js';
 
 export interface Located {
   environment: EnvironmentConfig;
@@ -23,9 +23,7 @@ export class EnvironmentResolver {
     this.matchers = config.pipeline.environments.map((environment) => ({
       environment,
       host: config.registry(environment.registry)!.host,
-      path: new RegExp(
-        '^' + environment.path.split('{app}').map(escapeRegExp).join('(?<app>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)') + '$',
-      ),
+      path: new RegExp('^' + environment.path.split('{app}').map(escapeRegExp).join('(?<app>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)') + '$'),
     }));
   }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/index.js';
+import { AppConfig } from '#libs/config/index.js';
 import { EnvironmentResolver } from './environment-resolver.js';
 
 /** The pipeline as configured, with what stands in each environment now. */

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { GateType } from '../config/index.js';
-import { owedWork, type PromotionStatus } from '../domain/index.js';
-import { JobQueues } from '../queue/index.js';
+import type { GateType } from '#libs/config/index.js';
+import { owedWork, type PromotionStatus } from '#libs/domain/index.js';
+import { JobQueues } from '#libs/queue/index.js';
 
 /** Queuing is after the commit and best effort: if Redis is away, the reconciler queues it later. */
 const ENQUEUE_TIMEOUT_MS = 2_000;
@@ -20,7 +20,8 @@ export class FollowUpService {
     const owed = owedWork(promotion.status);
     switch (owed) {
       case 'gates':
-        if (gates.length > 0) await this.bounded(promotion.id, 'gates', () => this.queues.enqueueGates(promotion.id, promotion.round, gates));
+        if (gates.length > 0)
+          await this.bounded(promotion.id, 'gates', () => this.queues.enqueueGates(promotion.id, promotion.round, gates));
         return;
       case 'copy':
         await this.bounded(promotion.id, 'promote', () => this.queues.enqueuePromote(promotion.id));

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { gateDeadlineMs, type EnvironmentConfig, type GateType } from '../config/index.js';
-import { GateResultEntity, PromotionEntity } from '../db/index.js';
-import { canonicalJson, owedWork, SYSTEM_ACTORS, sha256Hex, type GateStatus } from '../domain/index.js';
-import type { GateJobData } from '../queue/index.js';
-import { pinnedImage, type PinnedImage } from '../registry/index.js';
+import { gateDeadlineMs, type EnvironmentConfig, type GateType } from '#libs/config/index.js';
+import { GateResultEntity, PromotionEntity } from '#libs/db/index.js';
+import { canonicalJson, owedWork, SYSTEM_ACTORS, sha256Hex, type GateStatus } from '#libs/domain/index.js';
+import type { GateJobData } from '#libs/queue/index.js';
+import { pinnedImage, type PinnedImage } from '#libs/registry/index.js';
 import { AuditService } from './audit.service.js';
 import { FollowUpService } from './follow-up.service.js';
 import { lastErrorOf, recordLastError } from './last-error.js';
@@ -81,7 +81,9 @@ export class GateService {
     const timer = gateDuration.startTimer({ gate: job.gate });
     const deadlineMs = gateDeadlineMs(environment, job.gate);
     const image = pinnedImage(claimed.repository, claimed.digest);
-    const verdict = await withDeadline(job.gate, deadlineMs, (signal) => handler({ promotion: claimed, image, environment, options: environment.gates[job.gate] ?? {}, signal }));
+    const verdict = await withDeadline(job.gate, deadlineMs, (signal) =>
+      handler({ promotion: claimed, image, environment, options: environment.gates[job.gate] ?? {}, signal }),
+    );
     timer();
     return (await this.record(job, verdict, attempt)) ? 'recorded' : 'skipped';
   }
@@ -104,12 +106,15 @@ export class GateService {
       });
       gateResults.inc({ gate: job.gate, status: verdict.status });
       // A gate that could not run is the promotion's error; a gate that judged the image failing is not.
-      if (verdict.status === 'error') await recordLastError(manager, promotion.id, lastErrorOf(verdict.summary, `gate:${job.gate}`, attempt));
+      if (verdict.status === 'error')
+        await recordLastError(manager, promotion.id, lastErrorOf(verdict.summary, `gate:${job.gate}`, attempt));
       await this.state.settle(manager, promotion, WORKER);
       // Still evaluating: a gate that waited for this one (the policy gate) may start now.
       const pending =
         owedWork(promotion.status) === 'gates'
-          ? (await manager.find(GateResultEntity, { where: { promotionId: promotion.id, round: promotion.round, status: 'pending' } })).map((g) => g.gate as GateType)
+          ? (await manager.find(GateResultEntity, { where: { promotionId: promotion.id, round: promotion.round, status: 'pending' } })).map(
+              (g) => g.gate as GateType,
+            )
           : [];
       return { promotion, pending };
     });

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import type { LastError } from '../db/index.js';
-import { storableText } from '../domain/index.js';
+import type { LastError } from '#libs/db/index.js';
+import { storableText } from '#libs/domain/index.js';
 
 /** Long enough for a registry's error with its context; a reader's screen, not a log file. */
 const MAX_MESSAGE = 1000;

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { formatBytes, lifecycleLines } from './lifecycle-log.js';
 
 const ID = '0b7c1d2e-0000-4000-8000-000000000001';
-const ev = (action: string, data: Record<string, unknown>, actor = 'system:worker') => ({ action, subject: `promotion:${ID}`, actor, data });
+const ev = (action: string, data: Record<string, unknown>, actor = 'system:worker') => ({
+  action,
+  subject: `promotion:${ID}`,
+  actor,
+  data,
+});
 
 describe('lifecycleLines', () => {
   it('says each step of a promotion in one line naming it', () => {
@@ -11,7 +16,11 @@ describe('lifecycleLines', () => {
       ev('gate.failed', { gate: 'scan', summary: '2 critical vulnerabilities' }),
       ev('promotion.blocked', { gates: ['scan'] }),
       ev('promotion.awaiting_approval', {}),
-      ev('approval.approve', { via: 'slack', comment: 'ok', actor: { person: 'alice', name: 'alice-laptop', kind: 'person', credential: null } }, 'token:1'),
+      ev(
+        'approval.approve',
+        { via: 'slack', comment: 'ok', actor: { person: 'alice', name: 'alice-laptop', kind: 'person', credential: null } },
+        'token:1',
+      ),
       ev('promotion.approved', { approvers: ['alice'] }),
       ev('promotion.promoting', { digest: 'sha256:ab' }),
       ev('promotion.failed', { error: 'registry unavailable after 4 attempts' }),

@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { AuditEventEntity } from '../db/index.js';
+import type { AuditEventEntity } from '#libs/db/index.js';
 import { AuditService } from './audit.service.js';
 
 /** One log line: the message a person reads and the fields a log search filters on. */
@@ -36,29 +36,56 @@ export function formatBytes(n: number): string {
  * step a person follows). Built from the audit event alone, which holds no secrets: tokens never
  * enter it, only their ids.
  */
-export function lifecycleLines(event: Pick<AuditEventEntity, 'action' | 'subject' | 'actor' | 'data'>, copyStartedAt?: Date, at = new Date()): LifecycleLine[] {
+export function lifecycleLines(
+  event: Pick<AuditEventEntity, 'action' | 'subject' | 'actor' | 'data'>,
+  copyStartedAt?: Date,
+  at = new Date(),
+): LifecycleLine[] {
   if (!event.subject.startsWith('promotion:')) return [];
   const promotionId = event.subject.slice('promotion:'.length);
   const d = (event.data ?? {}) as Data;
-  const line = (step: string, msg: string, level: LifecycleLine['level'] = 'log'): LifecycleLine => ({ level, step, promotionId, msg: `promotion ${promotionId} ${msg}` });
+  const line = (step: string, msg: string, level: LifecycleLine['level'] = 'log'): LifecycleLine => ({
+    level,
+    step,
+    promotionId,
+    msg: `promotion ${promotionId} ${msg}`,
+  });
   const [kind, what] = event.action.split('.', 2) as [string, string];
   // A person's display name when the event records one (data.actor), else the principal id.
   const by = typeof d.actor?.person === 'string' ? d.actor.person : event.actor;
   if (kind === 'gate') {
     return [line(`gate.${what}`, `${d.gate} gate ${what}: ${clip(d.summary)}`)];
   }
-  if (kind === 'approval') return [line(`approval.${what}`, `${what === 'approve' ? 'approval' : 'rejection'} by ${by} via ${d.via ?? 'api'}${d.comment ? `: ${clip(d.comment)}` : ''}`)];
+  if (kind === 'approval')
+    return [
+      line(
+        `approval.${what}`,
+        `${what === 'approve' ? 'approval' : 'rejection'} by ${by} via ${d.via ?? 'api'}${d.comment ? `: ${clip(d.comment)}` : ''}`,
+      ),
+    ];
   if (kind === 'review') return [line(`review.${what}`, `${d.kind} review (${what}) by ${by} via ${d.via ?? 'api'}`)];
   if (kind !== 'promotion') return [];
   switch (what) {
     case 'requested':
-      return [line('requested', `requested by ${by}: ${d.image} → ${d.target}${Array.isArray(d.gates) && d.gates.length > 0 ? ` (gates: ${d.gates.join(', ')})` : ''}`)];
+      return [
+        line(
+          'requested',
+          `requested by ${by}: ${d.image} → ${d.target}${Array.isArray(d.gates) && d.gates.length > 0 ? ` (gates: ${d.gates.join(', ')})` : ''}`,
+        ),
+      ];
     case 'awaiting_approval':
       return [line('awaiting_approval', 'passed its gates; awaiting approval')];
     case 'blocked':
       return [line('blocked', `blocked by the ${(d.gates ?? []).join(', ')} gate(s)`, 'warn')];
     case 'approved':
-      return [line('approved', Array.isArray(d.approvers) && d.approvers.length > 0 ? `approved by ${d.approvers.join(', ')}` : 'approved (no approval required)')];
+      return [
+        line(
+          'approved',
+          Array.isArray(d.approvers) && d.approvers.length > 0
+            ? `approved by ${d.approvers.join(', ')}`
+            : 'approved (no approval required)',
+        ),
+      ];
     case 'rejected':
       return [line('rejected', `rejected${d.rejectedBy ? ` by ${d.rejectedBy}` : ''}`)];
     case 'promoting':
@@ -76,7 +103,9 @@ export function lifecycleLines(event: Pick<AuditEventEntity, 'action' | 'subject
         const attestations = Array.isArray(signing.attestations) ? signing.attestations.length : 0;
         lines.push(line('signed', `signed with key ${signing.keyId}: a signature and ${attestations} attestation(s)`));
       }
-      lines.push(line('promoted', `promoted: ${d.target}${Array.isArray(d.tags) && d.tags.length > 0 ? ` (tags ${d.tags.join(', ')})` : ''}`));
+      lines.push(
+        line('promoted', `promoted: ${d.target}${Array.isArray(d.tags) && d.tags.length > 0 ? ` (tags ${d.tags.join(', ')})` : ''}`),
+      );
       return lines;
     }
     case 'failed':

@@ -1,10 +1,10 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource, Not } from 'typeorm';
-import type { Principal } from '../auth/index.js';
-import { AppConfig, policyOf } from '../config/index.js';
-import { GateResultEntity } from '../db/index.js';
-import { ServiceError } from '../domain/index.js';
-import { isImageFsError } from '../imagefs/index.js';
+import type { Principal } from '#libs/auth/index.js';
+import { AppConfig, policyOf } from '#libs/config/index.js';
+import { GateResultEntity } from '#libs/db/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import { isImageFsError } from '#libs/imagefs/index.js';
 import {
   buildFacts,
   evaluatePolicy,
@@ -16,8 +16,8 @@ import {
   type PolicyEvaluation,
   type PolicySet,
   type PromotionFacts,
-} from '../policy/index.js';
-import { InvalidReferenceError, isRegistryError, parseReference, RegistryClient } from '../registry/index.js';
+} from '#libs/policy/index.js';
+import { InvalidReferenceError, isRegistryError, parseReference, RegistryClient } from '#libs/registry/index.js';
 import { EnvironmentResolver } from './environment-resolver.js';
 import type { GateContext, GateVerdict } from './gate.service.js';
 import { PromotionService } from './promotion.service.js';
@@ -59,7 +59,8 @@ export class PolicyService implements OnModuleDestroy {
   /** The gate's verdict. Throws only when the registry may answer later (the job is retried). */
   async gate({ promotion, environment, image, signal }: GateContext): Promise<GateVerdict> {
     const policy = policyOf(environment.gates.policy);
-    if (!policy) return { status: 'error', summary: `environment '${environment.name}' has no resolved policy`, evidence: { error: 'no policy' } };
+    if (!policy)
+      return { status: 'error', summary: `environment '${environment.name}' has no resolved policy`, evidence: { error: 'no policy' } };
     let facts: ImageFacts[];
     try {
       facts = await buildFacts(this.registryClient(), {
@@ -104,7 +105,10 @@ export class PolicyService implements OnModuleDestroy {
   async dryRun(who: Principal, request: DryRunRequest): Promise<DryRunResult> {
     const target = this.config.environment(request.target);
     if (!target) {
-      throw new ServiceError('unprocessable', `unknown environment '${request.target}'`, { field: 'target', environments: this.config.pipeline.environments.map((e) => e.name) });
+      throw new ServiceError('unprocessable', `unknown environment '${request.target}'`, {
+        field: 'target',
+        environments: this.config.pipeline.environments.map((e) => e.name),
+      });
     }
     const policy = policyOf(target.gates.policy);
     if (!policy) throw new ServiceError('unprocessable', `environment '${target.name}' has no policy gate`, { field: 'target' });
@@ -116,10 +120,17 @@ export class PolicyService implements OnModuleDestroy {
       throw err;
     }
     if (!this.registryClient().knows(named.registry)) {
-      throw new ServiceError('unprocessable', `registry '${named.registry}' is not one of the registries named in the pipeline file`, { field: 'image' });
+      throw new ServiceError('unprocessable', `registry '${named.registry}' is not one of the registries named in the pipeline file`, {
+        field: 'image',
+      });
     }
     const ref = await this.promotions.pinned(named);
-    const promotion: PromotionFacts = { requester: who.name, source: this.sourceOf(ref), target: target.name, reason: request.reason ?? '' };
+    const promotion: PromotionFacts = {
+      requester: who.name,
+      source: this.sourceOf(ref),
+      target: target.name,
+      reason: request.reason ?? '',
+    };
     let facts: ImageFacts[];
     try {
       facts = await buildFacts(this.registryClient(), {
@@ -160,15 +171,19 @@ export class PolicyService implements OnModuleDestroy {
 
   private dryRunError(err: unknown, image: string): unknown {
     if (isRegistryError(err)) {
-      if (err.code === 'not_found') return new ServiceError('unprocessable', `image: '${image}' does not exist in the registry`, { field: 'image' });
+      if (err.code === 'not_found')
+        return new ServiceError('unprocessable', `image: '${image}' does not exist in the registry`, { field: 'image' });
       if (err.code === 'unknown_registry') return new ServiceError('unprocessable', `image: ${err.message}`, { field: 'image' });
       if (err.retryable) return new ServiceError('unavailable', `image: could not read '${image}': ${err.message}`, { field: 'image' });
       return new ServiceError('bad_gateway', `image: could not read '${image}': ${err.message}`, { field: 'image', code: err.code });
     }
     if (isTimeout(err)) {
-      return new ServiceError('unavailable', `image: reading '${image}' took longer than ${DRY_RUN_TIMEOUT_MS / 1000} s`, { field: 'image' });
+      return new ServiceError('unavailable', `image: reading '${image}' took longer than ${DRY_RUN_TIMEOUT_MS / 1000} s`, {
+        field: 'image',
+      });
     }
-    if (err instanceof FactsError || isImageFsError(err)) return new ServiceError('unprocessable', `image: cannot evaluate '${image}': ${err.message}`, { field: 'image' });
+    if (err instanceof FactsError || isImageFsError(err))
+      return new ServiceError('unprocessable', `image: cannot evaluate '${image}': ${err.message}`, { field: 'image' });
     return err;
   }
 }

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Principal } from '../auth/index.js';
-import type { EnvironmentConfig } from '../config/index.js';
-import { uniqueViolation } from '../db/index.js';
-import { ServiceError, SYSTEM_ACTORS } from '../domain/index.js';
-import { RegistryClient, RegistryError, splitRepository, type CopyResult } from '../registry/index.js';
-import { CYCLONEDX_PREDICATE_TYPE, PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../signing/index.js';
+import type { Principal } from '#libs/auth/index.js';
+import type { EnvironmentConfig } from '#libs/config/index.js';
+import { uniqueViolation } from '#libs/db/index.js';
+import { ServiceError, SYSTEM_ACTORS } from '#libs/domain/index.js';
+import { RegistryClient, RegistryError, splitRepository, type CopyResult } from '#libs/registry/index.js';
+import { CYCLONEDX_PREDICATE_TYPE, PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '#libs/signing/index.js';
 import { AttestationService } from './attestation.service.js';
 import { AuditService } from './audit.service.js';
 import { ProgressRecorder } from './copy-progress.js';
@@ -105,7 +105,9 @@ export class PromoteService {
         blobsMounted: result.blobsMounted,
         blobsSkipped: result.blobsSkipped,
         bytesCopied: result.bytesCopied,
-        ...(attachments ? { attachments: attachments.attachments.map((a) => ({ kind: a.kind, tag: a.tag, digest: a.digest, status: a.status })) } : {}),
+        ...(attachments
+          ? { attachments: attachments.attachments.map((a) => ({ kind: a.kind, tag: a.tag, digest: a.digest, status: a.status })) }
+          : {}),
         signing,
       });
     });
@@ -146,7 +148,14 @@ export class PromoteService {
     await this.audit.transaction(async (manager) => {
       const promotion = await this.state.lock(manager, id);
       if (promotion.status !== 'promoting') return;
-      await this.state.move(manager, promotion, 'promote_failed', EXECUTOR, { error: error.message, step: error.step, attempt: error.attempt }, { lastError: error });
+      await this.state.move(
+        manager,
+        promotion,
+        'promote_failed',
+        EXECUTOR,
+        { error: error.message, step: error.step, attempt: error.attempt },
+        { lastError: error },
+      );
     });
   }
 
@@ -165,7 +174,9 @@ export class PromoteService {
           approvalsStand = tally.decision === 'approved';
           if (!approvalsStand) changes = { expiresAt: new Date(Date.now() + this.state.environmentOf(promotion).approvals.timeoutMs) };
         }
-        await this.state.move(manager, promotion, 'retry', who, approvalsStand ? {} : { approvalsExpired: true }, changes, { approvalsStand });
+        await this.state.move(manager, promotion, 'retry', who, approvalsStand ? {} : { approvalsExpired: true }, changes, {
+          approvalsStand,
+        });
         return this.promotions.view(manager, promotion);
       });
     } catch (err) {

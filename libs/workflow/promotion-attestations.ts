@@ -1,6 +1,12 @@
-import type { EnvironmentConfig } from '../config/index.js';
-import { canonicalJson, sha256Hex } from '../domain/index.js';
-import { digestSet, PROMOTER_VERIFIER_ID, type PromotionDecisionRecord, type PromotionPredicate, type VsaPredicate } from '../signing/index.js';
+import type { EnvironmentConfig } from '#libs/config/index.js';
+import { canonicalJson, sha256Hex } from '#libs/domain/index.js';
+import {
+  digestSet,
+  PROMOTER_VERIFIER_ID,
+  type PromotionDecisionRecord,
+  type PromotionPredicate,
+  type VsaPredicate,
+} from '#libs/signing/index.js';
 import type { PromotionRecord } from './promotion-state.service.js';
 
 /**
@@ -44,7 +50,13 @@ export function verificationSummary(record: PromotionRecord, env: EnvironmentCon
 /** Our promotion record: source and target, each gate, each approval and review. */
 export function promotionPredicate(record: PromotionRecord, tags: string[], signed: boolean): PromotionPredicate {
   const p = record.promotion;
-  const decision = (kind: string, r: { approverId?: string; reviewerId?: string; channel: string; createdAt: Date; evidenceDigest: string }, id: string, name: string, verdict: string): PromotionDecisionRecord => ({
+  const decision = (
+    kind: string,
+    r: { approverId?: string; reviewerId?: string; channel: string; createdAt: Date; evidenceDigest: string },
+    id: string,
+    name: string,
+    verdict: string,
+  ): PromotionDecisionRecord => ({
     kind,
     principal: { id, name },
     decision: verdict,
@@ -52,9 +64,16 @@ export function promotionPredicate(record: PromotionRecord, tags: string[], sign
     time: r.createdAt.toISOString(),
     evidenceDigest: r.evidenceDigest,
   });
-  const byTime = <T extends { createdAt: Date; id: string }>(rows: T[]) => [...rows].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1));
+  const byTime = <T extends { createdAt: Date; id: string }>(rows: T[]) =>
+    [...rows].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1));
   return {
-    promotion: { id: p.id, round: p.round, requestedBy: { id: p.requestedBy, name: p.requestedByName }, reason: p.reason, requestedAt: p.createdAt.toISOString() },
+    promotion: {
+      id: p.id,
+      round: p.round,
+      requestedBy: { id: p.requestedBy, name: p.requestedByName },
+      reason: p.reason,
+      requestedAt: p.createdAt.toISOString(),
+    },
     source: { environment: p.source, reference: `${p.repository}@${p.digest}`, digest: p.digest },
     target: { environment: p.target, reference: `${p.targetRepository}@${p.digest}`, digest: p.digest, tags: [...tags].sort() },
     gates: [...record.gates]

@@ -1,9 +1,9 @@
 import { In, type DataSource, type SelectQueryBuilder } from 'typeorm';
-import { hasRole, personOf, type Principal } from '../auth/index.js';
-import type { AppConfig } from '../config/index.js';
-import { ApprovalEntity, PromotionEntity, ReviewEntity } from '../db/index.js';
-import { isPromotionStatus, openDecisions, personKey, ServiceError } from '../domain/index.js';
-import { InvalidReferenceError, isDigest, parseReference } from '../registry/index.js';
+import { hasRole, personOf, type Principal } from '#libs/auth/index.js';
+import type { AppConfig } from '#libs/config/index.js';
+import { ApprovalEntity, PromotionEntity, ReviewEntity } from '#libs/db/index.js';
+import { isPromotionStatus, openDecisions, personKey, ServiceError } from '#libs/domain/index.js';
+import { InvalidReferenceError, isDigest, parseReference } from '#libs/registry/index.js';
 import { decodeCursor, encodeCursor, type Page } from './cursor.js';
 import { approvalRule } from './promotion-state.service.js';
 import { promotionSummary } from './promotion.view.js';
@@ -44,7 +44,9 @@ export async function listPromotions(
   applyFilters(qb, config, who, filter);
   if (filter.cursor !== undefined) qb.andWhere('p.seq < :seq', { seq: decodeCursor(filter.cursor) });
   qb.orderBy('p.seq', 'DESC');
-  const rows = filter.awaitingDecisionBy ? await awaitingMe(dataSource, config, who, qb, filter.limit + 1) : await qb.limit(filter.limit + 1).getMany();
+  const rows = filter.awaitingDecisionBy
+    ? await awaitingMe(dataSource, config, who, qb, filter.limit + 1)
+    : await qb.limit(filter.limit + 1).getMany();
   if (rows.length === 0 && filter.app !== undefined) await checkApp(dataSource, filter.app);
   const items = rows.slice(0, filter.limit);
   const more = rows.length > filter.limit;
@@ -81,7 +83,8 @@ function applyFilters(qb: SelectQueryBuilder<PromotionEntity>, config: AppConfig
     if (isDigest(filter.image)) qb.andWhere('p.digest = :digest', { digest: filter.image });
     else {
       const ref = parseImage(filter.image);
-      if (ref.digest === null) throw new ServiceError('bad_request', 'image: filter by digest (sha256:…) or registry/repository@sha256:…', { field: 'image' });
+      if (ref.digest === null)
+        throw new ServiceError('bad_request', 'image: filter by digest (sha256:…) or registry/repository@sha256:…', { field: 'image' });
       qb.andWhere('p.digest = :digest AND p.repository = :repo', { digest: ref.digest, repo: `${ref.registry}/${ref.repository}` });
     }
   }
@@ -93,7 +96,9 @@ function checkTarget(config: AppConfig, target: string): void {
   const targets = config.pipeline.environments.filter((e) => e.from !== null).map((e) => e.name);
   if (targets.includes(target)) return;
   const entry = config.environment(target);
-  const message = entry ? `target: '${target}' is the pipeline's entry: nothing is promoted into it` : `target: unknown environment '${target}'`;
+  const message = entry
+    ? `target: '${target}' is the pipeline's entry: nothing is promoted into it`
+    : `target: unknown environment '${target}'`;
   throw new ServiceError('unprocessable', message, { field: 'target', valid: targets });
 }
 
@@ -104,14 +109,23 @@ async function checkApp(dataSource: DataSource, app: string): Promise<void> {
   if (apps.includes(app)) return;
   const valid = apps.slice(0, MAX_APPS_LISTED);
   const more = apps.length > MAX_APPS_LISTED ? ', …' : '';
-  throw new ServiceError('unprocessable', `app: no promotion was ever made for '${app}' (known: ${valid.join(', ') || 'none'}${more})`, { field: 'app', valid });
+  throw new ServiceError('unprocessable', `app: no promotion was ever made for '${app}' (known: ${valid.join(', ') || 'none'}${more})`, {
+    field: 'app',
+    valid,
+  });
 }
 
 /**
  * Promotions awaiting approval on which the caller may still give a decision, by the approval
  * rule itself: reads the open promotions in batches, newest first, and tallies each.
  */
-async function awaitingMe(dataSource: DataSource, config: AppConfig, who: Principal, qb: SelectQueryBuilder<PromotionEntity>, wanted: number): Promise<PromotionEntity[]> {
+async function awaitingMe(
+  dataSource: DataSource,
+  config: AppConfig,
+  who: Principal,
+  qb: SelectQueryBuilder<PromotionEntity>,
+  wanted: number,
+): Promise<PromotionEntity[]> {
   const found: PromotionEntity[] = [];
   const person = { id: personOf(who), roles: who.roles, mayReview: hasRole(who, ['security-reviewer']) };
   for (let offset = 0; found.length < wanted; offset += BATCH) {
@@ -130,8 +144,25 @@ async function awaitingMe(dataSource: DataSource, config: AppConfig, who: Princi
         approvalRule(env),
         promotion.requestedByPerson,
         person,
-        approvals.filter((a) => a.promotionId === promotion.id).map((a) => ({ approverId: a.approverPerson, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
-        reviews.filter((r) => r.promotionId === promotion.id).map((r) => ({ reviewerId: r.reviewerPerson, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
+        approvals
+          .filter((a) => a.promotionId === promotion.id)
+          .map((a) => ({
+            approverId: a.approverPerson,
+            decision: a.decision,
+            digest: a.digest,
+            evidenceDigest: a.evidenceDigest,
+            at: a.createdAt,
+          })),
+        reviews
+          .filter((r) => r.promotionId === promotion.id)
+          .map((r) => ({
+            reviewerId: r.reviewerPerson,
+            kind: r.kind,
+            verdict: r.verdict,
+            digest: r.digest,
+            evidenceDigest: r.evidenceDigest,
+            at: r.createdAt,
+          })),
         bound,
       );
       if (open.approve || open.reviews.length > 0) found.push(promotion);

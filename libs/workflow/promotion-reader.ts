@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { ApprovalEntity, GateResultEntity, PromotionEntity, ReviewEntity } from '../db/index.js';
+import { ApprovalEntity, GateResultEntity, PromotionEntity, ReviewEntity } from '#libs/db/index.js';
 import { progressFromRow } from './copy-progress.js';
 import type { PromotionRecord } from './promotion-state.service.js';
 
@@ -33,7 +33,8 @@ function toEntity<T extends object>(ctor: new () => T, json: Json): T {
   const entity = new ctor();
   for (const [column, value] of Object.entries(json)) {
     const key = column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-    (entity as Json)[key] = DATE_COLUMNS.has(column) && typeof value === 'string' ? new Date(value) : column === 'seq' ? String(value) : value;
+    (entity as Json)[key] =
+      DATE_COLUMNS.has(column) && typeof value === 'string' ? new Date(value) : column === 'seq' ? String(value) : value;
   }
   return entity;
 }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { Principal } from '../auth/index.js';
-import { AppConfig, type EnvironmentConfig } from '../config/index.js';
-import { ApprovalEntity, GateResultEntity, PromotionEntity, ReviewEntity } from '../db/index.js';
+import type { Principal } from '#libs/auth/index.js';
+import { AppConfig, type EnvironmentConfig } from '#libs/config/index.js';
+import { ApprovalEntity, GateResultEntity, PromotionEntity, ReviewEntity } from '#libs/db/index.js';
 import {
   evidenceDigest,
   gatesVerdict,
@@ -14,7 +14,7 @@ import {
   type GateStatus,
   type PromotionEvent,
   type PromotionStatus,
-} from '../domain/index.js';
+} from '#libs/domain/index.js';
 import { AuditService, type AuditInput } from './audit.service.js';
 import type { PromotionProgress } from './copy-progress.js';
 import { readPromotion } from './promotion-reader.js';
@@ -64,7 +64,13 @@ export class PromotionStateService {
 
   async load(manager: EntityManager, promotion: PromotionEntity): Promise<PromotionRecord> {
     const stored = await readPromotion(manager, promotion.id);
-    return { promotion, gates: stored?.gates ?? [], approvals: stored?.approvals ?? [], reviews: stored?.reviews ?? [], progress: stored?.progress ?? null };
+    return {
+      promotion,
+      gates: stored?.gates ?? [],
+      approvals: stored?.approvals ?? [],
+      reviews: stored?.reviews ?? [],
+      progress: stored?.progress ?? null,
+    };
   }
 
   async move(
@@ -82,7 +88,13 @@ export class PromotionStateService {
   }
 
   /** One move, in memory: the domain decides it; the audit event it owes is returned, not written. */
-  private transit(promotion: PromotionEntity, event: PromotionEvent, data: Record<string, unknown>, changes: Partial<PromotionEntity>, opts: { approvalsStand?: boolean } = {}): Transit {
+  private transit(
+    promotion: PromotionEntity,
+    event: PromotionEvent,
+    data: Record<string, unknown>,
+    changes: Partial<PromotionEntity>,
+    opts: { approvalsStand?: boolean } = {},
+  ): Transit {
     const from = promotion.status;
     const env = this.config.environment(promotion.target);
     const approvalRequired = env ? env.approvals.required > 0 || env.reviews.length > 0 : true;
@@ -91,19 +103,32 @@ export class PromotionStateService {
     promotionTransitions.inc({ to });
     return {
       changes: Object.keys(changes),
-      audit: { action: `promotion.${to}`, subject: `promotion:${promotion.id}`, data: { from, to, event, digest: promotion.digest, ...data } },
+      audit: {
+        action: `promotion.${to}`,
+        subject: `promotion:${promotion.id}`,
+        data: { from, to, event, digest: promotion.digest, ...data },
+      },
     };
   }
 
   /** Writes a run of moves: one UPDATE with the promotion's final state, and their audit events. */
-  private async persist(manager: EntityManager, promotion: PromotionEntity, moves: Transit | Transit[], actor: Principal | string): Promise<void> {
+  private async persist(
+    manager: EntityManager,
+    promotion: PromotionEntity,
+    moves: Transit | Transit[],
+    actor: Principal | string,
+  ): Promise<void> {
     const list = Array.isArray(moves) ? moves : [moves];
     if (list.length === 0) return;
     const changed = new Set(list.flatMap((m) => m.changes));
     const update: Partial<PromotionEntity> = { status: promotion.status, updatedAt: promotion.updatedAt };
     for (const key of changed) Object.assign(update, { [key]: promotion[key as keyof PromotionEntity] });
     await manager.update(PromotionEntity, { id: promotion.id }, update);
-    await this.audit.append(manager, actor, list.map((m) => m.audit));
+    await this.audit.append(
+      manager,
+      actor,
+      list.map((m) => m.audit),
+    );
   }
 
   tally(record: PromotionRecord, now = new Date()): ApprovalTally {
@@ -111,8 +136,21 @@ export class PromotionStateService {
     return tallyApprovals(
       approvalRule(this.environmentOf(promotion)),
       // Counted by person, as ApprovalService checks them: one person, one vote, any channel.
-      record.approvals.map((a) => ({ approverId: a.approverPerson, decision: a.decision, digest: a.digest, evidenceDigest: a.evidenceDigest, at: a.createdAt })),
-      record.reviews.map((r) => ({ reviewerId: r.reviewerPerson, kind: r.kind, verdict: r.verdict, digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt })),
+      record.approvals.map((a) => ({
+        approverId: a.approverPerson,
+        decision: a.decision,
+        digest: a.digest,
+        evidenceDigest: a.evidenceDigest,
+        at: a.createdAt,
+      })),
+      record.reviews.map((r) => ({
+        reviewerId: r.reviewerPerson,
+        kind: r.kind,
+        verdict: r.verdict,
+        digest: r.digest,
+        evidenceDigest: r.evidenceDigest,
+        at: r.createdAt,
+      })),
       { digest: promotion.digest, evidenceDigest: promotion.evidenceDigest ?? '', now },
     );
   }
@@ -141,14 +179,21 @@ export class PromotionStateService {
         // A blocked promotion waits for a re-evaluation (a waiver, a fixed rule) as long as one awaiting
         // approval would wait for approvers; then the reconciler expires it and frees its digest.
         const env = this.environmentOf(promotion);
-        moves.push(this.transit(promotion, 'gates_failed', { gates: failing }, { expiresAt: new Date(Date.now() + env.approvals.timeoutMs) }));
+        moves.push(
+          this.transit(promotion, 'gates_failed', { gates: failing }, { expiresAt: new Date(Date.now() + env.approvals.timeoutMs) }),
+        );
       } else if (verdict === 'passed') {
         const env = this.environmentOf(promotion);
         moves.push(
-          this.transit(promotion, 'gates_passed', {}, {
-            evidenceDigest: evidenceDigest(outcomes),
-            expiresAt: new Date(Date.now() + env.approvals.timeoutMs),
-          }),
+          this.transit(
+            promotion,
+            'gates_passed',
+            {},
+            {
+              evidenceDigest: evidenceDigest(outcomes),
+              expiresAt: new Date(Date.now() + env.approvals.timeoutMs),
+            },
+          ),
         );
       }
     }
@@ -158,7 +203,12 @@ export class PromotionStateService {
       if (tally.decision === 'approved') moves.push(this.transit(promotion, 'approved', { approvers: tally.approvers }, {}));
       else if (tally.decision === 'rejected') moves.push(this.transit(promotion, 'rejected', { rejectedBy: tally.rejectedBy }, {}));
     }
-    if (options.unsaved) await this.audit.append(manager, actor, moves.map((m) => m.audit));
+    if (options.unsaved)
+      await this.audit.append(
+        manager,
+        actor,
+        moves.map((m) => m.audit),
+      );
     else await this.persist(manager, promotion, moves, actor);
   }
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { personOf, type Principal } from '../auth/index.js';
-import { AppConfig, GATE_TYPES, type GateType } from '../config/index.js';
-import { GateResultEntity, insertPromotion, PromotionEntity, uniqueViolation } from '../db/index.js';
-import { canonicalJson, ROLE_SETS, ServiceError, sha256Hex, type PromotionStatus } from '../domain/index.js';
-import { InvalidReferenceError, isRegistryError, parseReference, RegistryClient, type ImageReference } from '../registry/index.js';
+import { personOf, type Principal } from '#libs/auth/index.js';
+import { AppConfig, GATE_TYPES, type GateType } from '#libs/config/index.js';
+import { GateResultEntity, insertPromotion, PromotionEntity, uniqueViolation } from '#libs/db/index.js';
+import { canonicalJson, ROLE_SETS, ServiceError, sha256Hex, type PromotionStatus } from '#libs/domain/index.js';
+import { InvalidReferenceError, isRegistryError, parseReference, RegistryClient, type ImageReference } from '#libs/registry/index.js';
 import { AuditService } from './audit.service.js';
 import type { Page } from './cursor.js';
 import { EnvironmentResolver } from './environment-resolver.js';
@@ -58,7 +58,12 @@ export class PromotionService {
     }
   }
 
-  private async create(who: Principal, body: PromotionRequest, idempotencyKey: string | null, requestHash: string): Promise<RequestOutcome> {
+  private async create(
+    who: Principal,
+    body: PromotionRequest,
+    idempotencyKey: string | null,
+    requestHash: string,
+  ): Promise<RequestOutcome> {
     const named = parseImage(body.image);
     const target = this.config.environment(body.target);
     if (!target) {
@@ -145,18 +150,26 @@ export class PromotionService {
     const tag = ref.tag ?? 'latest';
     const name = `${ref.registry}/${ref.repository}:${tag}`;
     if (!this.registry.knows(ref.registry)) {
-      throw new ServiceError('unprocessable', `registry '${ref.registry}' is not one of the registries named in the pipeline file`, { field: 'image' });
+      throw new ServiceError('unprocessable', `registry '${ref.registry}' is not one of the registries named in the pipeline file`, {
+        field: 'image',
+      });
     }
     try {
       const { digest } = await this.registry.resolve({ ...ref, tag }, AbortSignal.timeout(RESOLVE_TIMEOUT_MS));
       return { ...ref, tag, digest };
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      if (timedOut) throw new ServiceError('unavailable', `image: could not resolve '${name}': the registry did not answer in time`, { field: 'image' });
+      if (timedOut)
+        throw new ServiceError('unavailable', `image: could not resolve '${name}': the registry did not answer in time`, {
+          field: 'image',
+        });
       if (!isRegistryError(err)) throw err;
-      if (err.code === 'not_found') throw new ServiceError('unprocessable', `image: '${name}' does not exist in the registry`, { field: 'image' });
+      if (err.code === 'not_found')
+        throw new ServiceError('unprocessable', `image: '${name}' does not exist in the registry`, { field: 'image' });
       if (err.code === 'unavailable') {
-        throw new ServiceError('unavailable', `image: could not resolve '${name}': the registry did not answer (${err.message})`, { field: 'image' });
+        throw new ServiceError('unavailable', `image: could not resolve '${name}': the registry did not answer (${err.message})`, {
+          field: 'image',
+        });
       }
       throw new ServiceError('bad_gateway', `image: could not resolve '${name}': ${err.message}`, { field: 'image', code: err.code });
     }
@@ -209,7 +222,16 @@ export class PromotionService {
   private pendingGates(promotion: PromotionEntity, gates: GateType[]): GateResultEntity[] {
     const now = new Date();
     return gates.map((gate) =>
-      Object.assign(new GateResultEntity(), { promotionId: promotion.id, gate, round: promotion.round, status: 'pending', summary: 'waiting to be evaluated', evidence: {}, evidenceDigest: null, updatedAt: now }),
+      Object.assign(new GateResultEntity(), {
+        promotionId: promotion.id,
+        gate,
+        round: promotion.round,
+        status: 'pending',
+        summary: 'waiting to be evaluated',
+        evidence: {},
+        evidenceDigest: null,
+        updatedAt: now,
+      }),
     );
   }
 
@@ -220,10 +242,14 @@ export class PromotionService {
   private async requirePromotedInto(manager: EntityManager, digest: string, environment: string): Promise<void> {
     const found = await manager.existsBy(PromotionEntity, { digest, target: environment, status: 'promoted' satisfies PromotionStatus });
     if (!found) {
-      throw new ServiceError('unprocessable', `${digest} has not been promoted into '${environment}' yet; it must pass through '${environment}' first`, {
-        field: 'image',
-        environment,
-      });
+      throw new ServiceError(
+        'unprocessable',
+        `${digest} has not been promoted into '${environment}' yet; it must pass through '${environment}' first`,
+        {
+          field: 'image',
+          environment,
+        },
+      );
     }
   }
 
@@ -232,7 +258,9 @@ export class PromotionService {
     const existing = await manager.findOneBy(PromotionEntity, { requestedBy: who.id, idempotencyKey: key });
     if (!existing) return null;
     if (existing.requestHash !== requestHash) {
-      throw new ServiceError('conflict', `Idempotency-Key '${key}' was already used with a different request`, { promotionId: existing.id });
+      throw new ServiceError('conflict', `Idempotency-Key '${key}' was already used with a different request`, {
+        promotionId: existing.id,
+      });
     }
     return { created: false, promotion: await this.view(manager, existing) };
   }
@@ -262,17 +290,25 @@ function parseImage(text: string, field = 'image') {
 function checkLimits(who: Principal, app: string, target: string): void {
   const limits = who.limits!;
   if (!limits.apps.includes('*') && !limits.apps.includes(app)) {
-    throw new ServiceError('forbidden', `app not allowed: ${who.name} may request only ${limits.apps.join(', ') || '(no app)'}, not '${app}'`, {
-      check: 'app',
-      app,
-      allowed: [...limits.apps],
-    });
+    throw new ServiceError(
+      'forbidden',
+      `app not allowed: ${who.name} may request only ${limits.apps.join(', ') || '(no app)'}, not '${app}'`,
+      {
+        check: 'app',
+        app,
+        allowed: [...limits.apps],
+      },
+    );
   }
   if (!limits.environments.includes('*') && !limits.environments.includes(target)) {
-    throw new ServiceError('forbidden', `environment not allowed: ${who.name} may request only ${limits.environments.join(', ') || '(no environment)'}, not '${target}'`, {
-      check: 'environment',
-      environment: target,
-      allowed: [...limits.environments],
-    });
+    throw new ServiceError(
+      'forbidden',
+      `environment not allowed: ${who.name} may request only ${limits.environments.join(', ') || '(no environment)'}, not '${target}'`,
+      {
+        check: 'environment',
+        environment: target,
+        allowed: [...limits.environments],
+      },
+    );
   }
 }

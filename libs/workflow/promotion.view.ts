@@ -1,5 +1,5 @@
-import { countsNow, type ApprovalRule, type ApprovalTally } from '../domain/index.js';
-import type { PromotionEntity } from '../db/index.js';
+import { countsNow, type ApprovalRule, type ApprovalTally } from '#libs/domain/index.js';
+import type { PromotionEntity } from '#libs/db/index.js';
 import type { PromotionRecord } from './promotion-state.service.js';
 
 /** The JSON shape of a promotion in every API answer. */
@@ -33,15 +33,17 @@ export function promotionView(record: PromotionRecord, tally: ApprovalTally, rul
     countsNow({ digest: r.digest, evidenceDigest: r.evidenceDigest, at: r.createdAt }, rule, bound);
   return {
     ...promotionSummary(promotion),
-    gates: [...record.gates].sort((a, b) => (a.gate < b.gate ? -1 : 1)).map((g) => ({
-      gate: g.gate,
-      status: g.status,
-      summary: g.summary,
-      evidence: g.evidence,
-      evidenceDigest: g.evidenceDigest,
-      round: g.round,
-      updatedAt: g.updatedAt.toISOString(),
-    })),
+    gates: [...record.gates]
+      .sort((a, b) => (a.gate < b.gate ? -1 : 1))
+      .map((g) => ({
+        gate: g.gate,
+        status: g.status,
+        summary: g.summary,
+        evidence: g.evidence,
+        evidenceDigest: g.evidenceDigest,
+        round: g.round,
+        updatedAt: g.updatedAt.toISOString(),
+      })),
     approvals: record.approvals.map((a) => ({
       id: a.id,
       approver: { id: a.approverId, name: a.approverName, person: a.approverPerson },

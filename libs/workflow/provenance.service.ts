@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { PromotionEntity } from '../db/index.js';
-import { ServiceError } from '../domain/index.js';
-import { isDigest } from '../registry/index.js';
+import { PromotionEntity } from '#libs/db/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import { isDigest } from '#libs/registry/index.js';
 import { AuditQueryService } from './audit-query.service.js';
 import { PromotionService } from './promotion.service.js';
 
@@ -16,7 +16,8 @@ export class ProvenanceService {
   ) {}
 
   async forDigest(digest: string) {
-    if (!isDigest(digest)) throw new ServiceError('bad_request', `digest: '${digest}' is not a sha256 digest (sha256:<64 hex>)`, { field: 'digest' });
+    if (!isDigest(digest))
+      throw new ServiceError('bad_request', `digest: '${digest}' is not a sha256 digest (sha256:<64 hex>)`, { field: 'digest' });
     const manager = this.dataSource.manager;
     const rows = await manager.find(PromotionEntity, { where: { digest }, order: { seq: 'ASC' } });
     const promotions = [];

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { GateType } from '../config/index.js';
-import { STATUS_GROUPS, SYSTEM_ACTORS, isExpirable, owedWork, type PromotionStatus } from '../domain/index.js';
-import { JobQueues } from '../queue/index.js';
+import type { GateType } from '#libs/config/index.js';
+import { STATUS_GROUPS, SYSTEM_ACTORS, isExpirable, owedWork, type PromotionStatus } from '#libs/domain/index.js';
+import { JobQueues } from '#libs/queue/index.js';
 import { AuditService } from './audit.service.js';
 import { PromotionStateService } from './promotion-state.service.js';
 

@@ -1,11 +1,19 @@
 import { Module } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { RegistryClient } from '../registry/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
 import { ApprovalService } from './approval.service.js';
 import { AttestationService, signerProvider } from './attestation.service.js';
 import { AuditQueryService } from './audit-query.service.js';
 import { AuditService } from './audit.service.js';
-import { AuditCheckpointService, AuditIntegrator, auditKeyProvider, AuditProofService, AuditPublisher, AuditTreeStore, AuditVerifier } from './audit/index.js';
+import {
+  AuditCheckpointService,
+  AuditIntegrator,
+  auditKeyProvider,
+  AuditProofService,
+  AuditPublisher,
+  AuditTreeStore,
+  AuditVerifier,
+} from './audit/index.js';
 import { EnvironmentResolver } from './environment-resolver.js';
 import { EnvironmentService } from './environment.service.js';
 import { FollowUpService } from './follow-up.service.js';
@@ -52,5 +60,8 @@ const registryClient = {
   },
 };
 
-@Module({ providers: [...services, registryClient, signerProvider, LifecycleLog, auditKeyProvider], exports: [...services, RegistryClient, auditKeyProvider.provide] })
+@Module({
+  providers: [...services, registryClient, signerProvider, LifecycleLog, auditKeyProvider],
+  exports: [...services, RegistryClient, auditKeyProvider.provide],
+})
 export class WorkflowModule {}

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch } from '../../apps/entrypoint-dispatch.js';
-import { parsePipeline } from '../../libs/config/index.js';
+import { parsePipeline } from '#libs/config/index.js';
 import { deployDir, readYaml, type Doc } from './manifests.js';
 
 const composeFile = join(deployDir, 'compose', 'compose.yaml');

@@ -57,7 +57,11 @@ describe('Dockerfile', () => {
   it('copies only the built app, its production dependencies and package.json from the build stage', () => {
     const copies = finalStage.filter((i): i is Copy => keyword(i) === 'COPY');
     expect(copies.map((c) => c.getFromFlag()?.getValue())).toEqual(copies.map(() => 'build'));
-    expect(copies.map((c) => c.getArgumentsContent()!.split(/\s+/)[0]).sort()).toEqual(['/app/dist', '/app/node_modules', '/app/package.json']);
+    expect(copies.map((c) => c.getArgumentsContent()!.split(/\s+/)[0]).sort()).toEqual([
+      '/app/dist',
+      '/app/node_modules',
+      '/app/package.json',
+    ]);
     const buildStage = stage(froms.find((f) => f.getBuildStage() === 'build')!);
     expect(buildStage.some((i) => keyword(i) === 'RUN' && /npm prune --omit=dev/.test(i.getArgumentsContent()!))).toBe(true);
   });
@@ -82,7 +86,10 @@ describe('Dockerfile', () => {
     expect(exec[0]).toBe('/nodejs/bin/node');
     // dist/apps/entrypoint.js is what tsconfig.build.json makes of apps/entrypoint.ts; the path is
     // absolute so that `docker run -w …` (promoctl keygen into a mounted directory) still finds it.
-    const workdir = finalStage.filter((i) => keyword(i) === 'WORKDIR').at(-1)!.getArgumentsContent();
+    const workdir = finalStage
+      .filter((i) => keyword(i) === 'WORKDIR')
+      .at(-1)!
+      .getArgumentsContent();
     expect(exec[1]).toBe(`${workdir}/dist/apps/entrypoint.js`);
     expect(existsSync(join(repoRoot, 'apps', 'entrypoint.ts'))).toBe(true);
     const cmd = JSON.parse(finalStage.find((i) => keyword(i) === 'CMD')!.getArgumentsContent()!) as string[];
@@ -90,7 +97,10 @@ describe('Dockerfile', () => {
   });
 
   it('lets into the build context exactly what the build stage copies (.dockerignore allow-list)', () => {
-    const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('*');
     const allowed = ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
     const buildStage = stage(froms[0]!);

@@ -3,7 +3,7 @@ import { join, posix, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch } from '../../apps/entrypoint-dispatch.js';
 import { parse as parseYaml } from 'yaml';
-import { parsePipeline } from '../../libs/config/index.js';
+import { parsePipeline } from '#libs/config/index.js';
 import {
   containersOf,
   deployDir,
@@ -45,8 +45,14 @@ function namedInPipeline(
     const file = node.startsWith('/') ? [node] : [];
     return { variables: [], files: workerOnly ? [] : file, workerOnlyFiles: workerOnly ? file : [] };
   }
-  const entries: [string, unknown][] = Array.isArray(node) ? node.map((v) => [key, v]) : node && typeof node === 'object' ? Object.entries(node) : [];
-  const found = entries.map(([k, v]) => namedInPipeline(v, k, section || k, workerOnly || k === 'signature' || (section || k) === 'signing'));
+  const entries: [string, unknown][] = Array.isArray(node)
+    ? node.map((v) => [key, v])
+    : node && typeof node === 'object'
+      ? Object.entries(node)
+      : [];
+  const found = entries.map(([k, v]) =>
+    namedInPipeline(v, k, section || k, workerOnly || k === 'signature' || (section || k) === 'signing'),
+  );
   return {
     variables: found.flatMap((f) => f.variables),
     files: found.flatMap((f) => f.files),
@@ -106,7 +112,9 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
   it('harden every container of every workload (non-root, read-only root, no escalation, no capabilities, seccomp, /tmp, resources)', () => {
     const found = workloads(docs);
     // api, worker and the migration Job at least; a new workload is checked the same way without being listed here.
-    expect(found.map(id)).toEqual(expect.arrayContaining(['Deployment/promoter-api', 'Deployment/promoter-worker', 'Job/promoter-migrate']));
+    expect(found.map(id)).toEqual(
+      expect.arrayContaining(['Deployment/promoter-api', 'Deployment/promoter-worker', 'Job/promoter-migrate']),
+    );
     const problems = found.flatMap((w) => hardeningProblems(podSpecOf(w)!).map((p) => `${id(w)}: ${p}`));
     expect(problems).toEqual([]);
   });
@@ -147,7 +155,8 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
     expect(ingressPolicies.length).toBeGreaterThan(0);
     for (const policy of ingressPolicies) {
       for (const w of workloads(docs)) {
-        if (selects(policy.spec.podSelector, podLabelsOf(w))) expect(id(w), `${id(policy)} admits traffic to`).toBe('Deployment/promoter-api');
+        if (selects(policy.spec.podSelector, podLabelsOf(w)))
+          expect(id(w), `${id(policy)} admits traffic to`).toBe('Deployment/promoter-api');
       }
       for (const rule of policy.spec.ingress as Doc[]) {
         expect(rule.ports.map((p: Doc) => p.port)).toEqual([apiPort]);
@@ -167,7 +176,8 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
         expect((rule.to ?? []).length, `${id(policy)}: an egress rule without peers allows every address`).toBeGreaterThan(0);
         for (const port of rule.ports as Doc[]) expect(allowed.has(port.port), `${id(policy)} port ${port.port}`).toBe(true);
         for (const peer of rule.to as Doc[]) {
-          if (peer.ipBlock?.cidr === '0.0.0.0/0') expect(peer.ipBlock.except).toEqual(expect.arrayContaining(['169.254.0.0/16', '10.0.0.0/8']));
+          if (peer.ipBlock?.cidr === '0.0.0.0/0')
+            expect(peer.ipBlock.except).toEqual(expect.arrayContaining(['169.254.0.0/16', '10.0.0.0/8']));
         }
       }
     }
@@ -185,7 +195,10 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
     // The vulnerability database import: PostgreSQL, and HTTPS for the OSV download; no Redis.
     expect([...reachablePorts(byId(docs, 'CronJob', 'promoter-vulndb-import'))].sort((a, b) => a - b)).toEqual([53, 443, 5432]);
     for (const name of ['promoter-api', 'promoter-worker']) {
-      expect([...reachablePorts(byId(docs, 'Deployment', name))].sort((a, b) => a - b), name).toEqual([53, 443, 5432, 6379]);
+      expect(
+        [...reachablePorts(byId(docs, 'Deployment', name))].sort((a, b) => a - b),
+        name,
+      ).toEqual([53, 443, 5432, 6379]);
     }
   });
 
@@ -216,7 +229,11 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
   it('start each process of the promoter image with a command the entry point knows: api, worker, migrate, cli vulndb import', () => {
     const promoterImage = (c: Doc) => imageName(c.image).split('/').pop() === 'image-promoter';
     const modes = Object.fromEntries(
-      workloads(docs).flatMap((w) => containersOf(w).filter(promoterImage).map((c) => [c.name, dispatch(c.args ?? [])])),
+      workloads(docs).flatMap((w) =>
+        containersOf(w)
+          .filter(promoterImage)
+          .map((c) => [c.name, dispatch(c.args ?? [])]),
+      ),
     );
     expect(modes).toEqual({
       api: expect.objectContaining({ kind: 'module', mode: 'api' }),
@@ -254,7 +271,9 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
     expect(env.OSV_BASE_URL).toMatch(/^https:\/\//);
     expect(env.OSV_ECOSYSTEMS.split(' ')).toEqual(expect.arrayContaining(['Debian', 'Ubuntu', 'Alpine', 'npm', 'PyPI']));
     // DATABASE_URL from the Secret the other workloads use.
-    const migrateUrl = (byId(docs, 'Job', 'promoter-migrate').spec.template.spec.containers[0].env as Doc[]).find((e) => e.name === 'DATABASE_URL');
+    const migrateUrl = (byId(docs, 'Job', 'promoter-migrate').spec.template.spec.containers[0].env as Doc[]).find(
+      (e) => e.name === 'DATABASE_URL',
+    );
     expect((imports!.env as Doc[]).find((e) => e.name === 'DATABASE_URL')).toEqual(migrateUrl);
     expect((download!.env as Doc[]).some((e) => e.name === 'DATABASE_URL')).toBe(false);
   });
@@ -263,10 +282,12 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
     for (const pdb of docs.filter((d) => d.kind === 'PodDisruptionBudget')) {
       expect(workloads(docs).filter((w) => selects(pdb.spec.selector, podLabelsOf(w))).length, id(pdb)).toBe(1);
     }
-    expect(docs.filter((d) => d.kind === 'PodDisruptionBudget').map(id).sort()).toEqual([
-      'PodDisruptionBudget/promoter-api',
-      'PodDisruptionBudget/promoter-worker',
-    ]);
+    expect(
+      docs
+        .filter((d) => d.kind === 'PodDisruptionBudget')
+        .map(id)
+        .sort(),
+    ).toEqual(['PodDisruptionBudget/promoter-api', 'PodDisruptionBudget/promoter-worker']);
     const hpa = byId(docs, 'HorizontalPodAutoscaler', 'promoter-worker');
     expect(hpa.apiVersion).toBe('autoscaling/v2');
     const target = byId(docs, hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name);
@@ -307,7 +328,10 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
     // gets neither, so a compromised API pod holds no key to sign with.
     const apiMounts = (api.spec.template.spec.containers[0].volumeMounts as Doc[]).map((m) => m.mountPath);
     for (const file of named.workerOnlyFiles) {
-      expect(apiMounts.filter((m) => file.startsWith(`${m}/`)), `${id(api)} does not mount ${file}`).toEqual([]);
+      expect(
+        apiMounts.filter((m) => file.startsWith(`${m}/`)),
+        `${id(api)} does not mount ${file}`,
+      ).toEqual([]);
     }
     const secretVolumes = (api.spec.template.spec.volumes as Doc[]).map((v) => v.secret?.secretName).filter(Boolean);
     expect(secretVolumes, 'the API mounts no signing key').not.toContain('promoter-signing-key');
@@ -318,7 +342,9 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
       const c = pod.containers[0];
       const configPath = c.env.find((e: Doc) => e.name === 'PROMOTER_CONFIG').value as string;
       const configMount = c.volumeMounts.find((m: Doc) => m.mountPath === posix.dirname(configPath));
-      expect(pod.volumes.find((v: Doc) => v.name === configMount?.name)?.configMap?.name, `${id(w)} mounts promoter.yaml`).toBe('promoter-config');
+      expect(pod.volumes.find((v: Doc) => v.name === configMount?.name)?.configMap?.name, `${id(w)} mounts promoter.yaml`).toBe(
+        'promoter-config',
+      );
       expect(posix.basename(configPath)).toBe('promoter.yaml');
 
       // Every named variable comes from an env entry, or from its section's Secret, which must then
@@ -336,7 +362,11 @@ describe.each(Object.entries(variants))('Kubernetes manifests: %s', (_, dir) => 
         expect(mount!.readOnly, `${file} is mounted read-only`).toBe(true);
         const volume = (pod.volumes as Doc[]).find((v) => v.name === mount!.name)!;
         const items = volume.secret?.items ?? volume.configMap?.items;
-        if (items) expect(items.map((i: Doc) => i.path), `${id(w)} volume ${volume.name}`).toContain(file.slice(mount!.mountPath.length + 1));
+        if (items)
+          expect(
+            items.map((i: Doc) => i.path),
+            `${id(w)} volume ${volume.name}`,
+          ).toContain(file.slice(mount!.mountPath.length + 1));
       }
     }
   });
@@ -355,11 +385,18 @@ describe('the hardening check itself', () => {
     ['capabilities.drop', (p) => (p.containers[0].securityContext.capabilities = { drop: ['NET_RAW'] }), /capabilities.drop/],
     ['container seccompProfile', (p) => delete p.containers[0].securityContext.seccompProfile, /seccompProfile/],
     ['pod seccompProfile', (p) => delete p.securityContext.seccompProfile, /pod: .*seccompProfile/],
-    ['the /tmp emptyDir', (p) => (p.containers[0].volumeMounts = p.containers[0].volumeMounts.filter((m: Doc) => m.mountPath !== '/tmp')), /\/tmp/],
+    [
+      'the /tmp emptyDir',
+      (p) => (p.containers[0].volumeMounts = p.containers[0].volumeMounts.filter((m: Doc) => m.mountPath !== '/tmp')),
+      /\/tmp/,
+    ],
     ['memory limit', (p) => delete p.containers[0].resources.limits.memory, /limits.memory/],
     [
       'an initContainer that forgets everything',
-      (p) => (p.initContainers = [{ name: 'setup', image: 'x', resources: p.containers[0].resources, volumeMounts: p.containers[0].volumeMounts }]),
+      (p) =>
+        (p.initContainers = [
+          { name: 'setup', image: 'x', resources: p.containers[0].resources, volumeMounts: p.containers[0].volumeMounts },
+        ]),
       /container setup: securityContext.runAsNonRoot/,
     ],
   ];

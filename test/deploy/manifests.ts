@@ -34,7 +34,15 @@ export function readYaml(path: string): Doc {
 // ---------------------------------------------------------------- kustomize, the parts deploy/ uses
 
 const KUSTOMIZATION_KEYS = new Set([
-  'apiVersion', 'kind', 'namespace', 'labels', 'resources', 'configMapGenerator', 'secretGenerator', 'images', 'patches',
+  'apiVersion',
+  'kind',
+  'namespace',
+  'labels',
+  'resources',
+  'configMapGenerator',
+  'secretGenerator',
+  'images',
+  'patches',
 ]);
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterPolicy', 'ClusterImagePolicy', 'ClusterRole', 'ClusterRoleBinding']);
 
@@ -71,27 +79,33 @@ export function renderKustomization(dir: string): Rendered {
     }
   }
 
-  for (const [kind, generators] of [['ConfigMap', k.configMapGenerator], ['Secret', k.secretGenerator]] as const) {
+  for (const [kind, generators] of [
+    ['ConfigMap', k.configMapGenerator],
+    ['Secret', k.secretGenerator],
+  ] as const) {
     for (const gen of (generators ?? []) as Doc[]) {
       const data: Record<string, string> = {};
       const files = new Map<string, string>();
       for (const entry of (gen.files ?? []) as string[]) {
-        const [key, file] = entry.includes('=') ? entry.split('=', 2) as [string, string] : [entry.split('/').pop()!, entry];
+        const [key, file] = entry.includes('=') ? (entry.split('=', 2) as [string, string]) : [entry.split('/').pop()!, entry];
         files.set(key, join(dir, file));
         // A generator's file may be supplied at install time (the public key); its absence is checked where it matters.
         data[key] = existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8') : '';
       }
       const namespace = gen.namespace ?? k.namespace;
-      const existing = docs.find((d) => d.kind === kind && d.metadata?.name === gen.name && (gen.namespace === undefined || d.metadata?.namespace === gen.namespace));
+      const existing = docs.find(
+        (d) => d.kind === kind && d.metadata?.name === gen.name && (gen.namespace === undefined || d.metadata?.namespace === gen.namespace),
+      );
       if (gen.behavior === 'replace' || gen.behavior === 'merge') {
-        if (!existing) throw new Error(`${dir}: ${kind}Generator ${gen.name} has behavior ${gen.behavior} but the base has no such ${kind}`);
+        if (!existing)
+          throw new Error(`${dir}: ${kind}Generator ${gen.name} has behavior ${gen.behavior} but the base has no such ${kind}`);
         existing.data = gen.behavior === 'replace' ? data : { ...existing.data, ...data };
       } else {
         if (existing) throw new Error(`${dir}: ${kind} ${gen.name} is generated twice`);
         docs.push({ apiVersion: 'v1', kind, metadata: { name: gen.name, ...(namespace ? { namespace } : {}) }, data });
       }
       const id = `${kind}/${namespace ?? ''}/${gen.name}`;
-      generatedFrom.set(id, new Map([...(gen.behavior === 'merge' ? generatedFrom.get(id) ?? [] : []), ...files]));
+      generatedFrom.set(id, new Map([...(gen.behavior === 'merge' ? (generatedFrom.get(id) ?? []) : []), ...files]));
     }
   }
 
@@ -148,17 +162,22 @@ function versionOf(d: Doc): string {
 
 /** add, replace, remove and test of RFC 6902; a path that does not exist (except add's last step) is an error. */
 export function applyJsonPatchOp(doc: Doc, op: Doc, where: string): void {
-  const steps = String(op.path).split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const steps = String(op.path)
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const last = steps.pop();
   if (last === undefined) throw new Error(`${where}: empty path`);
   let node: any = doc;
   for (const step of steps) {
-    if (node === null || typeof node !== 'object' || !(step in node)) throw new Error(`${where}: ${op.path} does not exist in ${doc.kind} ${doc.metadata?.name}`);
+    if (node === null || typeof node !== 'object' || !(step in node))
+      throw new Error(`${where}: ${op.path} does not exist in ${doc.kind} ${doc.metadata?.name}`);
     node = node[step];
   }
   if (op.op === 'test') {
     const actual = Array.isArray(node) ? node[Number(last)] : node?.[last];
-    if (JSON.stringify(actual) !== JSON.stringify(op.value)) throw new Error(`${where}: test of ${op.path} failed in ${doc.kind} ${doc.metadata?.name}`);
+    if (JSON.stringify(actual) !== JSON.stringify(op.value))
+      throw new Error(`${where}: test of ${op.path} failed in ${doc.kind} ${doc.metadata?.name}`);
     return;
   }
   if (Array.isArray(node)) {
@@ -200,7 +219,8 @@ export function kubernetesProblems(doc: Doc): string[] {
   const Model = modelFor(doc);
   if (!Model) return [`${doc.apiVersion}/${doc.kind} is not a Kubernetes kind`];
   const problems: string[] = [];
-  if (/v\d+(alpha|beta)\d+$/.test(String(doc.apiVersion))) problems.push(`${doc.apiVersion} is a pre-release API, removed from current Kubernetes`);
+  if (/v\d+(alpha|beta)\d+$/.test(String(doc.apiVersion)))
+    problems.push(`${doc.apiVersion} is a pre-release API, removed from current Kubernetes`);
   if (!doc.metadata?.name) problems.push('metadata.name is missing');
   try {
     new Model(doc).validate();

@@ -1,8 +1,8 @@
 import { join, posix } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { parsePipeline } from '../../libs/config/index.js';
-import { PROMOTER_VERIFIER_ID, VSA_PREDICATE_TYPE } from '../../libs/signing/index.js';
+import { parsePipeline } from '#libs/config/index.js';
+import { PROMOTER_VERIFIER_ID, VSA_PREDICATE_TYPE } from '#libs/signing/index.js';
 import { deployDir, renderKustomization, type Doc } from './manifests.js';
 import { kyvernoClusterPolicySchema, policyControllerClusterImagePolicySchema } from './policy-schemas.js';
 
@@ -37,7 +37,7 @@ function promoterSigningKey(): { secretName: string; publicKeyItem: string } {
 describe('admission policies', () => {
   const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
 
-  it('are every object the policies kustomization renders, and validate against their controllers\' shapes', () => {
+  it("are every object the policies kustomization renders, and validate against their controllers' shapes", () => {
     const kinds = policies.docs.map((d) => `${d.apiVersion}/${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort();
     expect(kinds).toEqual([
       'kyverno.io/v1/ClusterPolicy//pod-hardening',
@@ -88,33 +88,44 @@ describe('admission policies', () => {
     }
   });
 
-  it('trust exactly the public key of the pair the promoter\'s workers mount, under the same data key', () => {
+  it("trust exactly the public key of the pair the promoter's workers mount, under the same data key", () => {
     const { secretName, publicKeyItem } = promoterSigningKey();
     expect(secretName).toBe('promoter-signing-key');
     const generated = policies.docs.filter((d) => d.kind === 'Secret');
     for (const secret of generated) {
       // The data key both controllers read (cosign's k8s:// layout) is the one the promoter's Secret holds.
       expect(Object.keys(secret.data), `${secret.metadata.namespace}/${secret.metadata.name}`).toEqual([publicKeyItem]);
-      expect([...policies.generatedFrom.get(`Secret/${secret.metadata.namespace}/${secret.metadata.name}`)!.keys()]).toEqual([publicKeyItem]);
+      expect([...policies.generatedFrom.get(`Secret/${secret.metadata.namespace}/${secret.metadata.name}`)!.keys()]).toEqual([
+        publicKeyItem,
+      ]);
     }
-    const kyvernoKeys = [...keyEntries(verifyRules.flatMap((r) => r.attestors)), ...keyEntries(verifyRules.flatMap((r) => r.attestations.flatMap((a: Doc) => a.attestors)))];
+    const kyvernoKeys = [
+      ...keyEntries(verifyRules.flatMap((r) => r.attestors)),
+      ...keyEntries(verifyRules.flatMap((r) => r.attestations.flatMap((a: Doc) => a.attestors))),
+    ];
     expect(kyvernoKeys.length).toBeGreaterThanOrEqual(2);
     for (const keys of kyvernoKeys) {
       expect(keys.publicKeys, 'no inline key: the Secret is the one place to rotate it').toBeUndefined();
-      expect(generated.some((s) => s.metadata.name === keys.secret.name && s.metadata.namespace === keys.secret.namespace), JSON.stringify(keys.secret)).toBe(true);
+      expect(
+        generated.some((s) => s.metadata.name === keys.secret.name && s.metadata.namespace === keys.secret.namespace),
+        JSON.stringify(keys.secret),
+      ).toBe(true);
       // Offline key signing: no transparency log entry or certificate timestamp to look for.
       expect(keys.rekor).toEqual({ ignoreTlog: true });
       expect(keys.ctlog).toEqual({ ignoreSCT: true });
     }
     for (const authority of imagePolicy.spec.authorities as Doc[]) {
       // policy-controller reads key Secrets from its own namespace, cosign-system.
-      expect(generated.some((s) => s.metadata.name === authority.key.secretRef.name && s.metadata.namespace === 'cosign-system')).toBe(true);
+      expect(generated.some((s) => s.metadata.name === authority.key.secretRef.name && s.metadata.namespace === 'cosign-system')).toBe(
+        true,
+      );
     }
   });
 
   it('apply to production namespaces only, and to the repositories the production pipeline promotes into', () => {
     for (const rule of verifyPolicy.spec.rules as Doc[]) {
-      for (const filter of rule.match.any as Doc[]) expect(filter.resources.namespaceSelector.matchLabels).toEqual({ environment: 'production' });
+      for (const filter of rule.match.any as Doc[])
+        expect(filter.resources.namespaceSelector.matchLabels).toEqual({ environment: 'production' });
     }
     const pipeline = parsePipeline(find(promoter.docs, 'ConfigMap', 'promoter-config').data['promoter.yaml']);
     const last = pipeline.environments.find((e) => !pipeline.environments.some((other) => other.from === e.name))!;
@@ -134,7 +145,7 @@ describe('admission policies', () => {
     expect(imagePolicy.spec.mode).toBe('enforce');
   });
 
-  it('enforce the hardening the promoter\'s own pods carry: Pod Security restricted plus a read-only root filesystem', () => {
+  it("enforce the hardening the promoter's own pods carry: Pod Security restricted plus a read-only root filesystem", () => {
     expect(hardeningPolicy.spec.validationFailureAction).toBe('Enforce');
     const rules = hardeningPolicy.spec.rules as Doc[];
     expect(rules.find((r) => r.validate.podSecurity)?.validate.podSecurity).toEqual({ level: 'restricted', version: 'latest' });

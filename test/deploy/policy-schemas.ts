@@ -48,7 +48,11 @@ const keysAttestor = {
     publicKeys: { type: 'string' },
     secret: { type: 'object', additionalProperties: false, required: ['name', 'namespace'], properties: { name, namespace: name } },
     signatureAlgorithm: { type: 'string' },
-    rekor: { type: 'object', additionalProperties: false, properties: { url: { type: 'string' }, ignoreTlog: { type: 'boolean' }, pubkey: { type: 'string' } } },
+    rekor: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { url: { type: 'string' }, ignoreTlog: { type: 'boolean' }, pubkey: { type: 'string' } },
+    },
     ctlog: { type: 'object', additionalProperties: false, properties: { ignoreSCT: { type: 'boolean' }, pubkey: { type: 'string' } } },
   },
   oneOf: [{ required: ['publicKeys'] }, { required: ['secret'] }],
@@ -59,7 +63,11 @@ const attestorSet = {
   required: ['entries'],
   properties: {
     count: { type: 'integer', minimum: 1 },
-    entries: { type: 'array', minItems: 1, items: { type: 'object', additionalProperties: false, required: ['keys'], properties: { keys: keysAttestor } } },
+    entries: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'object', additionalProperties: false, required: ['keys'], properties: { keys: keysAttestor } },
+    },
   },
 };
 const condition = {

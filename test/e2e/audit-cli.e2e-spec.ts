@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
-import { canonicalJson } from '../../libs/domain/index.js';
-import { CompactRange, leafHash } from '../../libs/tlog/index.js';
-import { AUDIT_INTEGRATOR_LOCK } from '../../libs/workflow/index.js';
+import { canonicalJson } from '#libs/domain/index.js';
+import { CompactRange, leafHash } from '#libs/tlog/index.js';
+import { AUDIT_INTEGRATOR_LOCK } from '#libs/workflow/index.js';
 import { auditKeyFiles, integrated } from '../helpers/audit.js';
 import { devImage, startTestApp, testPipeline, type TestApp } from '../helpers/test-app.js';
 
@@ -23,7 +23,11 @@ const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 async function promoctl(args: string[], token?: string, base = url) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env: { PROMOTER_URL: base, PROMOTER_TOKEN: token } });
+  const code = await runCli(args, {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    env: { PROMOTER_URL: base, PROMOTER_TOKEN: token },
+  });
   return { code, stdout, stderr };
 }
 
@@ -38,8 +42,16 @@ beforeAll(async () => {
   // Last: once an admin token exists the bootstrap token is no longer accepted.
   admin = await t.token('admin', ['admin']);
   for (let i = 0; i < 4; i++) {
-    const p = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(`x${i}`), target: 'staging', reason: `r${i}` });
-    await t.api().post(`/api/v1/promotions/${p.body.id}/approvals`).set(auth(rm)).send({ decision: 'approve', comment: `fine ${i}` });
+    const p = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage(`x${i}`), target: 'staging', reason: `r${i}` });
+    await t
+      .api()
+      .post(`/api/v1/promotions/${p.body.id}/approvals`)
+      .set(auth(rm))
+      .send({ decision: 'approve', comment: `fine ${i}` });
   }
   await integrated(t.db);
   await t.api().post('/api/v1/audit/checkpoints').set(auth(admin)).expect(201);
@@ -71,7 +83,10 @@ describe('promoctl audit', () => {
     const exported = await promoctl(['audit', 'export'], auditor);
     expect(exported.code).toBe(0);
     writeFileSync(full, exported.stdout);
-    const lines = exported.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const last = lines.pop();
     expect(last).toEqual({ checkpoint: expect.stringMatching(/^promoter\.test\/audit\n\d+\n/) });
     expect(lines.map((l) => l.index)).toEqual(lines.map((_, i) => i));
@@ -106,7 +121,9 @@ describe('promoctl audit', () => {
     victim.leaf = Buffer.from(JSON.stringify(leaf)).toString('base64');
     lines[2] = JSON.stringify(victim);
     writeFileSync(join(dir, 'leaf-forged.jsonl'), lines.join('\n') + '\n');
-    expect(() => execFileSync(process.execPath, [script, vkey, join(dir, 'leaf-forged.jsonl')], { encoding: 'utf8', stdio: 'pipe' })).toThrow(/do not rebuild the signed root/);
+    expect(() =>
+      execFileSync(process.execPath, [script, vkey, join(dir, 'leaf-forged.jsonl')], { encoding: 'utf8', stdio: 'pipe' }),
+    ).toThrow(/do not rebuild the signed root/);
   });
 
   it('exports a time range with inclusion proofs, resumable after a seq', async () => {
@@ -124,7 +141,11 @@ describe('promoctl audit', () => {
     expect(checked.code).toBe(0);
 
     const resumed = await promoctl(['audit', 'export', '--after-seq', String(events[1].seq)], auditor);
-    const again = resumed.stdout.trim().split('\n').slice(0, -1).map((l) => JSON.parse(l));
+    const again = resumed.stdout
+      .trim()
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l));
     expect(again[0].seq).toBe(events[2].seq);
   });
 
@@ -140,7 +161,11 @@ describe('promoctl audit', () => {
       const { rows } = await client.query(`SELECT seq, body FROM audit_events WHERE action = 'approval.approve' ORDER BY seq LIMIT 1`);
       const event = JSON.parse(rows[0].body);
       event.data = { ...event.data, comment: 'rubber stamp' };
-      await client.query('UPDATE audit_events SET body = $1, data = $2 WHERE seq = $3', [canonicalJson(event), JSON.stringify(event.data), rows[0].seq]);
+      await client.query('UPDATE audit_events SET body = $1, data = $2 WHERE seq = $3', [
+        canonicalJson(event),
+        JSON.stringify(event.data),
+        rows[0].seq,
+      ]);
       const all = (await client.query('SELECT e.body FROM audit_leaves l JOIN audit_events e USING (seq) ORDER BY l.idx')).rows;
       const range = CompactRange.empty();
       const nodes: { level: number; index: number; hash: Buffer }[] = [];
@@ -157,7 +182,11 @@ describe('promoctl audit', () => {
       client.release();
     }
     // The service goes on and signs the rewritten history with its genuine key.
-    await t.api().post('/api/v1/promotions').set(auth(ciToken)).send({ image: devImage('after'), target: 'staging' });
+    await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ciToken))
+      .send({ image: devImage('after'), target: 'staging' });
     await integrated(t.db);
     const resigned = await t.api().post('/api/v1/audit/checkpoints').set(auth(admin)).expect(201);
     expect(resigned.body.size).toBeGreaterThan(savedSize);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhookSignature } from '../../libs/notify/index.js';
+import { verifyWebhookSignature } from '#libs/notify/index.js';
 import { auditKeyFiles, integrated } from '../helpers/audit.js';
 import { devImage, eventually, registryHost, startTestApp, testPipeline, type TestApp } from '../helpers/test-app.js';
 
@@ -40,21 +40,38 @@ describe('checkpoints leave the database', () => {
   it('sends each new checkpoint to the webhooks that want it and pushes it to the registry, latest and per size', async () => {
     const ci = await t.token('ci', ['ci']);
     const admin = await t.token('admin', ['admin']);
-    await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('pub'), target: 'staging' });
+    await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('pub'), target: 'staging' });
     await integrated(t.db);
     const made = (await t.api().post('/api/v1/audit/checkpoints').set(auth(admin)).expect(201)).body;
 
     const delivery = await eventually(async () => received.find((r) => JSON.parse(r.body).checkpoint?.size === made.size));
     const body = JSON.parse(delivery.body);
-    expect(body).toMatchObject({ event: 'audit.checkpoint', deliveryId: `checkpoint-${made.size}`, checkpoint: { size: made.size, rootHash: made.rootHash, note: made.note } });
-    expect(verifyWebhookSignature(SECRET, String(delivery.headers['x-promoter-timestamp']), delivery.body, String(delivery.headers['x-promoter-signature']))).toBe(true);
+    expect(body).toMatchObject({
+      event: 'audit.checkpoint',
+      deliveryId: `checkpoint-${made.size}`,
+      checkpoint: { size: made.size, rootHash: made.rootHash, note: made.note },
+    });
+    expect(
+      verifyWebhookSignature(
+        SECRET,
+        String(delivery.headers['x-promoter-timestamp']),
+        delivery.body,
+        String(delivery.headers['x-promoter-signature']),
+      ),
+    ).toBe(true);
 
     const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json' };
     const base = `http://${registryHost()}/v2/audit/checkpoints`;
     for (const tag of [`size-${made.size}`, 'latest']) {
       const manifest = await eventually(async () => {
         const res = await fetch(`${base}/manifests/${tag}`, { headers: accept });
-        return res.ok ? ((await res.json()) as { artifactType: string; layers: { digest: string }[]; annotations: Record<string, string> }) : null;
+        return res.ok
+          ? ((await res.json()) as { artifactType: string; layers: { digest: string }[]; annotations: Record<string, string> })
+          : null;
       });
       expect(manifest.artifactType).toBe('application/vnd.image-promoter.audit.checkpoint.v1');
       expect(manifest.annotations['dev.image-promoter.audit.size']).toBe(String(made.size));

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { auditEventBody } from '../../libs/domain/index.js';
-import { leafHash, openCheckpoint, parseVkey, verifyConsistency, verifyInclusion } from '../../libs/tlog/index.js';
-import { AuditService } from '../../libs/workflow/index.js';
+import { auditEventBody } from '#libs/domain/index.js';
+import { leafHash, openCheckpoint, parseVkey, verifyConsistency, verifyInclusion } from '#libs/tlog/index.js';
+import { AuditService } from '#libs/workflow/index.js';
 import { AUDIT_ORIGIN, auditKeyFiles, integrated } from '../helpers/audit.js';
 import { devImage, eventually, startTestApp, testPipeline, type TestApp } from '../helpers/test-app.js';
 
@@ -27,8 +27,16 @@ beforeAll(async () => {
   auditor = await t.token('auditor', ['auditor']);
   admin = await t.token('admin', ['admin']);
   for (let i = 0; i < 3; i++) {
-    const p = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(`a${i}`), target: 'staging', reason: `r${i}` });
-    await t.api().post(`/api/v1/promotions/${p.body.id}/approvals`).set(auth(rm)).send({ decision: 'approve', comment: `looks good ${i}` });
+    const p = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage(`a${i}`), target: 'staging', reason: `r${i}` });
+    await t
+      .api()
+      .post(`/api/v1/promotions/${p.body.id}/approvals`)
+      .set(auth(rm))
+      .send({ decision: 'approve', comment: `looks good ${i}` });
   }
   await integrated(t.db);
 });
@@ -51,7 +59,7 @@ async function tamper(sql: string, params: unknown[] = []) {
 
 /** Runs `work` while holding the integrator's lock, so that no integration round sees a half-tampered log. */
 async function paused<T>(work: () => Promise<T>): Promise<T> {
-  const { AUDIT_INTEGRATOR_LOCK } = await import('../../libs/workflow/index.js');
+  const { AUDIT_INTEGRATOR_LOCK } = await import('#libs/workflow/index.js');
   const client = await t.db.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [AUDIT_INTEGRATOR_LOCK]);
@@ -77,7 +85,10 @@ describe('the audit log', () => {
       await tamper(`DELETE FROM ${table}`);
       for (const row of snapshot[table]!) {
         const cols = Object.keys(row);
-        await tamper(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => (c === 'data' ? JSON.stringify(row[c]) : row[c])));
+        await tamper(
+          `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+          cols.map((c) => (c === 'data' ? JSON.stringify(row[c]) : row[c])),
+        );
       }
     }
     expect((await verify()).ok).toBe(true);
@@ -85,7 +96,11 @@ describe('the audit log', () => {
 
   it('refuses ordinary updates, deletes and truncation', async () => {
     for (const table of ['audit_events', 'audit_leaves', 'audit_tree', 'audit_checkpoints']) {
-      await expect(t.db.query(`UPDATE ${table} SET ${table === 'audit_events' ? "actor = 'x'" : table === 'audit_checkpoints' ? "note = 'x'" : table === 'audit_leaves' ? 'seq = seq' : 'hash = hash'}`)).rejects.toThrow(/append-only/);
+      await expect(
+        t.db.query(
+          `UPDATE ${table} SET ${table === 'audit_events' ? "actor = 'x'" : table === 'audit_checkpoints' ? "note = 'x'" : table === 'audit_leaves' ? 'seq = seq' : 'hash = hash'}`,
+        ),
+      ).rejects.toThrow(/append-only/);
       await expect(t.db.query(`DELETE FROM ${table}`)).rejects.toThrow(/append-only/);
       await expect(t.db.query(`TRUNCATE ${table}`)).rejects.toThrow(/append-only/);
     }
@@ -102,9 +117,19 @@ describe('the audit log', () => {
     const level0 = new Map(snapshot.audit_tree!.filter((n) => n.level === 0).map((n) => [String(n.idx), n.hash as Buffer]));
     for (const leaf of leaves) {
       const e = events.find((x) => x.seq === leaf.seq)!;
-      const body = auditEventBody({ id: e.id as string, at: e.at as Date, actor: e.actor as string, action: e.action as string, subject: e.subject as string, data: e.data as Record<string, unknown> });
+      const body = auditEventBody({
+        id: e.id as string,
+        at: e.at as Date,
+        actor: e.actor as string,
+        action: e.action as string,
+        subject: e.subject as string,
+        data: e.data as Record<string, unknown>,
+      });
       expect(e.body).toBe(body);
-      const expected = createHash('sha256').update(Buffer.from([0])).update(body, 'utf8').digest();
+      const expected = createHash('sha256')
+        .update(Buffer.from([0]))
+        .update(body, 'utf8')
+        .digest();
       expect(level0.get(String(leaf.idx))!.equals(expected)).toBe(true);
     }
     const page = await t.api().get('/api/v1/audit/events?limit=500').set(auth(auditor));
@@ -116,7 +141,11 @@ describe('the audit log', () => {
   it('detects an edited event and names it', async () => {
     await paused(async () => {
       await tamper(`UPDATE audit_events SET data = jsonb_set(data, '{reason}', '"forged"') WHERE seq = 3`);
-      expect(await verify()).toMatchObject({ ok: false, events: 2, brokenAt: { seq: 3, index: 2, reason: 'the event does not match its leaf: its stored fields were edited' } });
+      expect(await verify()).toMatchObject({
+        ok: false,
+        events: 2,
+        brokenAt: { seq: 3, index: 2, reason: 'the event does not match its leaf: its stored fields were edited' },
+      });
       await restore();
       await tamper(`UPDATE audit_events SET actor = 'token:someone-else', body = replace(body, actor, 'token:someone-else') WHERE seq = 5`);
       expect((await verify()).brokenAt).toMatchObject({ seq: 5, reason: 'hash does not match the event content' });
@@ -161,7 +190,9 @@ describe('the audit log', () => {
 
   it('detects an event inserted around the queueing trigger', async () => {
     await paused(async () => {
-      await tamper(`INSERT INTO audit_events (id, at, actor, action, subject, data, body) VALUES (gen_random_uuid(), now(), 'token:x', 'promotion.approved', 'promotion:x', '{}', '{}')`);
+      await tamper(
+        `INSERT INTO audit_events (id, at, actor, action, subject, data, body) VALUES (gen_random_uuid(), now(), 'token:x', 'promotion.approved', 'promotion:x', '{}', '{}')`,
+      );
       const result = await verify();
       expect(result.ok).toBe(false);
       expect(result.brokenAt.reason).toContain('outside the log');
@@ -171,11 +202,19 @@ describe('the audit log', () => {
 
   it('stays one tree under concurrent writes', async () => {
     await Promise.all(
-      Array.from({ length: 30 }, (_, i) => t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(`c${i}`), target: 'staging' })),
+      Array.from({ length: 30 }, (_, i) =>
+        t
+          .api()
+          .post('/api/v1/promotions')
+          .set(auth(ci))
+          .send({ image: devImage(`c${i}`), target: 'staging' }),
+      ),
     );
     await integrated(t.db);
     expect((await verify()).ok).toBe(true);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n, count(DISTINCT seq)::int AS seqs, max(idx)::int AS last FROM audit_leaves');
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n, count(DISTINCT seq)::int AS seqs, max(idx)::int AS last FROM audit_leaves',
+    );
     expect(rows[0].seqs).toBe(rows[0].n);
     expect(rows[0].last).toBe(rows[0].n - 1);
   });
@@ -209,11 +248,11 @@ async function rewrite(seq: number, comment: string) {
   const { rows } = await t.db.query('SELECT e.body, l.idx FROM audit_events e JOIN audit_leaves l USING (seq) WHERE seq = $1', [seq]);
   const event = JSON.parse(rows[0].body);
   event.data = { ...event.data, comment };
-  const { canonicalJson } = await import('../../libs/domain/index.js');
+  const { canonicalJson } = await import('#libs/domain/index.js');
   const body = canonicalJson(event);
   await tamper('UPDATE audit_events SET body = $1, data = $2 WHERE seq = $3', [body, JSON.stringify(event.data), seq]);
   // Recompute the leaf and every complete subtree above it, then the head.
-  const { CompactRange } = await import('../../libs/tlog/index.js');
+  const { CompactRange } = await import('#libs/tlog/index.js');
   const all = (await t.db.query('SELECT e.body FROM audit_leaves l JOIN audit_events e USING (seq) ORDER BY l.idx')).rows;
   const range = CompactRange.empty();
   const nodes: { level: number; index: number; hash: Buffer }[] = [];
@@ -245,7 +284,12 @@ describe('checkpoints and proofs', () => {
     });
     const sizes = list.map((c: { size: number }) => c.size);
     expect(sizes).toEqual([...sizes].sort((a: number, b: number) => b - a));
-    expect(list[0]).toEqual({ size: expect.any(Number), rootHash: expect.any(String), note: expect.stringContaining(`${AUDIT_ORIGIN}\n`), createdAt: expect.any(String) });
+    expect(list[0]).toEqual({
+      size: expect.any(Number),
+      rootHash: expect.any(String),
+      note: expect.stringContaining(`${AUDIT_ORIGIN}\n`),
+      createdAt: expect.any(String),
+    });
   });
 
   it('proves every event included in the checkpoint and checkpoints consistent with each other', async () => {
@@ -259,25 +303,60 @@ describe('checkpoints and proofs', () => {
     const root = openCheckpoint(second.note, verifier).rootHash;
     const events = (await t.db.query('SELECT seq FROM audit_events ORDER BY seq')).rows.map((r) => Number(r.seq));
     for (const seq of events.slice(0, 40)) {
-      const proof = (await t.api().get('/api/v1/audit/proofs/inclusion').query({ seq, size: second.size }).set(auth(auditor)).expect(200)).body;
+      const proof = (await t.api().get('/api/v1/audit/proofs/inclusion').query({ seq, size: second.size }).set(auth(auditor)).expect(200))
+        .body;
       expect(proof.checkpoint).toBe(second.note);
       const leaf = Buffer.from(proof.leaf, 'base64');
       expect(JSON.parse(leaf.toString('utf8')).id).toBeTruthy();
-      expect(verifyInclusion(proof.index, second.size, leafHash(leaf), proof.hashes.map((h: string) => Buffer.from(h, 'base64')), root)).toBe(true);
+      expect(
+        verifyInclusion(
+          proof.index,
+          second.size,
+          leafHash(leaf),
+          proof.hashes.map((h: string) => Buffer.from(h, 'base64')),
+          root,
+        ),
+      ).toBe(true);
     }
-    const c = (await t.api().get('/api/v1/audit/proofs/consistency').query({ from: first.size, to: second.size }).set(auth(auditor)).expect(200)).body;
+    const c = (
+      await t.api().get('/api/v1/audit/proofs/consistency').query({ from: first.size, to: second.size }).set(auth(auditor)).expect(200)
+    ).body;
     const oldRoot = openCheckpoint(first.note, verifier).rootHash;
-    expect(verifyConsistency(first.size, second.size, oldRoot, root, c.hashes.map((h: string) => Buffer.from(h, 'base64')))).toBe(true);
-    expect(verifyConsistency(first.size, second.size, Buffer.alloc(32), root, c.hashes.map((h: string) => Buffer.from(h, 'base64')))).toBe(false);
+    expect(
+      verifyConsistency(
+        first.size,
+        second.size,
+        oldRoot,
+        root,
+        c.hashes.map((h: string) => Buffer.from(h, 'base64')),
+      ),
+    ).toBe(true);
+    expect(
+      verifyConsistency(
+        first.size,
+        second.size,
+        Buffer.alloc(32),
+        root,
+        c.hashes.map((h: string) => Buffer.from(h, 'base64')),
+      ),
+    ).toBe(false);
   });
 
   it('answers 400 naming the valid range for bad sizes', async () => {
     const size = Number((await t.db.query('SELECT size FROM audit_tree_head')).rows[0].size);
-    const get = (path: string, query: Record<string, string | number>) => t.api().get(`/api/v1/audit/proofs/${path}`).query(query).set(auth(auditor));
-    for (const query of [{ from: -1, to: 2 }, { from: 'abc', to: 2 }, { from: 5, to: 3 }, { from: 1, to: size + 1 }]) {
+    const get = (path: string, query: Record<string, string | number>) =>
+      t.api().get(`/api/v1/audit/proofs/${path}`).query(query).set(auth(auditor));
+    for (const query of [
+      { from: -1, to: 2 },
+      { from: 'abc', to: 2 },
+      { from: 5, to: 3 },
+      { from: 1, to: size + 1 },
+    ]) {
       const res = await get('consistency', query);
       expect(res.status).toBe(400);
-      expect(res.body.message).toMatch(query.from === 5 || query.to === size + 1 ? new RegExp(`0 <= from <= to <= ${size}`) : /non-negative whole number/);
+      expect(res.body.message).toMatch(
+        query.from === 5 || query.to === size + 1 ? new RegExp(`0 <= from <= to <= ${size}`) : /non-negative whole number/,
+      );
     }
     const tooBig = await get('inclusion', { seq: 3, size: size + 5 });
     expect(tooBig.status).toBe(400);
@@ -295,14 +374,26 @@ describe('appends survive the integrator being away', () => {
     try {
       const token = await api.token('ci', ['ci']);
       for (let i = 0; i < 5; i++) {
-        expect([201, 202]).toContain((await api.api().post('/api/v1/promotions').set(auth(token)).send({ image: devImage(`k${i}`), target: 'staging' })).status);
+        expect([201, 202]).toContain(
+          (
+            await api
+              .api()
+              .post('/api/v1/promotions')
+              .set(auth(token))
+              .send({ image: devImage(`k${i}`), target: 'staging' })
+          ).status,
+        );
       }
-      const { rows } = await api.db.query('SELECT (SELECT count(*) FROM audit_unintegrated)::int AS queued, (SELECT count(*) FROM audit_leaves)::int AS leaves, (SELECT count(*) FROM audit_events)::int AS events');
+      const { rows } = await api.db.query(
+        'SELECT (SELECT count(*) FROM audit_unintegrated)::int AS queued, (SELECT count(*) FROM audit_leaves)::int AS leaves, (SELECT count(*) FROM audit_events)::int AS events',
+      );
       expect(rows[0]).toEqual({ queued: rows[0].events, leaves: 0, events: rows[0].events });
       // An integration round that dies half-way (here: its subtree write fails) must leave everything queued.
       // A sequence is not rolled back with the transaction, so it counts the attempts.
       await api.db.query('CREATE SEQUENCE integration_attempts');
-      await api.db.query(`CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF nextval('integration_attempts') = 1 THEN RAISE EXCEPTION 'integrator killed'; END IF; RETURN NULL; END $$`);
+      await api.db.query(
+        `CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF nextval('integration_attempts') = 1 THEN RAISE EXCEPTION 'integrator killed'; END IF; RETURN NULL; END $$`,
+      );
       await api.db.query('CREATE TRIGGER fail_once BEFORE INSERT ON audit_tree FOR EACH STATEMENT EXECUTE FUNCTION fail_once()');
       const worker = await startTestApp({ worker: true, shareWith: api, pipeline: testPipeline() + keys.block });
       try {

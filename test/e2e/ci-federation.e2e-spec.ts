@@ -62,15 +62,24 @@ afterAll(async () => {
 });
 
 const request = (token: string, app = 'web', target = 'staging') =>
-  t.api().post('/api/v1/promotions').set(auth(token)).send({ image: devImage(app, digest()), target, reason: 'release from CI' });
+  t
+    .api()
+    .post('/api/v1/promotions')
+    .set(auth(token))
+    .send({ image: devImage(app, digest()), target, reason: 'release from CI' });
 
 describe('federated CI identity', () => {
   it('a GitHub Actions token requests a promotion as github:acme/web, with no stored secret', async () => {
     const res = await request(await github.sign(githubClaims(github.issuer)));
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     expect(res.body.requestedBy).toEqual({ id: 'oidc:github:acme/web', name: 'github:acme/web', person: 'github:acme/web' });
-    const { rows } = await t.db.query(`SELECT actor, data->'actor' AS who FROM audit_events WHERE subject = $1 AND action = 'promotion.requested'`, [`promotion:${res.body.id}`]);
-    expect(rows).toEqual([{ actor: 'oidc:github:acme/web', who: { person: 'github:acme/web', name: 'github:acme/web', kind: 'workload', credential: 'oidc' } }]);
+    const { rows } = await t.db.query(
+      `SELECT actor, data->'actor' AS who FROM audit_events WHERE subject = $1 AND action = 'promotion.requested'`,
+      [`promotion:${res.body.id}`],
+    );
+    expect(rows).toEqual([
+      { actor: 'oidc:github:acme/web', who: { person: 'github:acme/web', name: 'github:acme/web', kind: 'workload', credential: 'oidc' } },
+    ]);
   });
 
   it('a GitLab CI ID token from a protected ref of the acme group', async () => {
@@ -89,7 +98,11 @@ describe('federated CI identity', () => {
     const otherApp = await request(token, 'api');
     expect(otherApp.status).toBe(403);
     expect(otherApp.body.message).toMatch(/^app not allowed: github:acme\/web may request only web, not 'api'/);
-    const other = await t.api().post('/api/v1/promotions').set(auth(token)).send({ image: `${devImage('web', digest()).replace('/dev/', '/staging/')}`, target: 'prod', reason: 'r' });
+    const other = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(token))
+      .send({ image: `${devImage('web', digest()).replace('/dev/', '/staging/')}`, target: 'prod', reason: 'r' });
     expect(other.status).toBe(403);
     expect(other.body.message).toMatch(/^environment not allowed/);
     // Its role is ci: it cannot approve.
@@ -100,7 +113,10 @@ describe('federated CI identity', () => {
   it('a token from another branch or repository matches no rule', async () => {
     const branch = await request(await github.sign(githubClaims(github.issuer, { ref: 'refs/heads/feature' })));
     expect(branch.status).toBe(403);
-    expect(branch.body).toMatchObject({ message: expect.stringContaining("claim ref is \"refs/heads/feature\""), details: { check: 'no_rule' } });
+    expect(branch.body).toMatchObject({
+      message: expect.stringContaining('claim ref is "refs/heads/feature"'),
+      details: { check: 'no_rule' },
+    });
     const fork = await request(await github.sign(githubClaims(github.issuer, { repository: 'evil/web' })));
     expect(fork.status).toBe(403);
   });
@@ -193,7 +209,7 @@ describe('promoctl promote --oidc', () => {
     return { code, stdout, stderr };
   }
 
-  it('asks the GitHub Actions runtime for a token with the audience, reads GitLab\'s ID token, or any variable', async () => {
+  it("asks the GitHub Actions runtime for a token with the audience, reads GitLab's ID token, or any variable", async () => {
     await t.http.listen(0, '127.0.0.1');
     // The Actions runtime's token endpoint: a bearer of the runner's request token, ?audience=.
     const asked: string[] = [];
@@ -222,9 +238,12 @@ describe('promoctl promote --oidc', () => {
       expect(gl.code, gl.stderr).toBe(0);
       expect(JSON.parse(gl.stdout).requestedBy.name).toBe('gitlab:acme/api');
 
-      const viaEnv = await promoctl(['promote', '--image', devImage('web', digest()), '--to', 'staging', '--oidc', 'env:MY_TOKEN', '--json'], {
-        MY_TOKEN: await github.sign(githubClaims(github.issuer)),
-      });
+      const viaEnv = await promoctl(
+        ['promote', '--image', devImage('web', digest()), '--to', 'staging', '--oidc', 'env:MY_TOKEN', '--json'],
+        {
+          MY_TOKEN: await github.sign(githubClaims(github.issuer)),
+        },
+      );
       expect(viaEnv.code, viaEnv.stderr).toBe(0);
 
       const missing = await promoctl(['promote', '--image', devImage('web', digest()), '--to', 'staging', '--oidc', 'github'], {});

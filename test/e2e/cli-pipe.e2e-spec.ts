@@ -13,7 +13,20 @@ beforeAll(async () => {
     // Each poll sees a new status, so promoctl keeps printing after its reader has gone.
     const status = ['pending', 'evaluating', 'awaiting_approval'][Math.min(polls++, 2)];
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ id: 'p-1', image: 'r/app@sha256:abc', digest: 'sha256:abc', source: 'dev', target: 'staging', status, gates: [], approvals: [], reviews: [], requestedBy: { id: 'x', name: 'x' } }));
+    res.end(
+      JSON.stringify({
+        id: 'p-1',
+        image: 'r/app@sha256:abc',
+        digest: 'sha256:abc',
+        source: 'dev',
+        target: 'staging',
+        status,
+        gates: [],
+        approvals: [],
+        reviews: [],
+        requestedBy: { id: 'x', name: 'x' },
+      }),
+    );
     void req;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

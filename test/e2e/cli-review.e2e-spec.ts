@@ -19,7 +19,9 @@ async function promoctl(args: string[], token: string) {
 
 beforeAll(async () => {
   t = await startTestApp({
-    pipeline: testPipeline() + `
+    pipeline:
+      testPipeline() +
+      `
   - name: reviewed
     from: dev
     repository: local/reviewed/{app}
@@ -37,7 +39,11 @@ describe('promoctl review', () => {
     const ci = await t.token('ci', ['ci']);
     const sam = await t.token('sam', ['security-reviewer']);
     const rm = await t.token('rm', ['release-manager']);
-    const created = await t.api().post('/api/v1/promotions').set('Authorization', `Bearer ${ci}`).send({ image: devImage('reviewed'), target: 'reviewed' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set('Authorization', `Bearer ${ci}`)
+      .send({ image: devImage('reviewed'), target: 'reviewed' });
     const id = created.body.id;
 
     const usage = await promoctl(['review', id, '--kind', 'security', '--verdict', 'maybe'], sam);
@@ -57,10 +63,20 @@ describe('promoctl review', () => {
 
     const shown = (await t.api().get(`/api/v1/promotions/${id}`).set('Authorization', `Bearer ${ci}`)).body;
     expect(shown.reviews).toEqual([
-      expect.objectContaining({ kind: 'security', verdict: 'approve', notes: 'no findings', via: 'cli', counts: true, reviewer: expect.objectContaining({ name: 'sam' }) }),
+      expect.objectContaining({
+        kind: 'security',
+        verdict: 'approve',
+        notes: 'no findings',
+        via: 'cli',
+        counts: true,
+        reviewer: expect.objectContaining({ name: 'sam' }),
+      }),
     ]);
     expect(shown.approval.missingReviews).toEqual([]);
-    const { rows } = await t.db.query(`SELECT actor, data->>'via' AS via FROM audit_events WHERE action = 'review.approve' AND subject = $1`, [`promotion:${id}`]);
+    const { rows } = await t.db.query(
+      `SELECT actor, data->>'via' AS via FROM audit_events WHERE action = 'review.approve' AND subject = $1`,
+      [`promotion:${id}`],
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0].via).toBe('cli');
   });

@@ -14,12 +14,17 @@ let mid: string;
 async function promoctl(args: string[], token: string) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env: { PROMOTER_URL: url, PROMOTER_TOKEN: token } });
+  const code = await runCli(args, {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    env: { PROMOTER_URL: url, PROMOTER_TOKEN: token },
+  });
   return { code, stdout, stderr };
 }
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
-const list = async (token: string, query: Record<string, string | number>) => t.api().get('/api/v1/promotions').query(query).set(auth(token));
+const list = async (token: string, query: Record<string, string | number>) =>
+  t.api().get('/api/v1/promotions').query(query).set(auth(token));
 const idsOf = (res: { body: { items: { id: string }[] } }) => res.body.items.map((p) => p.id);
 
 async function request(token: string, image: string, target: string): Promise<string> {
@@ -31,7 +36,9 @@ async function request(token: string, image: string, target: string): Promise<st
 beforeAll(async () => {
   t = await startTestApp({
     worker: false,
-    pipeline: testPipeline() + `
+    pipeline:
+      testPipeline() +
+      `
   - name: reviewed
     from: dev
     repository: local/reviewed/{app}
@@ -150,8 +157,19 @@ describe('promoctl for the whole workflow', () => {
 
     const events = await promoctl(['events', ids.b!], tokens.aud!);
     expect(events.code).toBe(0);
-    const actions = events.stdout.trim().split('\n').map((l) => l.split(/\s+/)[3]);
-    expect(actions).toEqual(['promotion.requested', 'promotion.evaluating', 'promotion.awaiting_approval', 'promotion.pending', 'promotion.evaluating', 'promotion.awaiting_approval', 'promotion.cancelled']);
+    const actions = events.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[3]);
+    expect(actions).toEqual([
+      'promotion.requested',
+      'promotion.evaluating',
+      'promotion.awaiting_approval',
+      'promotion.pending',
+      'promotion.evaluating',
+      'promotion.awaiting_approval',
+      'promotion.cancelled',
+    ]);
     expect(events.stdout).toContain('reason=superseded by build 43');
     const json = JSON.parse((await promoctl(['events', ids.b!, '--json'], tokens.aud!)).stdout);
     expect(json.items.at(-1)).toMatchObject({ action: 'promotion.cancelled', subject: `promotion:${ids.b}` });
@@ -163,7 +181,22 @@ describe('promoctl for the whole workflow', () => {
   it('waiver create, list and revoke', async () => {
     const d = digest();
     const created = await promoctl(
-      ['waiver', 'create', '--vulnerability', 'CVE-2023-5363', '--digest', d, '--justification', 'TLS is terminated by the ingress', '--expires', '30d', '--vex', 'not_affected', '--vex-justification', 'vulnerable_code_not_in_execute_path'],
+      [
+        'waiver',
+        'create',
+        '--vulnerability',
+        'CVE-2023-5363',
+        '--digest',
+        d,
+        '--justification',
+        'TLS is terminated by the ingress',
+        '--expires',
+        '30d',
+        '--vex',
+        'not_affected',
+        '--vex-justification',
+        'vulnerable_code_not_in_execute_path',
+      ],
       tokens.sam!,
     );
     expect(created.code).toBe(0);
@@ -171,7 +204,10 @@ describe('promoctl for the whole workflow', () => {
     expect(id).toBeDefined();
     const listed = await promoctl(['waiver', 'list', '--active', '--vulnerability', 'CVE-2023-5363'], tokens.ci1!);
     expect(listed.stdout).toMatch(new RegExp(`^${id}\\s+CVE-2023-5363\\s+digest ${d}\\s+until \\S+\\s+active\\s+sam$`, 'm'));
-    const noScope = await promoctl(['waiver', 'create', '--vulnerability', 'CVE-1', '--justification', 'long enough reason', '--expires', '1d'], tokens.sam!);
+    const noScope = await promoctl(
+      ['waiver', 'create', '--vulnerability', 'CVE-1', '--justification', 'long enough reason', '--expires', '1d'],
+      tokens.sam!,
+    );
     expect(noScope.code).toBe(2);
     expect(noScope.stderr).toContain('give exactly one scope');
     const revoked = await promoctl(['waiver', 'revoke', id!], tokens.sam!);
@@ -201,7 +237,10 @@ describe('promoctl for the whole workflow', () => {
     expect(passed.code).toBe(0);
     expect(passed.stdout).toMatch(/^policy of gated on \S+@sha256:[0-9a-f]{64}: passed: /);
     expect(passed.stdout).toMatch(/non-root\s+linux\/amd64\s+deny\s+pass/);
-    await pushLayers({ url: `http://${registryHost()}` }, 'dev/rude', [await layer([{ name: 'app', content: 'x' }])], { tag: '1.0', config: { Cmd: ['/app'] } });
+    await pushLayers({ url: `http://${registryHost()}` }, 'dev/rude', [await layer([{ name: 'app', content: 'x' }])], {
+      tag: '1.0',
+      config: { Cmd: ['/app'] },
+    });
     const denied = await promoctl(['policy', 'evaluate', '--image', `${registryHost()}/dev/rude:1.0`, '--to', 'gated'], tokens.ci1!);
     expect(denied.code).toBe(1);
     expect(denied.stdout).toMatch(/: failed: denied by non-root/);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReconcilerService } from '../../libs/workflow/index.js';
+import { ReconcilerService } from '#libs/workflow/index.js';
 import { devImage, eventually, startTestApp, testPipeline, type TestApp } from '../helpers/test-app.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -16,7 +16,11 @@ describe('50 concurrent approvals', () => {
   afterAll(() => t?.close());
 
   it('from 50 managers: two count, the promotion moves to approved exactly once', async () => {
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('hot'), target: 'staging' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('hot'), target: 'staging' });
     const id = created.body.id;
     const answers = await Promise.all(
       managers.map((m) => t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(m)).send({ decision: 'approve' })),
@@ -27,19 +31,26 @@ describe('50 concurrent approvals', () => {
     const { rows: approvals } = await t.db.query('SELECT approver_id FROM approvals WHERE promotion_id = $1', [id]);
     expect(approvals).toHaveLength(2);
     expect(new Set(approvals.map((r) => r.approver_id)).size).toBe(2);
-    const { rows: moves } = await t.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE subject = $1 AND action = 'promotion.approved'`, [
-      `promotion:${id}`,
-    ]);
+    const { rows: moves } = await t.db.query(
+      `SELECT count(*)::int AS n FROM audit_events WHERE subject = $1 AND action = 'promotion.approved'`,
+      [`promotion:${id}`],
+    );
     expect(moves[0].n).toBe(1);
     // Approved once; the copy that follows (of an image no registry holds) is not this test's concern.
     expect(['approved', 'promoting', 'failed']).toContain((await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci))).body.status);
   });
 
   it('from one manager 50 times: counted once, the promotion keeps waiting', async () => {
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('same'), target: 'staging' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('same'), target: 'staging' });
     const id = created.body.id;
     const answers = await Promise.all(
-      Array.from({ length: 50 }, () => t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(managers[0]!)).send({ decision: 'approve' })),
+      Array.from({ length: 50 }, () =>
+        t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(managers[0]!)).send({ decision: 'approve' }),
+      ),
     );
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 409).every((a) => a.body.details.code === 'duplicate_decision')).toBe(true);
@@ -63,7 +74,11 @@ describe('expiry', () => {
   afterAll(() => t?.close());
 
   it('stops counting an approval older than expiresAfter', async () => {
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('slow'), target: 'quick' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('slow'), target: 'quick' });
     expect(created.body.targetRepository).toBe('registry.example.com/quick/slow');
     const id = created.body.id;
     await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve' }).expect(201);
@@ -77,7 +92,11 @@ describe('expiry', () => {
   });
 
   it('expires a promotion that waited for approval longer than the timeout', async () => {
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('stale'), target: 'quick' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('stale'), target: 'quick' });
     expect(created.body.expiresAt).not.toBeNull();
     const reconciler = t.app.get(ReconcilerService);
     expect((await reconciler.run()).expired).toBe(0);
@@ -96,7 +115,11 @@ describe('a flushed Redis', () => {
     const api = await startTestApp({ worker: false });
     try {
       const ci = await api.token('ci', ['ci']);
-      const created = await api.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('lost'), target: 'gated' });
+      const created = await api
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(ci))
+        .send({ image: devImage('lost'), target: 'gated' });
       expect(created.status).toBe(202);
       const prefix = api.config.process.redisPrefix;
       const wipe = async () => {
@@ -134,7 +157,9 @@ describe('a flushed Redis', () => {
 
 describe('a promotion left blocked', () => {
   it('expires after the environment timeout and frees its digest for a new request', async () => {
-    const pipeline = testPipeline() + `
+    const pipeline =
+      testPipeline() +
+      `
   - name: fragile
     from: dev
     repository: local/fragile/{app}
@@ -162,7 +187,9 @@ describe('a promotion left blocked', () => {
       expect((await reconciler.run()).expired).toBe(1);
       const fetched = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
       expect(fetched.body.status).toBe('expired');
-      const { rows } = await t.db.query(`SELECT actor, data FROM audit_events WHERE subject = $1 AND action = 'promotion.expired'`, [`promotion:${id}`]);
+      const { rows } = await t.db.query(`SELECT actor, data FROM audit_events WHERE subject = $1 AND action = 'promotion.expired'`, [
+        `promotion:${id}`,
+      ]);
       expect(rows).toHaveLength(1);
       expect(rows[0].actor).toBe('system:reconciler');
       // An expired promotion is over: the same digest may be requested again.

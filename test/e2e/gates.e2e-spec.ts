@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GateContext, GateVerdict } from '../../libs/workflow/index.js';
+import type { GateContext, GateVerdict } from '#libs/workflow/index.js';
 import { devImage, eventually, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -16,7 +16,11 @@ describe('gates that cannot read the image', () => {
   afterAll(() => t?.close());
 
   it('fail closed with status error, block the promotion, and do so again on re-evaluation', async () => {
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('gated'), target: 'gated' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('gated'), target: 'gated' });
     expect(created.status).toBe(202);
     expect(created.body.gates.map((g: { gate: string; status: string }) => [g.gate, g.status])).toEqual([
       ['policy', 'pending'],
@@ -48,7 +52,9 @@ describe('gates that cannot read the image', () => {
       return res.body.status === 'blocked' && res.body.round === 2 && res.body;
     });
     expect(reblocked.gates.every((g: { round: number; status: string }) => g.round === 2 && g.status === 'error')).toBe(true);
-    const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE subject = $1 AND action = 'promotion.blocked'`, [`promotion:${id}`]);
+    const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE subject = $1 AND action = 'promotion.blocked'`, [
+      `promotion:${id}`,
+    ]);
     expect(rows[0].n).toBe(2);
   });
 });
@@ -79,7 +85,11 @@ describe('approvals bound to the gate evidence', () => {
   }
 
   it('keep counting when re-evaluation gives the same evidence, and stop when it changes', async () => {
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('bound'), target: 'gated' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('bound'), target: 'gated' });
     const id = created.body.id;
     const ready = await settled(id, 'awaiting_approval', 1);
     expect(ready.evidenceDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -102,17 +112,29 @@ describe('approvals bound to the gate evidence', () => {
 
     // An approval naming the evidence its approver looked at is refused once that evidence is gone.
     const before = await t.db.query('SELECT count(*)::int AS n FROM approvals WHERE promotion_id = $1', [id]);
-    const outdated = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve', evidenceDigest: ready.evidenceDigest });
+    const outdated = await t
+      .api()
+      .post(`/api/v1/promotions/${id}/approvals`)
+      .set(auth(rm1))
+      .send({ decision: 'approve', evidenceDigest: ready.evidenceDigest });
     expect(outdated.status).toBe(409);
     expect(outdated.body.message).toContain('the evidence changed since you looked');
     expect(outdated.body.details).toMatchObject({ code: 'evidence_changed', seen: ready.evidenceDigest, current: changed.evidenceDigest });
     expect((await t.db.query('SELECT count(*)::int AS n FROM approvals WHERE promotion_id = $1', [id])).rows).toEqual(before.rows);
-    const malformed = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve', evidenceDigest: 'sha256:nope' });
+    const malformed = await t
+      .api()
+      .post(`/api/v1/promotions/${id}/approvals`)
+      .set(auth(rm1))
+      .send({ decision: 'approve', evidenceDigest: 'sha256:nope' });
     expect(malformed.status).toBe(400);
     expect(malformed.body.message).toContain('evidenceDigest');
 
     // The same approver may approve again, on the new evidence.
-    const renewed = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve', evidenceDigest: changed.evidenceDigest });
+    const renewed = await t
+      .api()
+      .post(`/api/v1/promotions/${id}/approvals`)
+      .set(auth(rm1))
+      .send({ decision: 'approve', evidenceDigest: changed.evidenceDigest });
     expect(renewed.status).toBe(201);
     expect(renewed.body.approval.needed).toBe(1);
     const done = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm2)).send({ decision: 'approve' });
@@ -120,14 +142,19 @@ describe('approvals bound to the gate evidence', () => {
   });
 
   it('blocks on a failed gate and records its evidence', async () => {
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('vuln'), target: 'gated' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('vuln'), target: 'gated' });
     verdicts.set(created.body.id, { status: 'failed', summary: '1 critical', evidence: { critical: ['CVE-2026-0001'] } });
     // The first round may have been evaluated before the verdict was set; a re-evaluation settles it.
     const first = await eventually(async () => {
       const res = await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
       return ['blocked', 'awaiting_approval'].includes(res.body.status) && res.body;
     });
-    if (first.status === 'awaiting_approval') await t.api().post(`/api/v1/promotions/${created.body.id}/reevaluate`).set(auth(rm1)).expect(202);
+    if (first.status === 'awaiting_approval')
+      await t.api().post(`/api/v1/promotions/${created.body.id}/reevaluate`).set(auth(rm1)).expect(202);
     const blocked = await eventually(async () => {
       const res = await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
       return res.body.status === 'blocked' && res.body;
@@ -158,7 +185,11 @@ describe('the policy gate', () => {
     const t = await startTestApp({ gateHandlers: { scan, policy } });
     try {
       const ci = await t.token('ci', ['ci']);
-      const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('ordered'), target: 'gated' });
+      const created = await t
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(ci))
+        .send({ image: devImage('ordered'), target: 'gated' });
       await eventually(async () => order.includes('scan started'));
       // However long the scan takes, the policy gate waits for it.
       await new Promise((r) => setTimeout(r, 500));

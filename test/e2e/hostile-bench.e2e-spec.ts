@@ -41,14 +41,18 @@ limits:
   }, 60_000);
   afterAll(() => t?.close());
 
-  const push = async (app: string, l: BuiltLayer) => (await pushLayers({ url: `http://${registryHost()}` }, `dev/${app}`, [l], { tag: '1.0.0' })).digest;
+  const push = async (app: string, l: BuiltLayer) =>
+    (await pushLayers({ url: `http://${registryHost()}` }, `dev/${app}`, [l], { tag: '1.0.0' })).digest;
 
   it(
     'a zstd bomb in the worker, a gzip bomb in a dry run and a symlink bomb: /healthz answers throughout, each fails closed, memory stays flat',
     async () => {
       const zstd = await push('zstd-bomb', zstdBomb(4 * GiB));
       await push('gzip-bomb', gzipBomb(4 * GiB));
-      const chain = await push('chain-bomb', await layer(symlinkChain({ links: 40, dots: 20_000, target: '/bin/busybox', head: 'bin/sh' })));
+      const chain = await push(
+        'chain-bomb',
+        await layer(symlinkChain({ links: 40, dots: 20_000, target: '/bin/busybox', head: 'bin/sh' })),
+      );
 
       // Health probes, one after another, each with a 1 s deadline; and RSS sampled alongside.
       const probes: { ms: number; status: number }[] = [];
@@ -72,7 +76,11 @@ limits:
       const started = Date.now();
 
       const promote = async (app: string, digest: string, target: string) => {
-        const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/${app}@${digest}`, target });
+        const res = await t
+          .api()
+          .post('/api/v1/promotions')
+          .set(auth(ci))
+          .send({ image: `${registryHost()}/dev/${app}@${digest}`, target });
         expect(res.status).toBe(202);
         return res.body.id as string;
       };
@@ -83,7 +91,11 @@ limits:
         }, WALL_LIMIT_MS);
       const [scanned, dryRun, chained] = await Promise.all([
         promote('zstd-bomb', zstd, 'staging').then(settled),
-        t.api().post('/api/v1/policy/evaluate').set(auth(ci)).send({ image: `${registryHost()}/dev/gzip-bomb:1.0.0`, target: 'hardened' }),
+        t
+          .api()
+          .post('/api/v1/policy/evaluate')
+          .set(auth(ci))
+          .send({ image: `${registryHost()}/dev/gzip-bomb:1.0.0`, target: 'hardened' }),
         promote('chain-bomb', chain, 'hardened').then(settled),
       ]);
       const wallMs = Date.now() - started;

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FOREIGN_BODY, hostileImage, startForeignServer, startHostileRegistry, type ForeignServer, type HostileRegistry } from '../helpers/hostile-registry.js';
+import {
+  FOREIGN_BODY,
+  hostileImage,
+  startForeignServer,
+  startHostileRegistry,
+  type ForeignServer,
+  type HostileRegistry,
+} from '../helpers/hostile-registry.js';
 import { eventually, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 // The service against a registry that attacks it: redirects to another server, and answers one
@@ -52,7 +59,11 @@ environments:
   });
 
   async function settle(image: string) {
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image, target: 'staging', reason: 'hostile registry test' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image, target: 'staging', reason: 'hostile registry test' });
     expect(created.status).toBe(202);
     return eventually(async () => {
       const res = await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
@@ -76,7 +87,11 @@ environments:
     expect(foreign.seen.every((s) => s.authorization === null)).toBe(true);
 
     // The dry run answers the caller directly: the same refusal, by status only.
-    const dry = await t.api().post('/api/v1/policy/evaluate').set(auth(ci)).send({ image: `${reg.host}/dev/redirected:v1`, target: 'staging' });
+    const dry = await t
+      .api()
+      .post('/api/v1/policy/evaluate')
+      .set(auth(ci))
+      .send({ image: `${reg.host}/dev/redirected:v1`, target: 'staging' });
     expect(dry.status).toBe(502);
     expect(JSON.stringify(dry.body)).toContain('which answered 403');
     expect(JSON.stringify(dry.body)).not.toContain(FOREIGN_BODY);

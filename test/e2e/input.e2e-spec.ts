@@ -27,18 +27,32 @@ describe('malformed requests for a promotion', () => {
     ['missing image', { target: 'staging' }, 400, 'image'],
     ['image not a string', { image: 42, target: 'staging' }, 400, 'image'],
     ['unknown field', { image: devImage(), target: 'staging', force: true }, 400, 'unknown field(s): force'],
-    ['a tag the registry does not have', { image: `${registryHost()}/dev/web:1.0`, target: 'staging' }, 422, 'does not exist in the registry'],
+    [
+      'a tag the registry does not have',
+      { image: `${registryHost()}/dev/web:1.0`, target: 'staging' },
+      422,
+      'does not exist in the registry',
+    ],
     ['a digest of the wrong length', { image: `${registryHost()}/dev/web@sha256:abc`, target: 'staging' }, 400, '64 lowercase hex'],
     ['uppercase repository', { image: `${registryHost()}/dev/Web@${D}`, target: 'staging' }, 400, 'lowercase'],
     ['reason too long', { image: devImage(), target: 'staging', reason: 'x'.repeat(5000) }, 400, 'reason'],
     ['unknown environment', { image: devImage(), target: 'qa' }, 422, "unknown environment 'qa'"],
     ['a registry not in the pipeline', { image: `evil.example.com/dev/web@${D}`, target: 'staging' }, 422, 'not one of the registries'],
-    ['a repository of no environment', { image: `${registryHost()}/tmp/web@${D}`, target: 'staging' }, 422, 'not the repository of any environment'],
+    [
+      'a repository of no environment',
+      { image: `${registryHost()}/tmp/web@${D}`, target: 'staging' },
+      422,
+      'not the repository of any environment',
+    ],
     ['an array body', [1, 2], 400, 'expected object'],
   ];
   it.each(cases)('%s', async (_name, body, status, message) => {
     const before = await counts();
-    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send(body as object);
+    const res = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send(body as object);
     expect(res.status).toBe(status);
     expect(res.body).toMatchObject({ statusCode: status });
     expect(typeof res.body.error).toBe('string');
@@ -54,7 +68,11 @@ describe('malformed requests for a promotion', () => {
 
   it('refuses a body over 1 MiB with 413', async () => {
     const before = await counts();
-    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: 'x'.repeat(1024 * 1024) });
+    const res = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage(), target: 'staging', reason: 'x'.repeat(1024 * 1024) });
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
     expect(res.body.message).toContain('1 MiB');
@@ -62,7 +80,12 @@ describe('malformed requests for a promotion', () => {
   });
 
   it('refuses a malformed Idempotency-Key', async () => {
-    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Idempotency-Key', 'x'.repeat(201)).send({ image: devImage(), target: 'staging' });
+    const res = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .set('Idempotency-Key', 'x'.repeat(201))
+      .send({ image: devImage(), target: 'staging' });
     expect(res.status).toBe(400);
     expect(res.body.message).toContain('Idempotency-Key');
   });
@@ -82,12 +105,39 @@ describe('malformed requests elsewhere', () => {
     await bad(await t.api().get('/api/v1/promotions?colour=red').set(auth(ci)), 400, 'colour');
     const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging' });
     const before = await counts();
-    await bad(await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm)).send({ decision: 'maybe' }), 400, 'decision');
+    await bad(
+      await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm)).send({ decision: 'maybe' }),
+      400,
+      'decision',
+    );
     await bad(await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm)).send(), 400, 'expected object');
     expect(await counts()).toEqual(before);
-    await bad(await t.api().get('/api/v1/images/sha256:xyz/provenance').set(auth(await t.token('aud', ['auditor']))), 400, 'digest');
-    await bad(await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'bad name!', roles: ['ci'] }), 400, 'name');
-    await bad(await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'ok', roles: ['root'] }), 400, 'roles');
+    await bad(
+      await t
+        .api()
+        .get('/api/v1/images/sha256:xyz/provenance')
+        .set(auth(await t.token('aud', ['auditor']))),
+      400,
+      'digest',
+    );
+    await bad(
+      await t
+        .api()
+        .post('/api/v1/tokens')
+        .set(auth(t.bootstrapToken))
+        .send({ name: 'bad name!', roles: ['ci'] }),
+      400,
+      'name',
+    );
+    await bad(
+      await t
+        .api()
+        .post('/api/v1/tokens')
+        .set(auth(t.bootstrapToken))
+        .send({ name: 'ok', roles: ['root'] }),
+      400,
+      'roles',
+    );
     await bad(await t.api().get('/api/v1/nothing-here').set(auth(ci)), 404, 'nothing-here');
   });
 });
@@ -96,18 +146,26 @@ describe('a NUL character', () => {
   it('is refused wherever it is, naming the field, before anything is written', async () => {
     const sec = await t.token('nul-sec', ['security-reviewer']);
     const before = await counts();
-    const waiver = await t.api().post('/api/v1/waivers').set(auth(sec)).send({
-      vulnerabilityId: 'CVE-2024-1234',
-      scope: { all: true },
-      justification: 'looks fine\u0000really',
-      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-    });
+    const waiver = await t
+      .api()
+      .post('/api/v1/waivers')
+      .set(auth(sec))
+      .send({
+        vulnerabilityId: 'CVE-2024-1234',
+        scope: { all: true },
+        justification: 'looks fine\u0000really',
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      });
     expect(waiver.status).toBe(400);
     expect(waiver.body.message).toBe('justification: must not contain a NUL character');
     const listed = await t.api().get('/api/v1/waivers').query({ vulnerabilityId: 'CVE\u0000' }).set(auth(sec));
     expect(listed.status).toBe(400);
     expect(listed.body.message).toBe('vulnerabilityId: must not contain a NUL character');
-    const promotion = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: 'a\u0000b' });
+    const promotion = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage(), target: 'staging', reason: 'a\u0000b' });
     expect(promotion.status).toBe(400);
     expect(promotion.body.message).toBe('reason: must not contain a NUL character');
     const { rows } = await t.db.query('SELECT count(*)::int AS n FROM waivers');
@@ -121,15 +179,29 @@ describe('bodies no handler should see', () => {
     const before = await counts();
     for (const depth of [65, 50_000]) {
       const deep = '['.repeat(depth) + ']'.repeat(depth);
-      const res = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Content-Type', 'application/json').send(`{"image":"x","target":"staging","reason":${deep}}`);
+      const res = await t
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(ci))
+        .set('Content-Type', 'application/json')
+        .send(`{"image":"x","target":"staging","reason":${deep}}`);
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
       expect(res.body.message).toBe('the JSON body nests deeper than 64 levels (the limit)');
     }
     // Brackets inside strings are text, not nesting.
-    const text = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: '['.repeat(3000) });
+    const text = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage(), target: 'staging', reason: '['.repeat(3000) });
     expect(text.status).toBe(202);
-    const scan = await t.api().post(`/api/v1/images/sha256:${'a'.repeat(64)}/scans`).set(auth(ci)).set('Content-Type', 'application/json').send(`{"report":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}`);
+    const scan = await t
+      .api()
+      .post(`/api/v1/images/sha256:${'a'.repeat(64)}/scans`)
+      .set(auth(ci))
+      .set('Content-Type', 'application/json')
+      .send(`{"report":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}`);
     expect(scan.status).toBe(400);
     expect(scan.body.message).toContain('64 levels');
     expect((await counts()).promotions).toBe(before.promotions + 1);
@@ -141,22 +213,45 @@ describe('bodies no handler should see', () => {
     expect(res.status).toBe(400);
     expect(res.body.message).toBe('reason: must not contain a lone UTF-16 surrogate (invalid Unicode)');
     // As JSON escapes on the wire, a low surrogate alone, and in a key.
-    const raw = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Content-Type', 'application/json').send(`{"image":"${devImage()}","target":"staging","reason":"a\\udc00"}`);
+    const raw = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .set('Content-Type', 'application/json')
+      .send(`{"image":"${devImage()}","target":"staging","reason":"a\\udc00"}`);
     expect(raw.status).toBe(400);
     expect(raw.body.message).toContain('reason: must not contain a lone UTF-16 surrogate');
     const sec = await t.token('surrogate-sec', ['security-reviewer']);
-    const waiver = await t.api().post('/api/v1/waivers').set(auth(sec)).send({ vulnerabilityId: 'CVE-2024-1234', scope: { all: true }, justification: 'fine \ud83d', expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const waiver = await t
+      .api()
+      .post('/api/v1/waivers')
+      .set(auth(sec))
+      .send({
+        vulnerabilityId: 'CVE-2024-1234',
+        scope: { all: true },
+        justification: 'fine \ud83d',
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      });
     expect(waiver.status).toBe(400);
     expect(waiver.body.message).toContain('justification: must not contain a lone UTF-16 surrogate');
     // A pair is a character like any other.
-    const pair = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: 'ship it 😀' });
+    const pair = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage(), target: 'staging', reason: 'ship it 😀' });
     expect(pair.status).toBe(202);
     expect((await counts()).promotions).toBe(before.promotions + 1);
   });
 
   it('a form body (curl -d without a content type) is a 415 saying to send JSON, except on the Slack route; other types too', async () => {
     const before = await counts();
-    const form = await t.api().post('/api/v1/promotions').set(auth(ci)).set('Content-Type', 'application/x-www-form-urlencoded').send(`image=${encodeURIComponent(devImage())}&target=staging`);
+    const form = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .send(`image=${encodeURIComponent(devImage())}&target=staging`);
     expect(form.status).toBe(415);
     expect(form.body).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
     expect(form.body.message).toContain('send application/json');

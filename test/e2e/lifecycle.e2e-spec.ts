@@ -66,7 +66,9 @@ describe('a promotion from request to approval', () => {
     expect(second.status).toBe(201);
     expect(second.body.status).toBe('approved');
     expect(second.body.approvals).toHaveLength(2);
-    expect(second.body.approvals.every((a: { counts: boolean; digest: string }) => a.counts && a.digest === created.body.digest)).toBe(true);
+    expect(second.body.approvals.every((a: { counts: boolean; digest: string }) => a.counts && a.digest === created.body.digest)).toBe(
+      true,
+    );
 
     const promoted = await eventually(async () => {
       const res = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
@@ -86,7 +88,9 @@ describe('a promotion from request to approval', () => {
       'promotion.promoting',
       'promotion.promoted',
     ]);
-    const { rows } = await t.db.query(`SELECT actor FROM audit_events WHERE subject = $1 AND action = 'approval.approve' ORDER BY seq`, [`promotion:${id}`]);
+    const { rows } = await t.db.query(`SELECT actor FROM audit_events WHERE subject = $1 AND action = 'approval.approve' ORDER BY seq`, [
+      `promotion:${id}`,
+    ]);
     expect(rows.map((r) => r.actor)).toHaveLength(2);
     expect(new Set(rows.map((r) => r.actor)).size).toBe(2);
   });
@@ -94,7 +98,11 @@ describe('a promotion from request to approval', () => {
   it('is rejected by any allowed approver, and takes no decision after that', async () => {
     const created = await request(ci, { image: devImage('api'), target: 'staging' });
     const id = created.body.id;
-    const rejected = await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'reject', comment: 'not this week' });
+    const rejected = await t
+      .api()
+      .post(`/api/v1/promotions/${id}/approvals`)
+      .set(auth(rm1))
+      .send({ decision: 'reject', comment: 'not this week' });
     expect(rejected.status).toBe(201);
     expect(rejected.body.status).toBe('rejected');
     // The rule counts people by name: the rejecting token is alice's.
@@ -133,7 +141,11 @@ describe('a promotion from request to approval', () => {
     const wrongRole = await t.api().post(`/api/v1/promotions/${id}/reviews`).set(auth(rm2)).send({ kind: 'security', verdict: 'approve' });
     expect(wrongRole.status).toBe(403);
 
-    const reviewed = await t.api().post(`/api/v1/promotions/${id}/reviews`).set(auth(sec)).send({ kind: 'security', verdict: 'approve', notes: 'no findings' });
+    const reviewed = await t
+      .api()
+      .post(`/api/v1/promotions/${id}/reviews`)
+      .set(auth(sec))
+      .send({ kind: 'security', verdict: 'approve', notes: 'no findings' });
     expect(reviewed.status).toBe(201);
     expect(reviewed.body.status).toBe('approved');
     expect(reviewed.body.reviews[0]).toMatchObject({ kind: 'security', verdict: 'approve', counts: true, reviewer: { name: 'sam' } });
@@ -220,9 +232,20 @@ describe('roles', () => {
     const byAuditor = await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(auditor)).send({ decision: 'reject' });
     expect(byAuditor.status).toBe(403);
     expect((await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci))).body.status).toBe('awaiting_approval');
-    expect((await t.api().post(`/api/v1/promotions/${created.body.id}/reviews`).set(auth(ci)).send({ kind: 'security', verdict: 'approve' })).status).toBe(403);
+    expect(
+      (await t.api().post(`/api/v1/promotions/${created.body.id}/reviews`).set(auth(ci)).send({ kind: 'security', verdict: 'approve' }))
+        .status,
+    ).toBe(403);
     expect((await t.api().get(`/api/v1/images/${created.body.digest}/provenance`).set(auth(ci))).status).toBe(403);
     expect((await t.api().get('/api/v1/audit/verify').set(auth(rm1))).status).toBe(403);
-    expect((await t.api().post('/api/v1/tokens').set(auth(rm1)).send({ name: 'x', roles: ['admin'] })).status).toBe(403);
+    expect(
+      (
+        await t
+          .api()
+          .post('/api/v1/tokens')
+          .set(auth(rm1))
+          .send({ name: 'x', roles: ['admin'] })
+      ).status,
+    ).toBe(403);
   });
 });

@@ -7,9 +7,9 @@ import { createPino } from '../../apps/api/src/logger.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from '../../apps/worker/src/processors/gate.processor.js';
 import { NotifyProcessor } from '../../apps/worker/src/processors/notify.processor.js';
 import { PromoteProcessor } from '../../apps/worker/src/processors/promote.processor.js';
-import { JobQueues, promoteJobId, QUEUES } from '../../libs/queue/index.js';
+import { JobQueues, promoteJobId, QUEUES } from '#libs/queue/index.js';
 import { workInFlight } from '../../apps/worker/src/worker.module.js';
-import type { GateVerdict } from '../../libs/workflow/index.js';
+import type { GateVerdict } from '#libs/workflow/index.js';
 import { pushImage } from '../helpers/images.js';
 import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -33,7 +33,11 @@ describe('stopping while work runs', () => {
   it('names the jobs it waits for and how long it will wait', async () => {
     expect(stopMessage('SIGINT', workInFlight(t.app))).toBe('stopping on SIGINT; no work in flight');
     const image = await pushImage({ url: `http://${registryHost()}` }, 'dev/stopping');
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/stopping@${image.digest}`, target: 'gated' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: `${registryHost()}/dev/stopping@${image.digest}`, target: 'gated' });
     expect(created.status).toBe(202);
     const running = await eventually(async () => {
       const work = workInFlight(t.app);
@@ -104,7 +108,11 @@ describe('the log at info', () => {
     expect(lines.filter((l) => l.context === 'InstanceLoader')).toEqual([]);
 
     const image = await pushImage({ url: `http://${registryHost()}` }, 'dev/logged', { layers: 2 });
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/logged@${image.digest}`, target: 'open' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: `${registryHost()}/dev/logged@${image.digest}`, target: 'open' });
     expect(created.status).toBe(202);
     const id = created.body.id as string;
     await eventually(async () => lines.some((l) => l.promotionId === id && l.step === 'promoted'));

@@ -10,7 +10,13 @@ const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 beforeAll(async () => {
   t = await startTestApp({ worker: false });
-  admin = (await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'root', roles: ['admin'], owner: 'root@example.com' })).body.token;
+  admin = (
+    await t
+      .api()
+      .post('/api/v1/tokens')
+      .set(auth(t.bootstrapToken))
+      .send({ name: 'root', roles: ['admin'], owner: 'root@example.com' })
+  ).body.token;
 });
 afterAll(async () => {
   await t?.close();
@@ -29,7 +35,11 @@ describe('approvals counted per person', () => {
     const bob = await token({ name: 'bob', roles: ['release-manager'], owner: 'bob@example.com' });
     const bob2 = await token({ name: 'bob-laptop', roles: ['release-manager'], owner: 'bob@example.com' });
 
-    const requested = await t.api().post('/api/v1/promotions').set(auth(alice.token)).send({ image: devImage('web', digest()), target: 'staging', reason: 'r' });
+    const requested = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(alice.token))
+      .send({ image: devImage('web', digest()), target: 'staging', reason: 'r' });
     expect(requested.status).toBe(202);
     const id = requested.body.id as string;
     expect(requested.body.requestedBy).toEqual({ id: `token:${alice.id}`, name: 'alice', person: 'alice@example.com' });
@@ -51,7 +61,11 @@ describe('approvals counted per person', () => {
 
     // The audit log names the person, their display name and the credential used.
     const auditor = await token({ name: 'audrey', roles: ['auditor'] });
-    const events = await t.api().get('/api/v1/audit/events').query({ subject: `promotion:${id}` }).set(auth(auditor.token));
+    const events = await t
+      .api()
+      .get('/api/v1/audit/events')
+      .query({ subject: `promotion:${id}` })
+      .set(auth(auditor.token));
     const approved = events.body.items.find((e: { action: string }) => e.action === 'approval.approve');
     expect(approved.data.actor).toEqual({ person: 'bob@example.com', name: 'bob', kind: 'person', credential: 'token' });
     const byPerson = await t.api().get('/api/v1/audit/events').query({ person: 'BOB@example.com' }).set(auth(auditor.token));
@@ -72,10 +86,18 @@ describe('token owners, expiry and last use', () => {
     expect(days).toBeGreaterThan(89.9);
     expect(days).toBeLessThan(90.1);
 
-    const tooLong = await t.api().post('/api/v1/tokens').set(auth(admin)).send({ name: 'forever', roles: ['ci'], expiresAt: '2999-01-01T00:00:00Z' });
+    const tooLong = await t
+      .api()
+      .post('/api/v1/tokens')
+      .set(auth(admin))
+      .send({ name: 'forever', roles: ['ci'], expiresAt: '2999-01-01T00:00:00Z' });
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.message).toContain('maxExpiry');
-    const past = await t.api().post('/api/v1/tokens').set(auth(admin)).send({ name: 'past', roles: ['ci'], expiresAt: '2001-01-01T00:00:00Z' });
+    const past = await t
+      .api()
+      .post('/api/v1/tokens')
+      .set(auth(admin))
+      .send({ name: 'past', roles: ['ci'], expiresAt: '2001-01-01T00:00:00Z' });
     expect(past.status).toBe(400);
     expect(past.body.message).toContain('future');
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { policyOf } from '../../libs/config/index.js';
+import { policyOf } from '#libs/config/index.js';
 import { layer, pushIndexOf, pushLayers, type TarEntry } from '../helpers/layers.js';
 import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -65,7 +65,10 @@ describe('the policy gate', () => {
     // Root, with a shell and a package manager.
     rootDigest = (await push('rooty', [BUSYBOX, APT, APP], { Cmd: ['/app'], Env: ['PATH=/bin', 'SECRET_TOKEN=hunter2'] })).digest;
     // Distroless-style: a non-root user, no shell. The shell of the lower layer is whited out.
-    await push('distroless', [BUSYBOX, [{ name: 'bin/.wh.sh' }, { name: 'bin/.wh.busybox' }], APP], { User: '65532:65532', Entrypoint: ['/app'] });
+    await push('distroless', [BUSYBOX, [{ name: 'bin/.wh.sh' }, { name: 'bin/.wh.busybox' }], APP], {
+      User: '65532:65532',
+      Entrypoint: ['/app'],
+    });
     // Non-root, but it has a shell.
     await push('shelled', [BUSYBOX, APP], { User: 'app' });
   });
@@ -96,7 +99,11 @@ describe('the policy gate', () => {
     });
     expect(byName['no-shell'].message).toBe('the image contains a shell: /bin/sh');
     expect(byName['no-package-manager'].message).toBe('the image contains a package manager: apt-get, dpkg');
-    expect(byName['corporate-registry']).toMatchObject({ severity: 'warn', outcome: 'fail', message: `images must come from registry.corp.example, not ${registryHost()}` });
+    expect(byName['corporate-registry']).toMatchObject({
+      severity: 'warn',
+      outcome: 'fail',
+      message: `images must come from registry.corp.example, not ${registryHost()}`,
+    });
     expect(byName['single-platform-or-index'].outcome).toBe('pass');
     expect(byName['no-latest-tag'].outcome).toBe('pass');
     // The digest of the rules in force, as resolved from the pipeline file.
@@ -128,10 +135,15 @@ describe('the policy gate', () => {
     // No /etc/passwd here: a numeric user needs none (a name would be denied as unresolvable).
     const good = await push('multi', [APP], { User: '65534' }, 'amd64-only', 'amd64');
     const bad = await push('multi', [BUSYBOX, APP], {}, 'arm64-only', 'arm64');
-    await pushIndexOf(reg(), 'dev/multi', [
-      { digest: good.digest, size: good.size, architecture: 'amd64' },
-      { digest: bad.digest, size: bad.size, architecture: 'arm64' },
-    ], '2.0.0');
+    await pushIndexOf(
+      reg(),
+      'dev/multi',
+      [
+        { digest: good.digest, size: good.size, architecture: 'amd64' },
+        { digest: bad.digest, size: bad.size, architecture: 'arm64' },
+      ],
+      '2.0.0',
+    );
     const { gate } = await promote(`${registryHost()}/dev/multi:2.0.0`);
     expect(gate.status).toBe('failed');
     expect(gate.evidence.platforms).toEqual(['linux/amd64', 'linux/arm64']);
@@ -139,7 +151,9 @@ describe('the policy gate', () => {
       { name: 'non-root', platform: 'linux/arm64' },
       { name: 'no-shell', platform: 'linux/arm64' },
     ]);
-    expect(gate.summary).toBe('denied by non-root (linux/arm64), no-shell (linux/arm64); warnings: corporate-registry (linux/amd64), corporate-registry (linux/arm64)');
+    expect(gate.summary).toBe(
+      'denied by non-root (linux/arm64), no-shell (linux/arm64); warnings: corporate-registry (linux/amd64), corporate-registry (linux/arm64)',
+    );
     const amd = gate.evidence.rules.filter((r: { platform: string }) => r.platform === 'linux/amd64');
     expect(amd.filter((r: { severity: string; outcome: string }) => r.severity === 'deny' && r.outcome !== 'pass')).toEqual([]);
   });
@@ -149,7 +163,13 @@ describe('the policy gate', () => {
     expect(promotion.status).toBe('blocked');
     expect(gate.status).toBe('failed');
     expect(gate.evidence.rules).toEqual([
-      { name: 'team-label', severity: 'deny', outcome: 'error', message: expect.stringMatching(/^evaluation failed: No such key: team/), platform: 'linux/amd64' },
+      {
+        name: 'team-label',
+        severity: 'deny',
+        outcome: 'error',
+        message: expect.stringMatching(/^evaluation failed: No such key: team/),
+        platform: 'linux/amd64',
+      },
     ]);
   });
 
@@ -166,7 +186,11 @@ describe('the policy gate', () => {
 
     it('resolves the tag, runs the target environment rules, and writes nothing', async () => {
       const before = [await count('promotions'), await count('audit_events'), await count('gate_results')];
-      const res = await t.api().post('/api/v1/policy/evaluate').set(auth(ci)).send({ image: `${registryHost()}/dev/rooty:1.0.0`, target: 'staging' });
+      const res = await t
+        .api()
+        .post('/api/v1/policy/evaluate')
+        .set(auth(ci))
+        .send({ image: `${registryHost()}/dev/rooty:1.0.0`, target: 'staging' });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
         image: `${registryHost()}/dev/rooty@${rootDigest}`,
@@ -190,7 +214,11 @@ describe('the policy gate', () => {
     });
 
     it('passes the distroless image and accepts a digest reference', async () => {
-      const tagged = await t.api().post('/api/v1/policy/evaluate').set(auth(ci)).send({ image: `${registryHost()}/dev/distroless:1.0.0`, target: 'staging' });
+      const tagged = await t
+        .api()
+        .post('/api/v1/policy/evaluate')
+        .set(auth(ci))
+        .send({ image: `${registryHost()}/dev/distroless:1.0.0`, target: 'staging' });
       expect(tagged.body.status).toBe('passed');
       const byDigest = await t.api().post('/api/v1/policy/evaluate').set(auth(ci)).send({ image: tagged.body.image, target: 'staging' });
       expect(byDigest.status).toBe(200);
@@ -212,17 +240,46 @@ describe('the policy gate', () => {
       expect((await post({ image: 'NOT A REF', target: 'staging' })).status).toBe(400);
       expect((await post({ image: `${registryHost()}/dev/rooty:1.0.0` })).status).toBe(400);
       expect((await post({ image: `${registryHost()}/dev/rooty:1.0.0`, target: 'staging' }, auditor)).status).toBe(403);
-      expect((await t.api().post('/api/v1/policy/evaluate').send({ image: `${registryHost()}/dev/rooty:1.0.0`, target: 'staging' })).status).toBe(401);
+      expect(
+        (
+          await t
+            .api()
+            .post('/api/v1/policy/evaluate')
+            .send({ image: `${registryHost()}/dev/rooty:1.0.0`, target: 'staging' })
+        ).status,
+      ).toBe(401);
     });
 
     it('answers generated input with 200 or a 4xx, never a 5xx', async () => {
       let seed = 42;
-      const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+      const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
       const values = [
-        '', ' ', 'latest', '::', '@', 'a'.repeat(600), '\u0000', '../../etc', 'sha256:abc', 42, null, true, [], {}, ['x'],
-        `${registryHost()}/dev/rooty`, `${registryHost()}/dev/rooty:1.0.0`, `${registryHost()}/dev/rooty@sha256:${'f'.repeat(64)}`,
-        `${registryHost()}/dev/ROOTY:1`, `${registryHost()}//dev:1`, `${registryHost()}/dev/distroless:1.0.0@sha256:${'0'.repeat(64)}`,
-        'staging', 'qa', 'open', 'dev', 'nowhere',
+        '',
+        ' ',
+        'latest',
+        '::',
+        '@',
+        'a'.repeat(600),
+        '\u0000',
+        '../../etc',
+        'sha256:abc',
+        42,
+        null,
+        true,
+        [],
+        {},
+        ['x'],
+        `${registryHost()}/dev/rooty`,
+        `${registryHost()}/dev/rooty:1.0.0`,
+        `${registryHost()}/dev/rooty@sha256:${'f'.repeat(64)}`,
+        `${registryHost()}/dev/ROOTY:1`,
+        `${registryHost()}//dev:1`,
+        `${registryHost()}/dev/distroless:1.0.0@sha256:${'0'.repeat(64)}`,
+        'staging',
+        'qa',
+        'open',
+        'dev',
+        'nowhere',
       ];
       for (let i = 0; i < 60; i++) {
         const body: Record<string, unknown> = {};
@@ -231,7 +288,10 @@ describe('the policy gate', () => {
         if (rand(4) === 0) body.reason = values[rand(values.length)];
         if (rand(8) === 0) body.extra = 1;
         const res = await t.api().post('/api/v1/policy/evaluate').set(auth(ci)).send(body);
-        expect(res.status === 200 || (res.status >= 400 && res.status < 500), `${JSON.stringify(body)} → ${res.status} ${JSON.stringify(res.body)}`).toBe(true);
+        expect(
+          res.status === 200 || (res.status >= 400 && res.status < 500),
+          `${JSON.stringify(body)} → ${res.status} ${JSON.stringify(res.body)}`,
+        ).toBe(true);
       }
     });
   });

@@ -112,7 +112,10 @@ describe('starting the service', () => {
     await once(holder, 'listening');
     const port = (holder.address() as AddressInfo).port;
     try {
-      const proc = run(ALL_IN_ONE, env({ PORT: String(port), HOST: '127.0.0.1', PROMOTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'promoter-port-')) }));
+      const proc = run(
+        ALL_IN_ONE,
+        env({ PORT: String(port), HOST: '127.0.0.1', PROMOTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'promoter-port-')) }),
+      );
       expect(await proc.exited).toBe(1);
       expect(proc.output().trim().split('\n')).toEqual([
         `image-promoter: port ${port} on 127.0.0.1 is already in use (is another image-promoter running?); stop what holds it, or set PORT to a free port`,
@@ -174,7 +177,10 @@ describe('starting the service', () => {
   it('starts with the pipeline file shipped at the repository root, as the quick start does', async () => {
     const port = await freePort();
     const data = mkdtempSync(join(tmpdir(), 'promoter-shipped-'));
-    const proc = run(ALL_IN_ONE, env({ PROMOTER_CONFIG: join(process.cwd(), 'promoter.yaml'), PORT: String(port), HOST: '127.0.0.1', PROMOTER_DATA_DIR: data }));
+    const proc = run(
+      ALL_IN_ONE,
+      env({ PROMOTER_CONFIG: join(process.cwd(), 'promoter.yaml'), PORT: String(port), HOST: '127.0.0.1', PROMOTER_DATA_DIR: data }),
+    );
     started.push(proc);
     // Every file its gates name is read at start: a missing one would stop the process here.
     await waitReady(`http://127.0.0.1:${port}`, proc, 60_000);

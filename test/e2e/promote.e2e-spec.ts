@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
-import { ReconcilerService } from '../../libs/workflow/index.js';
+import { ReconcilerService } from '#libs/workflow/index.js';
 import { getManifest, pushCosignAttachment, pushImage, pushIndex } from '../helpers/images.js';
 import { faultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../helpers/registry.js';
 import { eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -80,7 +80,9 @@ async function promote(image: string, target: string, until = 'promoted') {
 }
 
 async function promotedEvent(id: string) {
-  const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [`promotion:${id}`]);
+  const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [
+    `promotion:${id}`,
+  ]);
   expect(rows).toHaveLength(1);
   return rows[0].data;
 }
@@ -91,12 +93,22 @@ describe('the promote step', () => {
     const done = await promote(`${registryHost()}/dev/shop:2.0.1`, 'staging');
     expect(done.digest).toBe(image.digest);
     const event = await promotedEvent(done.id);
-    expect(event).toMatchObject({ target: `${registryHost()}/staging/shop@${image.digest}`, tags: ['2.0.1'], blobsMounted: 4, blobsCopied: 0 });
+    expect(event).toMatchObject({
+      target: `${registryHost()}/staging/shop@${image.digest}`,
+      tags: ['2.0.1'],
+      blobsMounted: 4,
+      blobsCopied: 0,
+    });
 
     const byTag = await getManifest(local(), 'staging/shop', '2.0.1');
     expect(byTag.digest).toBe(image.digest);
     expect(byTag.bytes.equals(image.bytes)).toBe(true);
-    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registryHost()}/staging/shop@${image.digest}`]);
+    const { stdout } = await run('skopeo', [
+      'inspect',
+      '--tls-verify=false',
+      '--raw',
+      `docker://${registryHost()}/staging/shop@${image.digest}`,
+    ]);
     expect(Buffer.from(stdout).equals(image.bytes)).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'skopeo-'));
     await run('skopeo', ['copy', '--src-tls-verify=false', `docker://${registryHost()}/staging/shop:2.0.1`, `dir:${dir}`]);
@@ -130,7 +142,11 @@ describe('the promote step', () => {
 
   it('finishes a copy cut off half-way when the reconciler queues it again', async () => {
     const image = await pushImage(local(), 'dev/resume');
-    const approved = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/resume@${image.digest}`, target: 'staging' });
+    const approved = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: `${registryHost()}/dev/resume@${image.digest}`, target: 'staging' });
     const done = await eventually(async () => {
       const res = await t.api().get(`/api/v1/promotions/${approved.body.id}`).set(auth(ci));
       return res.body.status === 'promoted' && res.body;
@@ -140,12 +156,14 @@ describe('the promote step', () => {
     const report = await t.app.get(ReconcilerService).run();
     expect(report.copies).toBeGreaterThanOrEqual(1);
     await eventually(async () => (await t.api().get(`/api/v1/promotions/${done.id}`).set(auth(ci))).body.status === 'promoted');
-    const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [`promotion:${done.id}`]);
+    const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [
+      `promotion:${done.id}`,
+    ]);
     expect(rows[0].n).toBe(2);
     expect((await getManifest(local(), 'staging/resume', image.digest)).bytes.equals(image.bytes)).toBe(true);
   });
 
-  it('sets the environment\'s tags and carries signatures and attestations along when it asks for them', async () => {
+  it("sets the environment's tags and carries signatures and attestations along when it asks for them", async () => {
     const image = await pushImage(local(), 'dev/signed', { tag: 'v3' });
     const sig = await pushCosignAttachment(local(), 'dev/signed', image.digest, 'sig');
     const att = await pushCosignAttachment(local(), 'dev/signed', image.digest, 'att');
@@ -173,7 +191,9 @@ describe('the promote step', () => {
     const image = await pushImage(local(), 'dev/edge');
     broken = true;
     const failed = await promote(`${registryHost()}/dev/edge@${image.digest}`, 'edge', 'failed');
-    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.failed'`, [`promotion:${failed.id}`]);
+    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.failed'`, [
+      `promotion:${failed.id}`,
+    ]);
     expect(rows[0].data.error).toMatch(/503/);
     // Why it failed is on the promotion itself, for every reader (ci here), not only in the audit log.
     expect(failed.lastError).toMatchObject({ step: 'copy', message: expect.stringMatching(/503/), attempt: expect.any(Number) });
@@ -188,11 +208,21 @@ describe('the promote step', () => {
     await t.http.listen(0, '127.0.0.1');
     const { port } = t.http.getHttpServer().address() as AddressInfo;
     let status = '';
-    expect(await runCli(['status', failed.id], { stdout: (s) => (status += s), stderr: (s) => (status += s), env: { PROMOTER_URL: `http://127.0.0.1:${port}`, PROMOTER_TOKEN: ci } })).toBe(1);
+    expect(
+      await runCli(['status', failed.id], {
+        stdout: (s) => (status += s),
+        stderr: (s) => (status += s),
+        env: { PROMOTER_URL: `http://127.0.0.1:${port}`, PROMOTER_TOKEN: ci },
+      }),
+    ).toBe(1);
     expect(status).toMatch(/last error: copy, attempt \d+ at .*503/);
     expect(status).toMatch(/still needed: .*copy failed: .*503/);
     let out = '';
-    const code = await runCli(['retry', failed.id, '--json'], { stdout: (s) => (out += s), stderr: (s) => (out += s), env: { PROMOTER_URL: `http://127.0.0.1:${port}`, PROMOTER_TOKEN: rm } });
+    const code = await runCli(['retry', failed.id, '--json'], {
+      stdout: (s) => (out += s),
+      stderr: (s) => (out += s),
+      env: { PROMOTER_URL: `http://127.0.0.1:${port}`, PROMOTER_TOKEN: rm },
+    });
     expect(code).toBe(0);
     expect(JSON.parse(out).status).toBe('approved');
     await eventually(async () => (await t.api().get(`/api/v1/promotions/${failed.id}`).set(auth(ci))).body.status === 'promoted', 20_000);
@@ -207,7 +237,11 @@ describe('retrying a failed copy', () => {
     const image = await pushImage(local(), 'dev/lapse');
     broken = true;
     try {
-      const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/lapse@${image.digest}`, target: 'lapsing' });
+      const created = await t
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(ci))
+        .send({ image: `${registryHost()}/dev/lapse@${image.digest}`, target: 'lapsing' });
       expect(created.body.status).toBe('awaiting_approval');
       const approved = await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm)).send({ decision: 'approve' });
       expect(approved.body.status).toBe('approved');
@@ -222,7 +256,10 @@ describe('retrying a failed copy', () => {
       expect(retried.status).toBe(202);
       expect(retried.body.status).toBe('awaiting_approval');
       expect(retried.body.approval).toMatchObject({ needed: 1, expired: 1, approvers: [] });
-      const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.awaiting_approval' ORDER BY seq DESC LIMIT 1`, [`promotion:${failed.id}`]);
+      const { rows } = await t.db.query(
+        `SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.awaiting_approval' ORDER BY seq DESC LIMIT 1`,
+        [`promotion:${failed.id}`],
+      );
       expect(rows[0].data).toMatchObject({ event: 'retry', approvalsExpired: true });
       // A fresh approval lets it through.
       const again = await t.api().post(`/api/v1/promotions/${failed.id}/approvals`).set(auth(rm)).send({ decision: 'approve' });
@@ -255,8 +292,15 @@ environments:
     try {
       const image = await pushImage(local(), 'dev/locked');
       const token = await good.token('ci', ['ci']);
-      const created = await good.api().post('/api/v1/promotions').set(auth(token)).send({ image: `${registryHost()}/dev/locked@${image.digest}`, target: 'vault' });
-      await eventually(async () => (await good.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(token))).body.status === 'promoted', 20_000);
+      const created = await good
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(token))
+        .send({ image: `${registryHost()}/dev/locked@${image.digest}`, target: 'vault' });
+      await eventually(
+        async () => (await good.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(token))).body.status === 'promoted',
+        20_000,
+      );
       const inVault = await getManifest({ url: guarded.url, username: 'pusher', password: 'right-password' }, 'vault/locked', image.digest);
       expect(inVault.bytes.equals(image.bytes)).toBe(true);
       expect((await getManifest({ url: guarded.url }, 'vault/locked', image.digest)).status).toBe(401);
@@ -268,12 +312,18 @@ environments:
     try {
       const image = await pushImage(local(), 'dev/locked2');
       const token = await bad.token('ci', ['ci']);
-      const created = await bad.api().post('/api/v1/promotions').set(auth(token)).send({ image: `${registryHost()}/dev/locked2@${image.digest}`, target: 'vault' });
+      const created = await bad
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(token))
+        .send({ image: `${registryHost()}/dev/locked2@${image.digest}`, target: 'vault' });
       const failed = await eventually(async () => {
         const res = await bad.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(token));
         return res.body.status === 'failed' && res.body;
       }, 20_000);
-      const { rows } = await bad.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.failed'`, [`promotion:${failed.id}`]);
+      const { rows } = await bad.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.failed'`, [
+        `promotion:${failed.id}`,
+      ]);
       expect(rows[0].data.error).toMatch(/401|unauthori[sz]ed|credentials/i);
     } finally {
       await bad.close();

@@ -21,7 +21,11 @@ afterAll(() => t?.close());
 describe('GET /environments', () => {
   it('lists the pipeline and the digest now current in each environment', async () => {
     const d = digest();
-    const p = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('shop', d), target: 'staging' });
+    const p = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('shop', d), target: 'staging' });
     await t.db.query(`UPDATE promotions SET status = 'promoted' WHERE id = $1`, [p.body.id]);
     const res = await t.api().get('/api/v1/environments').set(auth(ci));
     expect(res.status).toBe(200);
@@ -49,23 +53,47 @@ describe('GET /promotions', () => {
     const d = digest();
     const made = [];
     for (let i = 0; i < 5; i++) {
-      made.push((await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(`list${i}`), target: 'open' })).body);
+      made.push(
+        (
+          await t
+            .api()
+            .post('/api/v1/promotions')
+            .set(auth(ci))
+            .send({ image: devImage(`list${i}`), target: 'open' })
+        ).body,
+      );
     }
     expect(made.every((p) => p.status === 'approved')).toBe(true);
-    const q = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('listq', d), target: 'quick' });
+    const q = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('listq', d), target: 'quick' });
 
     const open = await t.api().get('/api/v1/promotions').query({ target: 'open', limit: 2 }).set(auth(auditor));
     expect(open.status).toBe(200);
     expect(open.body.items.map((p: { id: string }) => p.id)).toEqual([made[4].id, made[3].id]);
-    const page2 = await t.api().get('/api/v1/promotions').query({ target: 'open', limit: 2, cursor: open.body.nextCursor }).set(auth(auditor));
+    const page2 = await t
+      .api()
+      .get('/api/v1/promotions')
+      .query({ target: 'open', limit: 2, cursor: open.body.nextCursor })
+      .set(auth(auditor));
     expect(page2.body.items.map((p: { id: string }) => p.id)).toEqual([made[2].id, made[1].id]);
-    const page3 = await t.api().get('/api/v1/promotions').query({ target: 'open', limit: 2, cursor: page2.body.nextCursor }).set(auth(auditor));
+    const page3 = await t
+      .api()
+      .get('/api/v1/promotions')
+      .query({ target: 'open', limit: 2, cursor: page2.body.nextCursor })
+      .set(auth(auditor));
     expect(page3.body.items.map((p: { id: string }) => p.id)).toEqual([made[0].id]);
     expect(page3.body.nextCursor).toBeNull();
 
     const byImage = await t.api().get('/api/v1/promotions').query({ image: d }).set(auth(ci));
     expect(byImage.body.items.map((p: { id: string }) => p.id)).toEqual([q.body.id]);
-    const byRef = await t.api().get('/api/v1/promotions').query({ image: devImage('listq', d) }).set(auth(ci));
+    const byRef = await t
+      .api()
+      .get('/api/v1/promotions')
+      .query({ image: devImage('listq', d) })
+      .set(auth(ci));
     expect(byRef.body.items.map((p: { id: string }) => p.id)).toEqual([q.body.id]);
     const byStatus = await t.api().get('/api/v1/promotions').query({ status: 'awaiting_approval,approved', target: 'quick' }).set(auth(ci));
     expect(byStatus.body.items.map((p: { id: string }) => p.id)).toEqual([q.body.id]);
@@ -77,11 +105,19 @@ describe('GET /promotions', () => {
 describe('GET /images/:digest/provenance', () => {
   it('tells every promotion of a digest with its gates, decisions and audit events, oldest first', async () => {
     const d = (await pushImage({ url: `http://${registryHost()}` }, 'dev/prov')).digest;
-    const staging = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('prov', d), target: 'staging', reason: 'ship it' });
+    const staging = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('prov', d), target: 'staging', reason: 'ship it' });
     await t.api().post(`/api/v1/promotions/${staging.body.id}/approvals`).set(auth(rm1)).send({ decision: 'approve', comment: 'ok' });
     await t.api().post(`/api/v1/promotions/${staging.body.id}/approvals`).set(auth(rm2)).send({ decision: 'approve' });
     await eventually(async () => (await t.api().get(`/api/v1/promotions/${staging.body.id}`).set(auth(ci))).body.status === 'promoted');
-    const quick = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('prov', d), target: 'quick' });
+    const quick = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('prov', d), target: 'quick' });
     await t.api().post(`/api/v1/promotions/${quick.body.id}/cancel`).set(auth(ci)).send({ reason: 'wrong target' });
 
     const res = await t.api().get(`/api/v1/images/${d}/provenance`).set(auth(auditor));
@@ -128,7 +164,9 @@ describe('health, readiness and metrics', () => {
     expect(metrics.headers['content-type']).toContain('text/plain');
     expect(metrics.text).toMatch(/promoter_promotion_transitions_total\{to="awaiting_approval"\} \d+/);
     expect(metrics.text).toContain('process_cpu_seconds_total');
-    expect(metrics.text).toMatch(/promoter_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/environments",status="200"\} \d+/);
+    expect(metrics.text).toMatch(
+      /promoter_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/environments",status="200"\} \d+/,
+    );
   });
 
   it('serves the OpenAPI document and its UI', async () => {
@@ -137,13 +175,19 @@ describe('health, readiness and metrics', () => {
     expect(ui.headers['content-type']).toContain('text/html');
     const res = await t.api().get('/docs-json');
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/api/v1/promotions', '/api/v1/promotions/{id}/approvals', '/api/v1/audit/verify']));
+    expect(Object.keys(res.body.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/promotions', '/api/v1/promotions/{id}/approvals', '/api/v1/audit/verify']),
+    );
   });
 });
 
 describe('tokens', () => {
   it('shows a token once, keeps only its hash, refuses duplicates, and retires the bootstrap token once an admin exists', async () => {
-    const created = await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'deployer', roles: ['ci', 'ci'] });
+    const created = await t
+      .api()
+      .post('/api/v1/tokens')
+      .set(auth(t.bootstrapToken))
+      .send({ name: 'deployer', roles: ['ci', 'ci'] });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: 'deployer', roles: ['ci'] });
     expect(created.body.token).toMatch(/^pmt_[A-Za-z0-9_-]{43}$/);
@@ -153,13 +197,25 @@ describe('tokens', () => {
     const { rows: events } = await t.db.query(`SELECT data FROM audit_events WHERE action = 'token.created'`);
     expect(JSON.stringify(events)).not.toContain(created.body.token);
 
-    const dup = await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'deployer', roles: ['ci'] });
+    const dup = await t
+      .api()
+      .post('/api/v1/tokens')
+      .set(auth(t.bootstrapToken))
+      .send({ name: 'deployer', roles: ['ci'] });
     expect(dup.status).toBe(409);
 
-    const admin = await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'root', roles: ['admin'] });
+    const admin = await t
+      .api()
+      .post('/api/v1/tokens')
+      .set(auth(t.bootstrapToken))
+      .send({ name: 'root', roles: ['admin'] });
     expect(admin.status).toBe(201);
     expect((await t.api().get('/api/v1/environments').set(auth(t.bootstrapToken))).status).toBe(401);
-    const byAdmin = await t.api().post('/api/v1/tokens').set(auth(admin.body.token)).send({ name: 'later', roles: ['auditor'] });
+    const byAdmin = await t
+      .api()
+      .post('/api/v1/tokens')
+      .set(auth(admin.body.token))
+      .send({ name: 'later', roles: ['auditor'] });
     expect(byAdmin.status).toBe(201);
   });
 });

@@ -46,7 +46,9 @@ environments:
 
 beforeAll(async () => {
   tokens = await startTokenServer({ service: 'test-registry', issuer: 'test-issuer' });
-  secured = await startRegistry({ token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootCertBundle: tokens.certPath } });
+  secured = await startRegistry({
+    token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootCertBundle: tokens.certPath },
+  });
   door = await faultProxy(secured.url, []);
   raw = await tokenProxy(secured.url, tokens);
   t = await startTestApp({ pipeline: securedPipeline(), env: { SECURED_USERNAME: tokens.username, SECURED_PASSWORD: tokens.password } });
@@ -78,7 +80,10 @@ describe('a registry behind a token service', () => {
     });
     expect(other.status).toBe(401);
     const granted = await fetch(`${secured.url}/v2/dev/probe/manifests/${image.digest}`, {
-      headers: { authorization: `Bearer ${tokens.mint([{ type: 'repository', name: 'dev/probe', actions: ['pull'] }])}`, accept: image.mediaType },
+      headers: {
+        authorization: `Bearer ${tokens.mint([{ type: 'repository', name: 'dev/probe', actions: ['pull'] }])}`,
+        accept: image.mediaType,
+      },
     });
     expect(granted.status).toBe(200);
     expect(Buffer.from(await granted.arrayBuffer()).equals(image.bytes)).toBe(true);
@@ -89,7 +94,11 @@ describe('a registry behind a token service', () => {
     tokens.requests.splice(0);
     door.requests.splice(0);
 
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${door.host}/dev/shop:1.4.0`, target: 'staging' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: `${door.host}/dev/shop:1.4.0`, target: 'staging' });
     expect(created.status).toBe(202);
     expect(created.body.digest).toBe(image.digest);
     const done = await waitFor(t, ci, created.body.id, 'promoted');
@@ -122,25 +131,41 @@ describe('a registry behind a token service', () => {
 
     // An independent client doing its own token dance reads the same bytes.
     const { stdout } = await run('skopeo', [
-      'inspect', '--tls-verify=false', '--raw', '--creds', `${tokens.username}:${tokens.password}`, `docker://${secured.host}/staging/shop:1.4.0`,
+      'inspect',
+      '--tls-verify=false',
+      '--raw',
+      '--creds',
+      `${tokens.username}:${tokens.password}`,
+      `docker://${secured.host}/staging/shop:1.4.0`,
     ]);
     expect(Buffer.from(stdout).equals(image.bytes)).toBe(true);
   });
 
   it('refuses to resolve a tag (502) and fails a promotion by digest when the password is wrong', async () => {
     const image = await pushImage({ url: raw.url }, 'dev/locked', { tag: 'v1' });
-    const wrong = await startTestApp({ pipeline: securedPipeline(), env: { SECURED_USERNAME: tokens.username, SECURED_PASSWORD: 'not-the-password' } });
+    const wrong = await startTestApp({
+      pipeline: securedPipeline(),
+      env: { SECURED_USERNAME: tokens.username, SECURED_PASSWORD: 'not-the-password' },
+    });
     try {
       const wci = await wrong.token('ci', ['ci']);
       tokens.requests.splice(0);
-      const byTag = await wrong.api().post('/api/v1/promotions').set(auth(wci)).send({ image: `${door.host}/dev/locked:v1`, target: 'staging' });
+      const byTag = await wrong
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(wci))
+        .send({ image: `${door.host}/dev/locked:v1`, target: 'staging' });
       expect(byTag.status).toBe(502);
       expect(byTag.body.message).toMatch(/401/);
       expect(byTag.body.details).toMatchObject({ field: 'image', code: 'unauthorized' });
       expect(tokens.requests.length).toBeGreaterThan(0);
       expect(tokens.requests.every((r) => r.status === 401 && r.account === tokens.username)).toBe(true);
 
-      const byDigest = await wrong.api().post('/api/v1/promotions').set(auth(wci)).send({ image: `${door.host}/dev/locked@${image.digest}`, target: 'staging' });
+      const byDigest = await wrong
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(wci))
+        .send({ image: `${door.host}/dev/locked@${image.digest}`, target: 'staging' });
       expect(byDigest.status).toBe(202);
       const failed = await waitFor(wrong, wci, byDigest.body.id, 'failed');
       expect((await eventData(wrong, failed.id, 'promotion.failed')).error).toMatch(/401/);
@@ -161,7 +186,15 @@ describe('faults on the target registry during a copy', () => {
     remote = await startRegistry();
     flaky = await faultProxy(remote.url, [
       { times: 1, fault: { type: 'status', status: 503, body: '{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}' } },
-      { times: 1, fault: { type: 'status', status: 429, headers: { 'retry-after': '1' }, body: '{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}' } },
+      {
+        times: 1,
+        fault: {
+          type: 'status',
+          status: 429,
+          headers: { 'retry-after': '1' },
+          body: '{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
+        },
+      },
       { times: 1, match: (r) => r.method === 'PUT' && r.url.includes('/blobs/uploads/'), fault: { type: 'drop' } },
       { times: 1, match: (r) => r.method === 'PUT' && r.url.includes('/manifests/'), fault: { type: 'drop' } },
     ]);
@@ -190,7 +223,11 @@ environments:
 
   it('rides out a 503, a 429 with Retry-After and dropped connections, and copies byte for byte', async () => {
     const image = await pushImage({ url: `http://${registryHost()}` }, 'dev/bumpy', { layers: 2 });
-    const created = await app.api().post('/api/v1/promotions').set(auth(token)).send({ image: `${registryHost()}/dev/bumpy@${image.digest}`, target: 'edge' });
+    const created = await app
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(token))
+      .send({ image: `${registryHost()}/dev/bumpy@${image.digest}`, target: 'edge' });
     expect(created.status).toBe(202);
     const done = await waitFor(app, token, created.body.id, 'promoted');
     const event = await eventData(app, done.id, 'promotion.promoted');
@@ -235,7 +272,10 @@ describe('registries the pipeline does not name', () => {
       expect(res.status).toBe(422);
       expect(res.body.message).toContain('not one of the registries named in the pipeline file');
     }
-    const list = await t.api().get(`/api/v1/promotions?image=${encodeURIComponent(`${strangerDoor.host}/dev/shop@${image.digest}`)}`).set(auth(ci));
+    const list = await t
+      .api()
+      .get(`/api/v1/promotions?image=${encodeURIComponent(`${strangerDoor.host}/dev/shop@${image.digest}`)}`)
+      .set(auth(ci));
     expect(list.status).toBe(200);
     expect(list.body.items).toEqual([]);
     expect(strangerDoor.requests).toEqual([]);

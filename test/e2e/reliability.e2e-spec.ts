@@ -2,8 +2,8 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { UnrecoverableError, Worker, type Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { JOBS, QUEUES } from '../../libs/queue/index.js';
-import { ReconcilerService } from '../../libs/workflow/index.js';
+import { JOBS, QUEUES } from '#libs/queue/index.js';
+import { ReconcilerService } from '#libs/workflow/index.js';
 import pg from 'pg';
 import { devImage, eventually, startTestApp } from '../helpers/test-app.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -39,12 +39,20 @@ describe('Redis loses its state', () => {
     // The API takes the request with no worker; an outside worker fails the gate job while the
     // database could not record it (PostgreSQL down during the failure handler).
     const api = await startTestApp({ worker: false });
-    const failer = new Worker(QUEUES.scan, async () => {
-      throw new UnrecoverableError('PostgreSQL went away');
-    }, { connection: { url: inject('redisUrl'), maxRetriesPerRequest: null }, prefix: api.config.process.redisPrefix });
+    const failer = new Worker(
+      QUEUES.scan,
+      async () => {
+        throw new UnrecoverableError('PostgreSQL went away');
+      },
+      { connection: { url: inject('redisUrl'), maxRetriesPerRequest: null }, prefix: api.config.process.redisPrefix },
+    );
     try {
       const ci = await api.token('ci', ['ci']);
-      const created = await api.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('failed-job'), target: 'gated' });
+      const created = await api
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(ci))
+        .send({ image: devImage('failed-job'), target: 'gated' });
       expect(created.status).toBe(202);
       const scan = api.app.get<Queue>(getQueueToken(QUEUES.scan));
       const jobId = `scan-${created.body.id}-r1`;
@@ -87,7 +95,11 @@ describe('PostgreSQL down', () => {
       await proxy.down();
       for (const res of [
         await t.api().get('/api/v1/promotions').set(auth(ci)),
-        await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('outage'), target: 'staging' }),
+        await t
+          .api()
+          .post('/api/v1/promotions')
+          .set(auth(ci))
+          .send({ image: devImage('outage'), target: 'staging' }),
       ]) {
         expect(res.status).toBe(503);
         expect(res.headers['retry-after']).toBe('5');

@@ -8,9 +8,9 @@ import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanWatcher } from '../../apps/worker/src/gates/scan-watcher.js';
-import { verifyWebhookSignature } from '../../libs/notify/index.js';
-import { importOsv, type OsvDocument } from '../../libs/scanning/index.js';
-import { generateCosignKeyPair, pae } from '../../libs/signing/index.js';
+import { verifyWebhookSignature } from '#libs/notify/index.js';
+import { importOsv, type OsvDocument } from '#libs/scanning/index.js';
+import { generateCosignKeyPair, pae } from '#libs/signing/index.js';
 import { MT, pushBlob, pushManifest, sha256, type Descriptor } from '../helpers/images.js';
 import { layer, pushLayers, rawLayer } from '../helpers/layers.js';
 import { CRITICAL_V3, osvRecord, pushAlpineImage, pushAppImage, pushDebianImage } from '../helpers/scan-images.js';
@@ -24,7 +24,9 @@ const fixture = (name: string) => readFileSync(new URL(`../../libs/scanning/repo
 const FIXTURE_DIGEST = 'sha256:4c2a0b1e6f3d5a7b9c8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e';
 /** A fixture report for an image pushed in the test, dated `scannedAt` (now unless given). */
 function reportFor(name: string, digest: string, repo: string, scannedAt = new Date()) {
-  const report = JSON.parse(fixture(name).replaceAll(FIXTURE_DIGEST, digest).replaceAll('registry.example.com/dev/web', `${registryHost()}/${repo}`));
+  const report = JSON.parse(
+    fixture(name).replaceAll(FIXTURE_DIGEST, digest).replaceAll('registry.example.com/dev/web', `${registryHost()}/${repo}`),
+  );
   if (report.SchemaVersion) report.CreatedAt = scannedAt.toISOString();
   else report.descriptor.timestamp = scannedAt.toISOString();
   return report;
@@ -75,7 +77,12 @@ describe('the scan gate (real registry, PostgreSQL, Redis, OSV database)', () =>
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     hooks = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
     t = await startTestApp({
-      env: { PROMOTER_KEY_PASSWORD: PASSWORD, SLACK_BOT_TOKEN: slack.token, SLACK_SIGNING_SECRET: 'scan-gate-signing', HOOK_SECRET: WEBHOOK_SECRET },
+      env: {
+        PROMOTER_KEY_PASSWORD: PASSWORD,
+        SLACK_BOT_TOKEN: slack.token,
+        SLACK_SIGNING_SECRET: 'scan-gate-signing',
+        HOOK_SECRET: WEBHOOK_SECRET,
+      },
       pipeline: `${localPipeline()}  - name: staging
     from: dev
     repository: local/scan-staging/{app}
@@ -136,7 +143,11 @@ webhooks:
   });
 
   const promote = async (repo: string, digest: string, target: string) => {
-    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/${repo}@${digest}`, target });
+    const res = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: `${registryHost()}/${repo}@${digest}`, target });
     expect(res.status).toBe(202);
     return res.body.id as string;
   };
@@ -145,7 +156,8 @@ webhooks:
       const res = await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci));
       return res.body.round === round && ['blocked', 'promoted', 'awaiting_approval', 'failed'].includes(res.body.status) && res.body;
     }, 20_000);
-  const scanGate = (p: { gates: { gate: string }[] }) => p.gates.find((g) => g.gate === 'scan') as unknown as { status: string; summary: string; evidence: Record<string, any> };
+  const scanGate = (p: { gates: { gate: string }[] }) =>
+    p.gates.find((g) => g.gate === 'scan') as unknown as { status: string; summary: string; evidence: Record<string, any> };
   const waive = (body: Record<string, unknown>) => t.api().post('/api/v1/waivers').set(auth(sec)).send(body);
   const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
 
@@ -159,8 +171,22 @@ webhooks:
     expect(gate.summary).toContain('DSA-5532-1');
     expect(gate.evidence.blocking).toEqual(
       expect.arrayContaining([
-        { id: 'DSA-5532-1', package: 'libssl3', installedVersion: '3.0.11-1~deb12u1', fixedVersion: '3.0.11-1~deb12u2', severity: 'critical', source: 'builtin' },
-        { id: 'DSA-5532-1', package: 'openssl', installedVersion: '3.0.11-1~deb12u1', fixedVersion: '3.0.11-1~deb12u2', severity: 'critical', source: 'builtin' },
+        {
+          id: 'DSA-5532-1',
+          package: 'libssl3',
+          installedVersion: '3.0.11-1~deb12u1',
+          fixedVersion: '3.0.11-1~deb12u2',
+          severity: 'critical',
+          source: 'builtin',
+        },
+        {
+          id: 'DSA-5532-1',
+          package: 'openssl',
+          installedVersion: '3.0.11-1~deb12u1',
+          fixedVersion: '3.0.11-1~deb12u2',
+          severity: 'critical',
+          source: 'builtin',
+        },
       ]),
     );
     expect(gate.evidence.counts).toMatchObject({ critical: 2 });
@@ -178,7 +204,11 @@ webhooks:
       vex: { status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' },
     });
     expect(waiver.status).toBe(201);
-    expect(waiver.body).toMatchObject({ vulnerabilityId: 'CVE-2023-5363', active: true, vex: { status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' } });
+    expect(waiver.body).toMatchObject({
+      vulnerabilityId: 'CVE-2023-5363',
+      active: true,
+      vex: { status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' },
+    });
     expect((await t.api().post(`/api/v1/promotions/${id}/reevaluate`).set(auth(rm))).status).toBe(202);
     const passed = await settled(id, 2);
     expect(passed.status).toBe('promoted');
@@ -186,16 +216,27 @@ webhooks:
     expect(after.status).toBe('passed');
     expect(after.evidence.blocking).toEqual([]);
     expect(after.evidence.waived).toHaveLength(2);
-    expect(after.evidence.waived[0]).toMatchObject({ waiverId: waiver.body.id, vulnerabilityId: 'CVE-2023-5363', finding: { id: 'DSA-5532-1' } });
+    expect(after.evidence.waived[0]).toMatchObject({
+      waiverId: waiver.body.id,
+      vulnerabilityId: 'CVE-2023-5363',
+      finding: { id: 'DSA-5532-1' },
+    });
 
-    const { rows } = await t.db.query(`SELECT actor, data FROM audit_events WHERE action = 'waiver.created' AND subject = $1`, [`waiver:${waiver.body.id}`]);
+    const { rows } = await t.db.query(`SELECT actor, data FROM audit_events WHERE action = 'waiver.created' AND subject = $1`, [
+      `waiver:${waiver.body.id}`,
+    ]);
     expect(rows).toHaveLength(1);
     expect(rows[0].data).toMatchObject({ vulnerabilityId: 'CVE-2023-5363', justification: expect.stringContaining('ingress') });
 
     // The promote step attests the SBOM the scan kept, with the VSA and the promotion record, before
     // the promotion is `promoted`; the scan watcher's follow-up then finds it there and adds nothing.
-    const { rows: promotedEvents } = await t.db.query(`SELECT data FROM audit_events WHERE action = 'promotion.promoted' AND subject = $1`, [`promotion:${id}`]);
-    expect(promotedEvents[0].data.signing.attestations.map((a: { predicateType: string; status: string }) => [a.predicateType, a.status])).toEqual([
+    const { rows: promotedEvents } = await t.db.query(
+      `SELECT data FROM audit_events WHERE action = 'promotion.promoted' AND subject = $1`,
+      [`promotion:${id}`],
+    );
+    expect(
+      promotedEvents[0].data.signing.attestations.map((a: { predicateType: string; status: string }) => [a.predicateType, a.status]),
+    ).toEqual([
       ['https://slsa.dev/verification_summary/v1', 'added'],
       ['https://image-promoter.dev/promotion/v1', 'added'],
       ['https://cyclonedx.org/bom', 'added'],
@@ -205,8 +246,12 @@ webhooks:
       const found = await t.db.query(`SELECT status, detail FROM sbom_attestations WHERE promotion_id = $1`, [id]);
       return found.rows.length > 0 && found;
     });
-    expect(sbom.rows).toEqual([{ status: 'attested', detail: expect.objectContaining({ predicateType: 'https://cyclonedx.org/bom', status: 'present' }) }]);
-    const att = await fetch(`http://${registryHost()}/v2/scan-staging/deb/manifests/sha256-${image.digest.slice(7)}.att`, { headers: { Accept: MT.ociManifest } });
+    expect(sbom.rows).toEqual([
+      { status: 'attested', detail: expect.objectContaining({ predicateType: 'https://cyclonedx.org/bom', status: 'present' }) },
+    ]);
+    const att = await fetch(`http://${registryHost()}/v2/scan-staging/deb/manifests/sha256-${image.digest.slice(7)}.att`, {
+      headers: { Accept: MT.ociManifest },
+    });
     const layers = ((await att.json()) as { layers: unknown }).layers as { annotations: Record<string, string> }[];
     expect(layers.map((l) => l.annotations.predicateType).filter((t) => t === 'https://cyclonedx.org/bom')).toHaveLength(1);
   });
@@ -217,7 +262,12 @@ webhooks:
     const id = await promote('dev/deb-expiry', image.digest, 'staging');
     expect((await settled(id)).status).toBe('blocked');
     const expiresAt = new Date(Date.now() + 2000);
-    const waiver = await waive({ vulnerabilityId: 'DSA-5532-1', scope: { repository: repo }, justification: 'short test waiver for expiry', expiresAt: expiresAt.toISOString() });
+    const waiver = await waive({
+      vulnerabilityId: 'DSA-5532-1',
+      scope: { repository: repo },
+      justification: 'short test waiver for expiry',
+      expiresAt: expiresAt.toISOString(),
+    });
     expect(waiver.status).toBe(201);
     const finding = async () => {
       const res = await t.api().get(`/api/v1/images/${image.digest}/findings`).set(auth(auditor));
@@ -240,7 +290,12 @@ webhooks:
     const active = await t.api().get('/api/v1/waivers?active=true').set(auth(auditor));
     expect(active.body.map((w: { id: string }) => w.id)).not.toContain(waiver.body.id);
 
-    const longer = await waive({ vulnerabilityId: 'DSA-5532-1', scope: { all: true }, justification: 'to be revoked right away', expiresAt: inDays(1) });
+    const longer = await waive({
+      vulnerabilityId: 'DSA-5532-1',
+      scope: { all: true },
+      justification: 'to be revoked right away',
+      expiresAt: inDays(1),
+    });
     const revoked = await t.api().delete(`/api/v1/waivers/${longer.body.id}`).set(auth(sec));
     expect(revoked.status).toBe(200);
     expect(revoked.body).toMatchObject({ active: false, revokedBy: expect.stringMatching(/^token:/) });
@@ -259,7 +314,15 @@ webhooks:
     const vex = await waive({ ...base, expiresAt: inDays(1), vex: { status: 'not_affected' } });
     expect(vex.status).toBe(400);
     expect(vex.body.message).toContain('vex.justification');
-    expect((await t.api().post('/api/v1/waivers').set(auth(ci)).send({ ...base, expiresAt: inDays(1) })).status).toBe(403);
+    expect(
+      (
+        await t
+          .api()
+          .post('/api/v1/waivers')
+          .set(auth(ci))
+          .send({ ...base, expiresAt: inDays(1) })
+      ).status,
+    ).toBe(403);
     const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM waivers WHERE vulnerability_id = 'CVE-2024-1'`);
     expect(rows[0].n).toBe(0);
   });
@@ -270,7 +333,9 @@ webhooks:
     const [a, n] = await Promise.all([promote('dev/alp', alpine.digest, 'staging'), promote('dev/node', app.digest, 'staging')]);
     const alp = await settled(a);
     expect(alp.status).toBe('blocked');
-    expect(scanGate(alp).evidence.blocking).toEqual([expect.objectContaining({ id: 'CVE-2024-0727', package: 'libssl3', fixedVersion: '3.1.4-r5', severity: 'critical' })]);
+    expect(scanGate(alp).evidence.blocking).toEqual([
+      expect.objectContaining({ id: 'CVE-2024-0727', package: 'libssl3', fixedVersion: '3.1.4-r5', severity: 'critical' }),
+    ]);
     const node = await settled(n);
     expect(node.status).toBe('promoted');
     expect(scanGate(node).evidence.counts).toMatchObject({ high: 1, critical: 0 });
@@ -295,9 +360,13 @@ webhooks:
     expect(mine).toMatchObject({ status: 'rematched', newBlocking: 1, environment: 'staging' });
     expect(await watcher.rematch()).toBeNull(); // once per import
 
-    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE action = 'scan.new_findings' AND subject = $1`, [`promotion:${id}`]);
+    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE action = 'scan.new_findings' AND subject = $1`, [
+      `promotion:${id}`,
+    ]);
     expect(rows).toHaveLength(1);
-    expect(rows[0].data.findings).toEqual([expect.objectContaining({ id: 'GHSA-xvch-5gv4-984h', package: 'minimist', severity: 'critical', fixedVersion: '1.2.6' })]);
+    expect(rows[0].data.findings).toEqual([
+      expect.objectContaining({ id: 'GHSA-xvch-5gv4-984h', package: 'minimist', severity: 'critical', fixedVersion: '1.2.6' }),
+    ]);
     const queue = new Queue('notify', { connection: { url: t.config.process.redisUrl! }, prefix: t.config.process.redisPrefix });
     try {
       const job = await queue.getJob(`scan-new-findings-${id}-${report!.importId}`);
@@ -311,7 +380,9 @@ webhooks:
 
     // The notify job: a notice in the channel of the environment the image is in…
     const notice = await eventually(async () =>
-      slack.ok('chat.postMessage').find((c) => c.args.blocks?.[0]?.text?.text === 'New vulnerabilities in staging' && JSON.stringify(c.args.blocks).includes(id)),
+      slack
+        .ok('chat.postMessage')
+        .find((c) => c.args.blocks?.[0]?.text?.text === 'New vulnerabilities in staging' && JSON.stringify(c.args.blocks).includes(id)),
     );
     expect(notice.args.channel).toBe('C0SCANSTAGING');
     expect(notice.args.text).toContain('1 new blocking vulnerability finding in');
@@ -319,9 +390,20 @@ webhooks:
     expect(blocks).toContain(`@sha256:${app.digest.slice(7, 19)}`);
     expect(blocks).toContain('• *GHSA-xvch-5gv4-984h* (critical) `minimist` 1.2.5 → 1.2.6');
     // …and one signed webhook delivery of scan.new_findings, whose delivery id is the audit event's.
-    const delivery = await eventually(async () => hooks.received.find((r) => r.headers['x-promoter-event'] === 'scan.new_findings' && r.body.includes(id)));
-    expect(verifyWebhookSignature(WEBHOOK_SECRET, delivery.headers['x-promoter-timestamp']!, delivery.body, delivery.headers['x-promoter-signature']!)).toBe(true);
-    const [audited] = (await t.db.query(`SELECT id FROM audit_events WHERE action = 'scan.new_findings' AND subject = $1`, [`promotion:${id}`])).rows;
+    const delivery = await eventually(async () =>
+      hooks.received.find((r) => r.headers['x-promoter-event'] === 'scan.new_findings' && r.body.includes(id)),
+    );
+    expect(
+      verifyWebhookSignature(
+        WEBHOOK_SECRET,
+        delivery.headers['x-promoter-timestamp']!,
+        delivery.body,
+        delivery.headers['x-promoter-signature']!,
+      ),
+    ).toBe(true);
+    const [audited] = (
+      await t.db.query(`SELECT id FROM audit_events WHERE action = 'scan.new_findings' AND subject = $1`, [`promotion:${id}`])
+    ).rows;
     const payload = JSON.parse(delivery.body);
     expect(delivery.headers['x-promoter-delivery']).toBe(audited.id);
     expect(payload).toMatchObject({
@@ -333,7 +415,9 @@ webhooks:
         digest: app.digest,
         failOn: 'critical',
         importId: report!.importId,
-        findings: [{ id: 'GHSA-xvch-5gv4-984h', package: 'minimist', installedVersion: '1.2.5', fixedVersion: '1.2.6', severity: 'critical' }],
+        findings: [
+          { id: 'GHSA-xvch-5gv4-984h', package: 'minimist', installedVersion: '1.2.5', fixedVersion: '1.2.6', severity: 'critical' },
+        ],
       },
     });
     // The hook subscribed to scan.new_findings only: no promotion events reached it.
@@ -341,9 +425,13 @@ webhooks:
   });
 
   it('malformed layers (not a tar, truncated, ../ paths) and a status linked out of the root are gate errors with the reason; 10,000 packages are read; the worker carries on', async () => {
-    const notTar = await pushLayers(reg(), 'dev/broken', [rawLayer(Buffer.from('this is not a tar stream at all'.repeat(40)), 'application/vnd.oci.image.layer.v1.tar')]);
+    const notTar = await pushLayers(reg(), 'dev/broken', [
+      rawLayer(Buffer.from('this is not a tar stream at all'.repeat(40)), 'application/vnd.oci.image.layer.v1.tar'),
+    ]);
     const truncated = await layer([{ name: 'var/lib/dpkg/status', content: 'Package: x\n'.repeat(2000) }]);
-    const cut = await pushLayers(reg(), 'dev/broken', [rawLayer(truncated.bytes.subarray(0, truncated.bytes.length / 2), truncated.mediaType, truncated.diffId)]);
+    const cut = await pushLayers(reg(), 'dev/broken', [
+      rawLayer(truncated.bytes.subarray(0, truncated.bytes.length / 2), truncated.mediaType, truncated.diffId),
+    ]);
     const escape = await pushLayers(reg(), 'dev/broken', [await layer([{ name: '../../etc/cron.d/evil', content: '* * * * * root sh' }])]);
     for (const digest of [notTar.digest, cut.digest, escape.digest]) {
       const p = await settled(await promote('dev/broken', digest, 'staging'));
@@ -362,8 +450,14 @@ webhooks:
     ]);
     const dangling = await settled(await promote('dev/broken', outside.digest, 'staging'));
     expect(scanGate(dangling)).toMatchObject({ status: 'error', evidence: { code: 'unreadable_file' } });
-    expect(scanGate(dangling).summary).toContain('/var/lib/dpkg/status cannot be read: a symlink to "../../../../../../../../etc/shadow", which does not resolve inside the image');
-    const many = await pushDebianImage(reg(), 'dev/broken', Array.from({ length: 10_000 }, (_, i) => ({ name: `pkg${i}`, version: `1.0-${i}` })));
+    expect(scanGate(dangling).summary).toContain(
+      '/var/lib/dpkg/status cannot be read: a symlink to "../../../../../../../../etc/shadow", which does not resolve inside the image',
+    );
+    const many = await pushDebianImage(
+      reg(),
+      'dev/broken',
+      Array.from({ length: 10_000 }, (_, i) => ({ name: `pkg${i}`, version: `1.0-${i}` })),
+    );
     const p = await settled(await promote('dev/broken', many.digest, 'staging'));
     expect(scanGate(p)).toMatchObject({ status: 'passed', evidence: { sbom: { packages: 10_000 } } });
     const ok = await pushAppImage(reg(), 'dev/after-broken', [{ name: 'after-broken', version: '1.0.0' }], []);
@@ -372,7 +466,11 @@ webhooks:
 
   it('ingests Trivy and Grype reports in their JSON formats and gates on them', async () => {
     const image = await pushAppImage(reg(), 'dev/web', [{ name: 'web-app', version: '1.0.0' }], []);
-    const trivy = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ format: 'trivy', report: reportFor('trivy-debian.json', image.digest, 'dev/web') });
+    const trivy = await t
+      .api()
+      .post(`/api/v1/images/${image.digest}/scans`)
+      .set(auth(ci))
+      .send({ format: 'trivy', report: reportFor('trivy-debian.json', image.digest, 'dev/web') });
     expect(trivy.status).toBe(201);
     expect(trivy.body).toMatchObject({ source: 'trivy', findings: 4, counts: { critical: 1, high: 2, low: 1 }, created: true });
     const grypeReport = reportFor('grype-debian.json', image.digest, 'dev/web');
@@ -405,12 +503,20 @@ webhooks:
     const none = await settled(await promote('dev/bare', bare.digest, 'reports'));
     expect(scanGate(none).status).toBe('failed');
     expect(scanGate(none).summary).toContain('no trusted scan source (trivy, grype) has a result newer than 24h');
-    expect(scanGate(none).evidence.missing).toEqual([expect.stringContaining('no trivy report scanned since'), expect.stringContaining('no grype report scanned since')]);
+    expect(scanGate(none).evidence.missing).toEqual([
+      expect.stringContaining('no trivy report scanned since'),
+      expect.stringContaining('no grype report scanned since'),
+    ]);
   });
 
   it('refuses bad reports with a 4xx naming the problem, and stores nothing', async () => {
     const image = await pushAppImage(reg(), 'dev/bad-reports', [{ name: 'bad-reports', version: '1.0.0' }], []);
-    const post = (body: unknown, token = ci) => t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(token)).send(body as object);
+    const post = (body: unknown, token = ci) =>
+      t
+        .api()
+        .post(`/api/v1/images/${image.digest}/scans`)
+        .set(auth(token))
+        .send(body as object);
     const other = 'sha256:' + 'ab'.repeat(32);
     const wrong = await post({ report: reportFor('trivy-debian.json', other, 'dev/bad-reports') });
     expect(wrong.status).toBe(422);
@@ -433,7 +539,15 @@ webhooks:
     // Reports of a few MiB, as large images give, are accepted (the API's 1 MiB limit is raised for this route only).
     huge.Results[0].Vulnerabilities[0].Description = 'x'.repeat(3 * 1024 * 1024);
     expect((await post({ report: huge })).status).toBe(201);
-    expect((await t.api().post('/api/v1/waivers').set(auth(sec)).send({ justification: 'x'.repeat(2 * 1024 * 1024) })).status).toBe(413);
+    expect(
+      (
+        await t
+          .api()
+          .post('/api/v1/waivers')
+          .set(auth(sec))
+          .send({ justification: 'x'.repeat(2 * 1024 * 1024) })
+      ).status,
+    ).toBe(413);
   });
 
   it('trusts vulnerability attestations attached to the image only when a trusted key signed them', async () => {
@@ -451,7 +565,9 @@ webhooks:
     const second = await settled(first.id, 2);
     const gate = scanGate(second);
     expect(gate.status).toBe('failed');
-    expect(gate.evidence.sources).toEqual([expect.objectContaining({ source: 'attestation', origin: 'attached', signedBy: expect.stringContaining('vuln.pub') })]);
+    expect(gate.evidence.sources).toEqual([
+      expect.objectContaining({ source: 'attestation', origin: 'attached', signedBy: expect.stringContaining('vuln.pub') }),
+    ]);
     expect(gate.evidence.blocking.map((b: { id: string }) => b.id)).toEqual(['CVE-2024-5535']);
   });
 
@@ -460,7 +576,11 @@ webhooks:
     const statement = vulnStatement(image.digest, 'dev/uploaded-att');
     const untrusted = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const upload = (key: typeof untrusted) =>
-      t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ format: 'attestation', report: envelope(statement, key) });
+      t
+        .api()
+        .post(`/api/v1/images/${image.digest}/scans`)
+        .set(auth(ci))
+        .send({ format: 'attestation', report: envelope(statement, key) });
     expect((await upload(untrusted)).status).toBe(201);
     const first = await settled(await promote('dev/uploaded-att', image.digest, 'attested'));
     expect(scanGate(first).status).toBe('failed');
@@ -468,7 +588,9 @@ webhooks:
     expect((await upload(vulnKey)).status).toBe(201);
     expect((await t.api().post(`/api/v1/promotions/${first.id}/reevaluate`).set(auth(rm))).status).toBe(202);
     const gate = scanGate(await settled(first.id, 2));
-    expect(gate.evidence.sources).toEqual([expect.objectContaining({ source: 'attestation', origin: 'upload', signedBy: expect.stringContaining('vuln.pub') })]);
+    expect(gate.evidence.sources).toEqual([
+      expect.objectContaining({ source: 'attestation', origin: 'upload', signedBy: expect.stringContaining('vuln.pub') }),
+    ]);
     expect(gate.evidence.blocking.map((b: { id: string }) => b.id)).toEqual(['CVE-2024-5535']);
     // A bare (unsigned) statement is refused outright.
     const bare = await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: statement });
@@ -481,11 +603,14 @@ webhooks:
     // Trivy's fixture without its critical finding: the image passes failOn critical, with findings to show.
     const report = (scannedAt: Date, extra = false) => {
       const r = reportFor('trivy-debian.json', image.digest, 'dev/steady', scannedAt);
-      for (const result of r.Results) result.Vulnerabilities = result.Vulnerabilities.filter((v: { Severity: string }) => v.Severity !== 'CRITICAL');
-      if (extra) r.Results[0].Vulnerabilities.push({ ...r.Results[0].Vulnerabilities[0], VulnerabilityID: 'CVE-2026-4242', Severity: 'MEDIUM' });
+      for (const result of r.Results)
+        result.Vulnerabilities = result.Vulnerabilities.filter((v: { Severity: string }) => v.Severity !== 'CRITICAL');
+      if (extra)
+        r.Results[0].Vulnerabilities.push({ ...r.Results[0].Vulnerabilities[0], VulnerabilityID: 'CVE-2026-4242', Severity: 'MEDIUM' });
       return r;
     };
-    const upload = async (body: unknown) => expect((await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: body })).status).toBe(201);
+    const upload = async (body: unknown) =>
+      expect((await t.api().post(`/api/v1/images/${image.digest}/scans`).set(auth(ci)).send({ report: body })).status).toBe(201);
     await upload(report(new Date(Date.now() - 60_000)));
     const id = await promote('dev/steady', image.digest, 'bound');
     const first = await settled(id);
@@ -499,7 +624,10 @@ webhooks:
     await t.api().post(`/api/v1/promotions/${id}/reevaluate`).set(auth(rm)).expect(202);
     const second = await settled(id, 2);
     expect(second.status).toBe('awaiting_approval');
-    const scanIds = (p: typeof first) => scanGate(p).evidence.sources.map((u: { scanId: string }) => u.scanId).sort();
+    const scanIds = (p: typeof first) =>
+      scanGate(p)
+        .evidence.sources.map((u: { scanId: string }) => u.scanId)
+        .sort();
     expect(scanIds(second)).not.toEqual(scanIds(first));
     for (const gate of ['scan', 'policy']) {
       const before = first.gates.find((g: { gate: string }) => g.gate === gate);
@@ -541,7 +669,12 @@ webhooks:
       subject: [{ name: `${registryHost()}/${repo}`, digest: { sha256: digest.slice(7) } }],
       predicate: {
         invocation: { parameters: null, uri: '', event_id: '', 'builder.id': '' },
-        scanner: { uri: 'pkg:github/anchore/grype@0.84.0', version: '0.84.0', db: { uri: '', version: '' }, result: reportFor('grype-debian.json', digest, repo) },
+        scanner: {
+          uri: 'pkg:github/anchore/grype@0.84.0',
+          version: '0.84.0',
+          db: { uri: '', version: '' },
+          result: reportFor('grype-debian.json', digest, repo),
+        },
         metadata: { scanStartedOn: new Date(Date.now() - 5000).toISOString(), scanFinishedOn: new Date().toISOString() },
       },
     };
@@ -554,12 +687,23 @@ webhooks:
   }
 
   /** A `.att` manifest with one DSSE layer per key, as `cosign attest --type vuln` writes them. */
-  async function pushVulnAttestation(repo: string, digest: string, statement: object, keys: ReturnType<typeof generateKeyPairSync>['privateKey'][]) {
+  async function pushVulnAttestation(
+    repo: string,
+    digest: string,
+    statement: object,
+    keys: ReturnType<typeof generateKeyPairSync>['privateKey'][],
+  ) {
     const payload = Buffer.from(JSON.stringify(statement));
     const layers: Descriptor[] = [];
     for (const key of keys) {
       const sig = sign('sha256', pae('application/vnd.in-toto+json', payload), key).toString('base64');
-      const envelope = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: payload.toString('base64'), signatures: [{ keyid: '', sig }] }));
+      const envelope = Buffer.from(
+        JSON.stringify({
+          payloadType: 'application/vnd.in-toto+json',
+          payload: payload.toString('base64'),
+          signatures: [{ keyid: '', sig }],
+        }),
+      );
       await pushBlob(reg(), repo, envelope);
       layers.push({
         mediaType: 'application/vnd.dsse.envelope.v1+json',
@@ -569,10 +713,24 @@ webhooks:
       });
     }
     const config = Buffer.from(
-      JSON.stringify({ architecture: '', created: '0001-01-01T00:00:00Z', history: layers.map(() => ({ created: '0001-01-01T00:00:00Z' })), os: '', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: {} }),
+      JSON.stringify({
+        architecture: '',
+        created: '0001-01-01T00:00:00Z',
+        history: layers.map(() => ({ created: '0001-01-01T00:00:00Z' })),
+        os: '',
+        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+        config: {},
+      }),
     );
     await pushBlob(reg(), repo, config);
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, size: config.length, digest: sha256(config) }, layers }));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MT.ociManifest,
+        config: { mediaType: MT.ociConfig, size: config.length, digest: sha256(config) },
+        layers,
+      }),
+    );
     await pushManifest(reg(), repo, `sha256-${digest.slice(7)}.att`, manifest, MT.ociManifest);
   }
 });

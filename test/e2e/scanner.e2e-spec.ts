@@ -1,12 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageFsError } from '../../libs/imagefs/index.js';
-import { RegistryClient } from '../../libs/registry/index.js';
-import { importOsv, ScannerService, type OsvDocument } from '../../libs/scanning/index.js';
+import { ImageFsError } from '#libs/imagefs/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
+import { importOsv, ScannerService, type OsvDocument } from '#libs/scanning/index.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/database.js';
 import { layer, pushLayers, rawLayer } from '../helpers/layers.js';
 import { registryConfig } from '../helpers/registry.js';
 import { registryHost } from '../helpers/test-app.js';
-import { CRITICAL_V3, debianLayers, MEDIUM_V3, osvRecord, pushAlpineImage, pushAppImage, pushDebianImage, pushDebianIndex, type DebPackage } from '../helpers/scan-images.js';
+import {
+  CRITICAL_V3,
+  debianLayers,
+  MEDIUM_V3,
+  osvRecord,
+  pushAlpineImage,
+  pushAppImage,
+  pushDebianImage,
+  pushDebianIndex,
+  type DebPackage,
+} from '../helpers/scan-images.js';
 
 const fixed = (v: string) => [{ introduced: '0' }, { fixed: v }];
 
@@ -38,7 +48,15 @@ describe('ScannerService: images from a real registry, OSV records in PostgreSQL
         osvRecord('DSA-5532-1', 'Debian:12', 'openssl', fixed('3.0.11-1~deb12u2'), { severity: CRITICAL_V3, aliases: ['CVE-2023-5363'] }),
         osvRecord('DSA-OLD-11', 'Debian:11', 'openssl', fixed('9.9'), { severity: CRITICAL_V3 }),
         osvRecord('DEBIAN-CVE-2024-1', 'Debian:12', 'curl', fixed('7.88.1-10+deb12u5')),
-        osvRecord('DEBIAN-CVE-2024-2', 'Debian:12', 'bash', [{ introduced: '0' }], { affected: [{ package: { ecosystem: 'Debian:12', name: 'bash' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], ecosystem_specific: { urgency: 'low' } }] }),
+        osvRecord('DEBIAN-CVE-2024-2', 'Debian:12', 'bash', [{ introduced: '0' }], {
+          affected: [
+            {
+              package: { ecosystem: 'Debian:12', name: 'bash' },
+              ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }],
+              ecosystem_specific: { urgency: 'low' },
+            },
+          ],
+        }),
         osvRecord('CVE-2024-0727', 'Alpine:v3.19', 'openssl', fixed('3.1.4-r5'), { severity: MEDIUM_V3 }),
         osvRecord('GHSA-35jh-r3h4-6jhm', 'npm', 'lodash', fixed('4.17.21'), { database_specific: { severity: 'HIGH' } }),
         osvRecord('GHSA-p6mc-m468-83gw', 'npm', '@babel/traverse', fixed('7.23.2'), { database_specific: { severity: 'CRITICAL' } }),
@@ -62,7 +80,12 @@ describe('ScannerService: images from a real registry, OSV records in PostgreSQL
       ['DSA-5532-1', 'libssl3', '3.0.11-1~deb12u1', '3.0.11-1~deb12u2', 'critical'],
       ['DSA-5532-1', 'openssl', '3.0.11-1~deb12u1', '3.0.11-1~deb12u2', 'critical'],
     ]);
-    expect(result.findings[1]).toMatchObject({ source: 'builtin', aliases: ['CVE-2023-5363'], cvssScore: 9.8, purl: 'pkg:deb/debian/libssl3@3.0.11-1~deb12u1?arch=amd64&distro=debian-12&upstream=openssl' });
+    expect(result.findings[1]).toMatchObject({
+      source: 'builtin',
+      aliases: ['CVE-2023-5363'],
+      cvssScore: 9.8,
+      purl: 'pkg:deb/debian/libssl3@3.0.11-1~deb12u1?arch=amd64&distro=debian-12&upstream=openssl',
+    });
     expect(result.dbImportedAt).toBeInstanceOf(Date);
     expect(result.sbom.metadata.component.version).toBe(pushed.digest);
     expect(result.sbom.components.filter((c) => c.type === 'library')).toHaveLength(4);
@@ -78,7 +101,15 @@ describe('ScannerService: images from a real registry, OSV records in PostgreSQL
     const result = await scanner.scan(image('scan/alpine', pushed.digest));
 
     expect(result.os?.ecosystem).toBe('Alpine:v3.19');
-    expect(result.findings).toEqual([expect.objectContaining({ id: 'CVE-2024-0727', package: 'libcrypto3', ecosystem: 'Alpine:v3.19', fixedVersion: '3.1.4-r5', severity: 'medium' })]);
+    expect(result.findings).toEqual([
+      expect.objectContaining({
+        id: 'CVE-2024-0727',
+        package: 'libcrypto3',
+        ecosystem: 'Alpine:v3.19',
+        fixedVersion: '3.1.4-r5',
+        severity: 'medium',
+      }),
+    ]);
   });
 
   it('an application image: npm packages (scoped too) and Python distributions', async () => {
@@ -103,7 +134,12 @@ describe('ScannerService: images from a real registry, OSV records in PostgreSQL
   });
 
   it('an index: every platform manifest is scanned; packages of both platforms are found', async () => {
-    const pushed = await pushDebianIndex(reg, 'scan/multi', [{ name: 'curl', version: '7.88.1-10+deb12u12' }], [{ name: 'curl', version: '7.88.1-10+deb12u4' }]);
+    const pushed = await pushDebianIndex(
+      reg,
+      'scan/multi',
+      [{ name: 'curl', version: '7.88.1-10+deb12u12' }],
+      [{ name: 'curl', version: '7.88.1-10+deb12u4' }],
+    );
     const result = await scanner.scan(image('scan/multi', pushed.digest));
 
     expect(result.digest).toBe(pushed.digest);
@@ -111,11 +147,24 @@ describe('ScannerService: images from a real registry, OSV records in PostgreSQL
       [pushed.children[0], 'linux/amd64'],
       [pushed.children[1], 'linux/arm64'],
     ]);
-    expect(result.findings).toEqual([expect.objectContaining({ id: 'DEBIAN-CVE-2024-1', package: 'curl', installedVersion: '7.88.1-10+deb12u4', fixedVersion: '7.88.1-10+deb12u5' })]);
+    expect(result.findings).toEqual([
+      expect.objectContaining({
+        id: 'DEBIAN-CVE-2024-1',
+        package: 'curl',
+        installedVersion: '7.88.1-10+deb12u4',
+        fixedVersion: '7.88.1-10+deb12u5',
+      }),
+    ]);
   });
 
   it('a package deleted by a whiteout in a later layer is not reported', async () => {
-    const layers = [...(await debianLayers(DEBIAN)), await layer([{ name: 'var/lib/dpkg/.wh.status', content: '' }, { name: 'var/lib/dpkg/status.d/curl', content: 'Package: curl\nVersion: 7.88.1-10+deb12u4\nArchitecture: amd64\n' }])];
+    const layers = [
+      ...(await debianLayers(DEBIAN)),
+      await layer([
+        { name: 'var/lib/dpkg/.wh.status', content: '' },
+        { name: 'var/lib/dpkg/status.d/curl', content: 'Package: curl\nVersion: 7.88.1-10+deb12u4\nArchitecture: amd64\n' },
+      ]),
+    ];
     const pushed = await pushLayers(reg, 'scan/whiteout', layers);
     const result = await scanner.scan(image('scan/whiteout', pushed.digest));
 
@@ -130,9 +179,16 @@ describe('ScannerService: images from a real registry, OSV records in PostgreSQL
 
     const other = await freshDatabase();
     try {
-      const rescanner = new ScannerService({ registry: new RegistryClient([registryConfig('local', reg)], { env: {} }), db: other.db.dataSource });
+      const rescanner = new ScannerService({
+        registry: new RegistryClient([registryConfig('local', reg)], { env: {} }),
+        db: other.db.dataSource,
+      });
       expect(await rescanner.matchPackages(first.packages)).toEqual({ findings: [], dbImportedAt: null });
-      const report = await importOsv(other.db.dataSource, docs([osvRecord('DSA-NEW', 'Debian:12', 'curl', fixed('7.88.1-10+deb12u13'), { severity: CRITICAL_V3 })]), { source: 'new' });
+      const report = await importOsv(
+        other.db.dataSource,
+        docs([osvRecord('DSA-NEW', 'Debian:12', 'curl', fixed('7.88.1-10+deb12u13'), { severity: CRITICAL_V3 })]),
+        { source: 'new' },
+      );
       const again = await rescanner.matchPackages(first.packages);
       expect(again.findings).toMatchObject([{ id: 'DSA-NEW', severity: 'critical', fixedVersion: '7.88.1-10+deb12u13' }]);
       expect(again.dbImportedAt).toEqual(report.importedAt);
@@ -152,21 +208,39 @@ describe('ScannerService: images from a real registry, OSV records in PostgreSQL
   });
 
   it('a package database too large to read fails the scan instead of hiding its packages', async () => {
-    const pushed = await pushDebianImage(reg, 'scan/huge-status', Array.from({ length: 50 }, (_, i) => ({ name: `p${i}`, version: '1.0' })));
-    const small = new ScannerService({ registry: new RegistryClient([registryConfig('local', reg)], { env: {} }), db: fresh.db.dataSource, limits: { maxFileBytes: 1000 } });
+    const pushed = await pushDebianImage(
+      reg,
+      'scan/huge-status',
+      Array.from({ length: 50 }, (_, i) => ({ name: `p${i}`, version: '1.0' })),
+    );
+    const small = new ScannerService({
+      registry: new RegistryClient([registryConfig('local', reg)], { env: {} }),
+      db: fresh.db.dataSource,
+      limits: { maxFileBytes: 1000 },
+    });
     const err = await small.scan(image('scan/huge-status', pushed.digest)).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(ImageFsError);
-    expect((err as Error).message).toMatch(/^\/var\/lib\/dpkg\/status cannot be read: larger than limits.image.maxFileBytes \(\d+ bytes, at most 1000 are read\)/);
+    expect((err as Error).message).toMatch(
+      /^\/var\/lib\/dpkg\/status cannot be read: larger than limits.image.maxFileBytes \(\d+ bytes, at most 1000 are read\)/,
+    );
   });
 
   it('bad images fail with ImageFsError and the reason: not a tar, truncated gzip, ../ entries', async () => {
     const cases: [string, Awaited<ReturnType<typeof layer>>, RegExp][] = [
-      ['scan/not-tar', rawLayer(Buffer.from('definitely not a tar archive '.repeat(50)), 'application/vnd.oci.image.layer.v1.tar'), /not a tar archive/],
-      ['scan/truncated', await (async () => {
-        const l = await layer([{ name: 'var/lib/dpkg/status', content: 'Package: a\n'.repeat(5000) }]);
-        return rawLayer(l.bytes.subarray(0, l.bytes.length - 100), l.mediaType);
-      })(), /gzip stream ends early \(truncated\)/],
+      [
+        'scan/not-tar',
+        rawLayer(Buffer.from('definitely not a tar archive '.repeat(50)), 'application/vnd.oci.image.layer.v1.tar'),
+        /not a tar archive/,
+      ],
+      [
+        'scan/truncated',
+        await (async () => {
+          const l = await layer([{ name: 'var/lib/dpkg/status', content: 'Package: a\n'.repeat(5000) }]);
+          return rawLayer(l.bytes.subarray(0, l.bytes.length - 100), l.mediaType);
+        })(),
+        /gzip stream ends early \(truncated\)/,
+      ],
       ['scan/escape', await layer([{ name: '../../../etc/cron.d/evil', content: 'x' }]), /climbs out of the image root/],
     ];
     for (const [repo, bad, reason] of cases) {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
 import { loadSignaturePolicies } from '../../apps/worker/src/gates/signature-policies.js';
-import { ConfigError, loadConfig } from '../../libs/config/index.js';
-import { Annotations, inTotoStatement, pae, simpleSigningPayload } from '../../libs/signing/index.js';
+import { ConfigError, loadConfig } from '#libs/config/index.js';
+import { Annotations, inTotoStatement, pae, simpleSigningPayload } from '#libs/signing/index.js';
 import { pushImage } from '../helpers/images.js';
 import { ecKeyPair, pushCosignManifest, testFulcio, testRekor } from '../helpers/sigstore.js';
 import { eventually, registryHost, startTestApp, testPipeline, type TestApp } from '../helpers/test-app.js';
@@ -36,14 +36,26 @@ async function devPush(app: string): Promise<string> {
 
 async function signWith(key: KeyObject, app: string, digest: string): Promise<void> {
   const payload = simpleSigningPayload(`${registryHost()}/dev/${app}`, digest);
-  await pushCosignManifest(reg(), `dev/${app}`, digest, 'sig', [{ blob: payload, annotations: { [Annotations.signature]: sign('sha256', payload, key).toString('base64') } }]);
+  await pushCosignManifest(reg(), `dev/${app}`, digest, 'sig', [
+    { blob: payload, annotations: { [Annotations.signature]: sign('sha256', payload, key).toString('base64') } },
+  ]);
 }
 
 async function attestWith(key: KeyObject, app: string, digest: string): Promise<void> {
-  const statement = Buffer.from(JSON.stringify(inTotoStatement(`${registryHost()}/dev/${app}`, digest, PROVENANCE, { buildDefinition: {}, runDetails: {} })));
+  const statement = Buffer.from(
+    JSON.stringify(inTotoStatement(`${registryHost()}/dev/${app}`, digest, PROVENANCE, { buildDefinition: {}, runDetails: {} })),
+  );
   const sig = sign('sha256', pae('application/vnd.in-toto+json', statement), key).toString('base64');
-  const envelope = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: statement.toString('base64'), signatures: [{ keyid: '', sig }] }));
-  await pushCosignManifest(reg(), `dev/${app}`, digest, 'att', [{ blob: envelope, annotations: { [Annotations.signature]: '', predicateType: PROVENANCE } }]);
+  const envelope = Buffer.from(
+    JSON.stringify({
+      payloadType: 'application/vnd.in-toto+json',
+      payload: statement.toString('base64'),
+      signatures: [{ keyid: '', sig }],
+    }),
+  );
+  await pushCosignManifest(reg(), `dev/${app}`, digest, 'att', [
+    { blob: envelope, annotations: { [Annotations.signature]: '', predicateType: PROVENANCE } },
+  ]);
 }
 
 function pipelineWith(gate: string): string {
@@ -60,14 +72,20 @@ describe('the signature gate', () => {
   let requester: string;
   beforeAll(async () => {
     t = await startTestApp({
-      pipeline: pipelineWith(`{ keys: ['${join(dir, 'ci.pub')}'], attestations: [{ predicateType: '${PROVENANCE}', keys: ['${join(dir, 'builder.pub')}'] }] }`),
+      pipeline: pipelineWith(
+        `{ keys: ['${join(dir, 'ci.pub')}'], attestations: [{ predicateType: '${PROVENANCE}', keys: ['${join(dir, 'builder.pub')}'] }] }`,
+      ),
     });
     requester = await t.token('ci', ['ci']);
   });
   afterAll(() => t?.close());
 
   async function gateOf(app: string, digest: string) {
-    const created = await t.api().post('/api/v1/promotions').set(auth(requester)).send({ image: `${registryHost()}/dev/${app}@${digest}`, target: 'signed' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(requester))
+      .send({ image: `${registryHost()}/dev/${app}@${digest}`, target: 'signed' });
     expect(created.status).toBe(202);
     const done = await eventually(async () => {
       const res = await t.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(requester));
@@ -121,7 +139,9 @@ describe('the signature gate', () => {
     writeFileSync(file, pipelineWith(`{ keys: ['${join(dir, 'ci.pub')}', '${join(dir, 'missing.pub')}'] }`));
     const config = loadConfig({ PROMOTER_CONFIG: file, REDIS_URL: 'redis://127.0.0.1:6379' });
     expect(() => loadSignaturePolicies(config)).toThrow(ConfigError);
-    expect(() => loadSignaturePolicies(config)).toThrow(/environments\[6\]\.gates\.signature\.keys\[1\]: cannot read .*missing\.pub \(ENOENT\)/);
+    expect(() => loadSignaturePolicies(config)).toThrow(
+      /environments\[6\]\.gates\.signature\.keys\[1\]: cannot read .*missing\.pub \(ENOENT\)/,
+    );
     writeFileSync(file, pipelineWith(`{ keys: [ci.pub] }`));
     // Relative paths resolve against the pipeline file's directory.
     expect(loadSignaturePolicies(loadConfig({ PROMOTER_CONFIG: file })).get('signed')!.keys[0]!.source).toBe('ci.pub');
@@ -175,7 +195,14 @@ describe('promoctl verify against the registry', () => {
     ]);
     await attestWith(builder.privateKey, 'cli-keyless', img.digest);
     const image = `${registryHost()}/dev/cli-keyless:v1`;
-    const keyless = ['--certificate-chain', join(dir, 'roots.pem'), '--rekor-key', join(dir, 'rekor.pub'), '--certificate-oidc-issuer', ISSUER];
+    const keyless = [
+      '--certificate-chain',
+      join(dir, 'roots.pem'),
+      '--rekor-key',
+      join(dir, 'rekor.pub'),
+      '--certificate-oidc-issuer',
+      ISSUER,
+    ];
 
     const ok = await promoctl(['verify', image, ...keyless, '--certificate-identity-regexp', '^https://github\\.com/acme/']);
     expect(ok.code).toBe(0);

@@ -12,9 +12,9 @@ import {
   PROMOTION_PREDICATE_TYPE,
   simpleSigningPayload,
   VSA_PREDICATE_TYPE,
-} from '../../libs/signing/index.js';
-import { loadConfig } from '../../libs/config/index.js';
-import { loadConfiguredSigner, PromoteService } from '../../libs/workflow/index.js';
+} from '#libs/signing/index.js';
+import { loadConfig } from '#libs/config/index.js';
+import { loadConfiguredSigner, PromoteService } from '#libs/workflow/index.js';
 import { getBlob, getManifest, pushImage, sha256 } from '../helpers/images.js';
 import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -61,12 +61,21 @@ afterAll(async () => {
 
 async function promoteSigned(app: string) {
   const image = await pushImage(local(), `dev/${app}`, { tag: '1.0.0' });
-  const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/${app}:1.0.0`, target: 'signed' });
+  const created = await t
+    .api()
+    .post('/api/v1/promotions')
+    .set(auth(ci))
+    .send({ image: `${registryHost()}/dev/${app}:1.0.0`, target: 'signed' });
   expect(created.status).toBe(202);
   const id = created.body.id as string;
   await eventually(async () => (await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci))).body.status === 'awaiting_approval');
-  expect((await t.api().post(`/api/v1/promotions/${id}/reviews`).set(auth(sec)).send({ kind: 'security', verdict: 'approve', notes: 'ok' })).status).toBe(201);
-  expect((await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm)).send({ decision: 'approve', comment: 'ship it' })).status).toBe(201);
+  expect(
+    (await t.api().post(`/api/v1/promotions/${id}/reviews`).set(auth(sec)).send({ kind: 'security', verdict: 'approve', notes: 'ok' }))
+      .status,
+  ).toBe(201);
+  expect(
+    (await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm)).send({ decision: 'approve', comment: 'ship it' })).status,
+  ).toBe(201);
   await eventually(async () => (await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci))).body.status === 'promoted', 20_000);
   return { id, image };
 }
@@ -74,7 +83,15 @@ async function promoteSigned(app: string) {
 function opensslVerify(data: Buffer, signature: Buffer, name: string): Promise<{ stdout: string }> {
   writeFileSync(join(dir, `${name}.payload`), data);
   writeFileSync(join(dir, `${name}.sig`), signature);
-  return run('openssl', ['dgst', '-sha256', '-verify', join(dir, 'cosign.pub'), '-signature', join(dir, `${name}.sig`), join(dir, `${name}.payload`)]);
+  return run('openssl', [
+    'dgst',
+    '-sha256',
+    '-verify',
+    join(dir, 'cosign.pub'),
+    '-signature',
+    join(dir, `${name}.sig`),
+    join(dir, `${name}.payload`),
+  ]);
 }
 
 async function manifestJson(repo: string, ref: string) {
@@ -114,10 +131,17 @@ describe('signing and attesting promoted images', () => {
     const config = JSON.parse((await getBlob(local(), repo, sig.config.digest)).bytes.toString());
     expect(config.rootfs).toEqual({ type: 'layers', diff_ids: [layer.digest] });
 
-    const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registryHost()}/${repo}:sha256-${image.digest.slice(7)}.sig`]);
+    const { stdout } = await run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${registryHost()}/${repo}:sha256-${image.digest.slice(7)}.sig`,
+    ]);
     expect(JSON.parse(stdout).layers[0].digest).toBe(layer.digest);
 
-    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [`promotion:${id}`]);
+    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [
+      `promotion:${id}`,
+    ]);
     expect(rows[0].data.signing).toMatchObject({
       signed: true,
       signature: { tag: `sha256-${image.digest.slice(7)}.sig`, payloadDigest: layer.digest, status: 'added' },
@@ -149,20 +173,30 @@ describe('signing and attesting promoted images', () => {
     expect(vsa).toMatchObject({ verificationResult: 'PASSED', resourceUri: `${registryHost()}/${repo}@${image.digest}` });
     expect(vsa.verifier.id).toMatch(/^https:\/\//);
     expect(vsa.policy.digest.sha256).toMatch(/^[a-f0-9]{64}$/);
-    expect(vsa.inputAttestations).toEqual([{ uri: expect.stringContaining(`/promotions/${id}/gates/scan`), digest: { sha256: expect.stringMatching(/^[a-f0-9]{64}$/) } }]);
+    expect(vsa.inputAttestations).toEqual([
+      { uri: expect.stringContaining(`/promotions/${id}/gates/scan`), digest: { sha256: expect.stringMatching(/^[a-f0-9]{64}$/) } },
+    ]);
 
     const record = statements.find((s) => s.predicateType === PROMOTION_PREDICATE_TYPE)!.predicate as Record<string, any>;
     expect(record.source).toEqual({ environment: 'dev', reference: `${registryHost()}/dev/api@${image.digest}`, digest: image.digest });
     expect(record.target).toMatchObject({ environment: 'signed', digest: image.digest });
-    expect(record.gates).toEqual([expect.objectContaining({ gate: 'scan', status: 'passed', evidenceDigest: expect.stringMatching(/^sha256:/) })]);
-    expect(record.approvals).toEqual([expect.objectContaining({ kind: 'approval', principal: expect.objectContaining({ name: 'rm' }), decision: 'approve', via: 'api' })]);
-    expect(record.reviews).toEqual([expect.objectContaining({ kind: 'security', principal: expect.objectContaining({ name: 'sec' }), decision: 'approve' })]);
+    expect(record.gates).toEqual([
+      expect.objectContaining({ gate: 'scan', status: 'passed', evidenceDigest: expect.stringMatching(/^sha256:/) }),
+    ]);
+    expect(record.approvals).toEqual([
+      expect.objectContaining({ kind: 'approval', principal: expect.objectContaining({ name: 'rm' }), decision: 'approve', via: 'api' }),
+    ]);
+    expect(record.reviews).toEqual([
+      expect.objectContaining({ kind: 'security', principal: expect.objectContaining({ name: 'sec' }), decision: 'approve' }),
+    ]);
     expect(record.signed).toBe(true);
 
     // docker-registry 2.8 has no referrers API: both bundles are listed by the sha256-<hex> index.
     expect(index.mediaType).toBe('application/vnd.oci.image.index.v1+json');
     const bundles = index.manifests.filter((m: any) => m.artifactType === 'application/vnd.dev.sigstore.bundle.v0.3+json');
-    expect(bundles.map((m: any) => m.annotations['dev.sigstore.bundle.predicateType']).sort()).toEqual([PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE].sort());
+    expect(bundles.map((m: any) => m.annotations['dev.sigstore.bundle.predicateType']).sort()).toEqual(
+      [PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE].sort(),
+    );
     for (const entry of bundles) {
       const referrer = await manifestJson(repo, entry.digest);
       expect(referrer.subject).toEqual({ mediaType: image.mediaType, digest: image.digest, size: image.size });
@@ -170,11 +204,15 @@ describe('signing and attesting promoted images', () => {
       const bundle = JSON.parse((await getBlob(local(), repo, referrer.layers[0].digest)).bytes.toString());
       expect(bundle.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
       // The bundle carries the very envelope stored in .att.
-      const envelopeLayer = att.layers.find((l: any) => l.annotations.predicateType === entry.annotations['dev.sigstore.bundle.predicateType']);
+      const envelopeLayer = att.layers.find(
+        (l: any) => l.annotations.predicateType === entry.annotations['dev.sigstore.bundle.predicateType'],
+      );
       expect(sha256(Buffer.from(JSON.stringify(bundle.dsseEnvelope)))).toBe(envelopeLayer.digest);
     }
 
-    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [`promotion:${id}`]);
+    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [
+      `promotion:${id}`,
+    ]);
     expect(rows[0].data.signing.attestations.map((a: any) => a.envelopeDigest).sort()).toEqual(att.layers.map((l: any) => l.digest).sort());
   });
 
@@ -192,7 +230,9 @@ describe('signing and attesting promoted images', () => {
     expect(after.att).toEqual(before.att);
     expect(after.index.manifests).toHaveLength(2);
     expect(after.index).toEqual(before.index);
-    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted' ORDER BY seq`, [`promotion:${id}`]);
+    const { rows } = await t.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted' ORDER BY seq`, [
+      `promotion:${id}`,
+    ]);
     expect(rows).toHaveLength(2);
     expect(rows[1].data.signing.signature.status).toBe('present');
     expect(rows[1].data.signing.attestations.map((a: any) => a.status)).toEqual(['present', 'present']);
@@ -204,7 +244,12 @@ describe('signing configuration at start-up', () => {
     const configFor = (path: string, password: string) => {
       const file = join(dir, `promoter-${password.length}-${path.length}.yaml`);
       writeFileSync(file, pipeline(signingBlock(path)));
-      return loadConfig({ PROMOTER_CONFIG: file, PROMOTER_BOOTSTRAP_TOKEN: 'x'.repeat(32), REDIS_URL: 'redis://127.0.0.1:1', PROMOTER_KEY_PASSWORD: password });
+      return loadConfig({
+        PROMOTER_CONFIG: file,
+        PROMOTER_BOOTSTRAP_TOKEN: 'x'.repeat(32),
+        REDIS_URL: 'redis://127.0.0.1:1',
+        PROMOTER_KEY_PASSWORD: password,
+      });
     };
     const wrong = await loadConfiguredSigner(configFor(keyPath, 'not the password')).catch((e: Error) => e);
     expect((wrong as Error).message).toBe(`signing.key: ${keyPath}: wrong password (or a damaged key file)`);
@@ -214,7 +259,9 @@ describe('signing configuration at start-up', () => {
     expect(await loadConfiguredSigner(configFor('cosign.key', PASSWORD))).toMatchObject({ algorithm: 'ec-p256' });
     const unset = join(dir, 'promoter-unset.yaml');
     writeFileSync(unset, pipeline(signingBlock('cosign.key')));
-    await expect(loadConfiguredSigner(loadConfig({ PROMOTER_CONFIG: unset, PROMOTER_BOOTSTRAP_TOKEN: 'x'.repeat(32) }))).rejects.toThrow(/signing.key.passwordEnv: environment variable PROMOTER_KEY_PASSWORD is not set/);
+    await expect(loadConfiguredSigner(loadConfig({ PROMOTER_CONFIG: unset, PROMOTER_BOOTSTRAP_TOKEN: 'x'.repeat(32) }))).rejects.toThrow(
+      /signing.key.passwordEnv: environment variable PROMOTER_KEY_PASSWORD is not set/,
+    );
   });
 
   it('without a signing key the promotion is recorded as not signed and nothing is written', async () => {
@@ -227,9 +274,18 @@ describe('signing configuration at start-up', () => {
     try {
       const token = await plain.token('ci', ['ci']);
       const image = await pushImage(local(), 'dev/unsigned', { tag: '1' });
-      const created = await plain.api().post('/api/v1/promotions').set(auth(token)).send({ image: `${registryHost()}/dev/unsigned:1`, target: 'signed' });
-      await eventually(async () => (await plain.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(token))).body.status === 'promoted', 20_000);
-      const { rows } = await plain.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [`promotion:${created.body.id}`]);
+      const created = await plain
+        .api()
+        .post('/api/v1/promotions')
+        .set(auth(token))
+        .send({ image: `${registryHost()}/dev/unsigned:1`, target: 'signed' });
+      await eventually(
+        async () => (await plain.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(token))).body.status === 'promoted',
+        20_000,
+      );
+      const { rows } = await plain.db.query(`SELECT data FROM audit_events WHERE subject = $1 AND action = 'promotion.promoted'`, [
+        `promotion:${created.body.id}`,
+      ]);
       expect(rows[0].data.signing).toEqual({ signed: false });
       expect((await getManifest(local(), 'signed/unsigned', `sha256-${image.digest.slice(7)}.sig`)).status).toBe(404);
     } finally {

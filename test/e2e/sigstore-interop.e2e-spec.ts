@@ -17,7 +17,7 @@ import { crypto as sigstoreCrypto } from '@sigstore/core';
 import { PublicKeyDetails, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, VerificationError, Verifier, type TrustMaterial } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCosignKeyPair, PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../../libs/signing/index.js';
+import { generateCosignKeyPair, PROMOTION_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '#libs/signing/index.js';
 import { getBlob, getManifest, pushImage, type PushedImage } from '../helpers/images.js';
 import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -88,7 +88,11 @@ signing:
   ci = await t.token('ci', ['ci']);
 
   image = await pushImage(local(), 'dev/web', { tag: '1.0.0' });
-  const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: `${registryHost()}/dev/web:1.0.0`, target: 'interop' });
+  const created = await t
+    .api()
+    .post('/api/v1/promotions')
+    .set(auth(ci))
+    .send({ image: `${registryHost()}/dev/web:1.0.0`, target: 'interop' });
   expect(created.status).toBe(202);
   const id = created.body.id as string;
   await eventually(async () => (await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci))).body.status === 'promoted', 20_000);
@@ -140,16 +144,18 @@ describe('sigstore-js reads and verifies what the promoter writes', () => {
       // The same hint bound to a different key: the signature must not verify.
       const other = await generateCosignKeyPair('');
       const otherSpki = createPublicKey(other.publicKeyPem).export({ type: 'spki', format: 'der' });
-      const wrongKey = toTrustMaterial(emptyRoot(), { [hint]: { rawBytes: otherSpki, keyDetails: PublicKeyDetails.PKIX_ECDSA_P256_SHA_256 } });
-      expect(() => new Verifier(wrongKey, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(json)))).toThrow(
-        /signature verification failed/,
-      );
+      const wrongKey = toTrustMaterial(emptyRoot(), {
+        [hint]: { rawBytes: otherSpki, keyDetails: PublicKeyDetails.PKIX_ECDSA_P256_SHA_256 },
+      });
+      expect(() =>
+        new Verifier(wrongKey, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(json))),
+      ).toThrow(/signature verification failed/);
 
       // No trusted key for the hint.
       const noKey = toTrustMaterial(emptyRoot(), {});
-      expect(() => new Verifier(noKey, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(json)))).toThrow(
-        `key not found: ${hint}`,
-      );
+      expect(() =>
+        new Verifier(noKey, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(json))),
+      ).toThrow(`key not found: ${hint}`);
     }
   });
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NotifyService, verifyWebhookSignature } from '../../libs/notify/index.js';
+import { NotifyService, verifyWebhookSignature } from '#libs/notify/index.js';
 import { startFakeSlack, type FakeSlack, type SlackCall } from '../helpers/fake-slack.js';
 import { pushImage } from '../helpers/images.js';
 import { devImage, digest, eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -74,7 +74,13 @@ beforeAll(async () => {
   t = await startTestApp({
     pipeline: pipeline(),
     env: { SLACK_BOT_TOKEN: slack.token, SLACK_SIGNING_SECRET: SIGNING_SECRET, HOOK_SECRET: WEBHOOK_SECRET },
-    gateHandlers: { scan: async () => ({ status: 'failed', summary: '2 critical vulnerabilities (CVE-2026-0001, CVE-2026-0002)', evidence: { critical: 2 } }) },
+    gateHandlers: {
+      scan: async () => ({
+        status: 'failed',
+        summary: '2 critical vulnerabilities (CVE-2026-0001, CVE-2026-0002)',
+        evidence: { critical: 2 },
+      }),
+    },
   });
   ci = await t.token('ci-main', ['ci']);
   rm = await t.token('rita', ['release-manager']);
@@ -86,7 +92,11 @@ afterAll(async () => {
 });
 
 async function requestPromotion(target: string, image = devImage('web', digest())) {
-  const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image, target, reason: `ship it <@U0EVERYONE> ${randomBytes(3).toString('hex')}` });
+  const res = await t
+    .api()
+    .post('/api/v1/promotions')
+    .set(auth(ci))
+    .send({ image, target, reason: `ship it <@U0EVERYONE> ${randomBytes(3).toString('hex')}` });
   expect(res.status).toBe(202);
   return res.body as { id: string; digest: string; status: string };
 }
@@ -98,7 +108,10 @@ const actionsOf = (blocks: any[]) => blocks.find((b) => b.type === 'actions');
 /** The approval message of a promotion as Slack now shows it (after its post and updates). */
 async function approvalMessage(id: string) {
   const key = await eventually(
-    async () => [...slack.messages.entries()].find(([, m]) => m.blocks.some((b: { type: string }) => b.type === 'header') && JSON.stringify(m.blocks).includes(id))?.[0],
+    async () =>
+      [...slack.messages.entries()].find(
+        ([, m]) => m.blocks.some((b: { type: string }) => b.type === 'header') && JSON.stringify(m.blocks).includes(id),
+      )?.[0],
   );
   return { channel: key.split(':')[0]!, message: () => slack.messages.get(key)! };
 }
@@ -128,11 +141,23 @@ function click(user: string, value: string, options: ClickOptions = {}) {
     container: { type: 'message', message_ts: '1.000001', channel_id: 'C0STAGING' },
     trigger_id: '123.456.abc',
     response_url: responseUrl,
-    actions: [{ type: 'button', block_id: 'decision', action_id: options.action ?? 'promotion.approve', value, action_ts: String(Date.now() / 1000) }],
+    actions: [
+      {
+        type: 'button',
+        block_id: 'decision',
+        action_id: options.action ?? 'promotion.approve',
+        value,
+        action_ts: String(Date.now() / 1000),
+      },
+    ],
   };
   const body = 'payload=' + encodeURIComponent(JSON.stringify(payload));
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
-  const signature = 'v0=' + createHmac('sha256', options.secret ?? SIGNING_SECRET).update(`v0:${timestamp}:${body}`).digest('hex');
+  const signature =
+    'v0=' +
+    createHmac('sha256', options.secret ?? SIGNING_SECRET)
+      .update(`v0:${timestamp}:${body}`)
+      .digest('hex');
   const sent = options.tamper ? options.tamper(body) : body;
   const req = t
     .api()
@@ -146,11 +171,15 @@ function click(user: string, value: string, options: ClickOptions = {}) {
 
 async function ephemeral(responseUrl: string): Promise<{ response_type: string; text: string; replace_original: boolean }> {
   const path = new URL(responseUrl).pathname;
-  return eventually(async () => slack.responses.find((r) => r.path === path)?.body as { response_type: string; text: string; replace_original: boolean });
+  return eventually(
+    async () => slack.responses.find((r) => r.path === path)?.body as { response_type: string; text: string; replace_original: boolean },
+  );
 }
 
 async function approvals(id: string) {
-  const { rows } = await t.db.query('SELECT approver_id, decision, channel FROM approvals WHERE promotion_id = $1 ORDER BY created_at', [id]);
+  const { rows } = await t.db.query('SELECT approver_id, decision, channel FROM approvals WHERE promotion_id = $1 ORDER BY created_at', [
+    id,
+  ]);
   return rows as { approver_id: string; decision: string; channel: string }[];
 }
 
@@ -191,7 +220,11 @@ describe('approving from Slack', () => {
     expect(res.status).toBe(200);
     await eventually(async () => (await approvals(p.id)).length === 1);
     expect(await approvals(p.id)).toEqual([{ approver_id: 'slack:U0ALICE', decision: 'approve', channel: 'slack' }]);
-    expect(await ephemeral(first.responseUrl)).toMatchObject({ response_type: 'ephemeral', replace_original: false, text: expect.stringMatching(/Recorded your approval as alice; 1 more approval/) });
+    expect(await ephemeral(first.responseUrl)).toMatchObject({
+      response_type: 'ephemeral',
+      replace_original: false,
+      text: expect.stringMatching(/Recorded your approval as alice; 1 more approval/),
+    });
     const { message } = await approvalMessage(p.id);
     await eventually(async () => JSON.stringify(message().blocks).includes('1 of 2 (alice)'));
     expect(actionsOf(message().blocks)).toBeDefined();
@@ -235,7 +268,9 @@ describe('approving from Slack', () => {
     // The old message's button, clicked later, changes nothing.
     const late = click('U0ALICE', value);
     expect((await late).status).toBe(200);
-    expect((await ephemeral(late.responseUrl)).text).toMatch(/This promotion is rejected; decisions are taken only while it awaits approval/);
+    expect((await ephemeral(late.responseUrl)).text).toMatch(
+      /This promotion is rejected; decisions are taken only while it awaits approval/,
+    );
     expect(await approvals(p.id)).toHaveLength(1);
   });
 
@@ -275,7 +310,11 @@ describe('clicks that change nothing get an ephemeral reason', () => {
 
   it.each([
     ['an unmapped Slack user', 'U0NOBODY', /is not mapped to a promoter principal/],
-    ['a user without an approving role', 'U0AUDREY', /You do not hold a role that may decide here \(it needs one of these roles: release-manager\)/],
+    [
+      'a user without an approving role',
+      'U0AUDREY',
+      /You do not hold a role that may decide here \(it needs one of these roles: release-manager\)/,
+    ],
     ['the requester approving their own promotion', 'U0CIBOT', /You requested this promotion; someone else has to decide/],
   ])('%s', async (_what, user, reason) => {
     const c = click(user, value);
@@ -309,24 +348,45 @@ describe('clicks that change nothing get an ephemeral reason', () => {
   });
 
   it('a Slack user is the person of their verified e-mail address, whatever principal the config names', async () => {
-    const erinToken = (await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'erin-laptop', roles: ['release-manager'], owner: 'Erin@Example.com' })).body.token;
+    const erinToken = (
+      await t
+        .api()
+        .post('/api/v1/tokens')
+        .set(auth(t.bootstrapToken))
+        .send({ name: 'erin-laptop', roles: ['release-manager'], owner: 'Erin@Example.com' })
+    ).body.token;
     const p = await requestPromotion('staging');
     const button = await buttonValue(p.id);
-    expect((await t.api().post(`/api/v1/promotions/${p.id}/approvals`).set(auth(erinToken)).send({ decision: 'approve' })).status).toBe(201);
+    expect((await t.api().post(`/api/v1/promotions/${p.id}/approvals`).set(auth(erinToken)).send({ decision: 'approve' })).status).toBe(
+      201,
+    );
     const c = click('U0ERIN', button);
     expect((await c).status).toBe(200);
-    expect((await ephemeral(c.responseUrl)).text).toMatch(/already decided on this promotion as erin@example.com through the API or the CLI/);
+    expect((await ephemeral(c.responseUrl)).text).toMatch(
+      /already decided on this promotion as erin@example.com through the API or the CLI/,
+    );
     expect(await approvals(p.id)).toEqual([{ approver_id: expect.stringMatching(/^token:/), decision: 'approve', channel: 'api' }]);
 
     // An address Slack has not confirmed stands for nobody: the user is only the configured principal.
-    const frankToken = (await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'frank-laptop', roles: ['release-manager'], owner: 'frank@example.com' })).body.token;
+    const frankToken = (
+      await t
+        .api()
+        .post('/api/v1/tokens')
+        .set(auth(t.bootstrapToken))
+        .send({ name: 'frank-laptop', roles: ['release-manager'], owner: 'frank@example.com' })
+    ).body.token;
     const p2 = await requestPromotion('staging');
     const button2 = await buttonValue(p2.id);
-    expect((await t.api().post(`/api/v1/promotions/${p2.id}/approvals`).set(auth(frankToken)).send({ decision: 'approve' })).status).toBe(201);
+    expect((await t.api().post(`/api/v1/promotions/${p2.id}/approvals`).set(auth(frankToken)).send({ decision: 'approve' })).status).toBe(
+      201,
+    );
     const c2 = click('U0FRANK', button2);
     expect((await c2).status).toBe(200);
     expect((await ephemeral(c2.responseUrl)).text).toMatch(/^Recorded your approval as frank-slack/);
-    const { rows } = await t.db.query(`SELECT data->'actor' AS actor FROM audit_events WHERE action = 'approval.approve' AND subject = $1 ORDER BY at`, [`promotion:${p2.id}`]);
+    const { rows } = await t.db.query(
+      `SELECT data->'actor' AS actor FROM audit_events WHERE action = 'approval.approve' AND subject = $1 ORDER BY at`,
+      [`promotion:${p2.id}`],
+    );
     expect(rows.map((r) => r.actor)).toEqual([
       { person: 'frank@example.com', name: 'frank-laptop', kind: 'person', credential: 'token' },
       { person: 'frank-slack', name: 'frank-slack', kind: 'person', credential: 'slack' },
@@ -368,7 +428,11 @@ describe('requests not signed by Slack are refused before anything is read', () 
   });
 
   it('no signature headers at all → 401; a JSON body → 400', async () => {
-    const none = await t.api().post('/api/v1/slack/interactions').set('Content-Type', 'application/x-www-form-urlencoded').send('payload=%7B%7D');
+    const none = await t
+      .api()
+      .post('/api/v1/slack/interactions')
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .send('payload=%7B%7D');
     expect(none.status).toBe(401);
     const json = await t.api().post('/api/v1/slack/interactions').send({ payload: {} });
     expect(json.status).toBe(400);
@@ -418,14 +482,21 @@ describe('catching up on lost notify jobs', () => {
     await eventually(async () => slack.ok('chat.postMessage').filter(about(missing.id)).length === postsBefore + 1);
     await eventually(async () => slack.ok('chat.update').filter(about(behind.id)).length === updatesBefore + 1);
     expect(actionsOf(message().blocks)).toBeDefined();
-    const { rows } = await t.db.query('SELECT promotion_id, status FROM slack_messages WHERE promotion_id = ANY($1) ORDER BY promotion_id', [[missing.id, behind.id]]);
+    const { rows } = await t.db.query(
+      'SELECT promotion_id, status FROM slack_messages WHERE promotion_id = ANY($1) ORDER BY promotion_id',
+      [[missing.id, behind.id]],
+    );
     expect(rows.map((r) => r.status)).toEqual(['awaiting_approval', 'awaiting_approval']);
   });
 });
 
 describe('gate failures and webhooks', () => {
   it('a blocked promotion is announced in its channel, with no approval message', async () => {
-    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage('vuln', digest()), target: 'gated' });
+    const res = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: devImage('vuln', digest()), target: 'gated' });
     expect(res.status).toBe(202);
     const id = res.body.id;
     await eventually(async () => (await status(id)) === 'blocked');
@@ -438,22 +509,43 @@ describe('gate failures and webhooks', () => {
 
   it('subscribed events reach the webhook, signed with its secret', async () => {
     const p = await requestPromotion('hotfix');
-    const delivery = await eventually(async () => hooks.received.find((r) => r.body.includes(p.id) && r.headers['x-promoter-event'] === 'promotion.awaiting_approval'));
+    const delivery = await eventually(async () =>
+      hooks.received.find((r) => r.body.includes(p.id) && r.headers['x-promoter-event'] === 'promotion.awaiting_approval'),
+    );
     const body = JSON.parse(delivery.body);
-    expect(body).toMatchObject({ event: 'promotion.awaiting_approval', promotion: { id: p.id, status: 'awaiting_approval', target: 'hotfix' } });
+    expect(body).toMatchObject({
+      event: 'promotion.awaiting_approval',
+      promotion: { id: p.id, status: 'awaiting_approval', target: 'hotfix' },
+    });
     expect(delivery.headers['x-promoter-delivery']).toBe(body.deliveryId);
     expect(delivery.headers['x-promoter-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
-    expect(verifyWebhookSignature(WEBHOOK_SECRET, delivery.headers['x-promoter-timestamp']!, delivery.body, delivery.headers['x-promoter-signature']!)).toBe(true);
-    expect(verifyWebhookSignature('another-secret', delivery.headers['x-promoter-timestamp']!, delivery.body, delivery.headers['x-promoter-signature']!)).toBe(false);
+    expect(
+      verifyWebhookSignature(
+        WEBHOOK_SECRET,
+        delivery.headers['x-promoter-timestamp']!,
+        delivery.body,
+        delivery.headers['x-promoter-signature']!,
+      ),
+    ).toBe(true);
+    expect(
+      verifyWebhookSignature(
+        'another-secret',
+        delivery.headers['x-promoter-timestamp']!,
+        delivery.body,
+        delivery.headers['x-promoter-signature']!,
+      ),
+    ).toBe(false);
     // Not subscribed: a rejection sends nothing.
     await t.api().post(`/api/v1/promotions/${p.id}/approvals`).set(auth(rm)).send({ decision: 'reject' });
     await eventually(async () => (await status(p.id)) === 'rejected');
     await new Promise((r) => setTimeout(r, 500));
-    expect(hooks.received.filter((r) => r.body.includes(p.id)).map((r) => r.headers['x-promoter-event'])).toEqual(['promotion.awaiting_approval']);
+    expect(hooks.received.filter((r) => r.body.includes(p.id)).map((r) => r.headers['x-promoter-event'])).toEqual([
+      'promotion.awaiting_approval',
+    ]);
   });
 });
 
-describe('new vulnerability findings on a promoted image (the scan watcher\'s scan-new-findings job)', () => {
+describe("new vulnerability findings on a promoted image (the scan watcher's scan-new-findings job)", () => {
   const noticeFor = (p: { id: string; digest: string }, environment: string) => ({
     promotionId: p.id,
     environment,
@@ -462,11 +554,21 @@ describe('new vulnerability findings on a promoted image (the scan watcher\'s sc
     failOn: 'critical',
     importId: '7',
     dbImportedAt: new Date().toISOString(),
-    findings: [{ id: 'CVE-2026-4242', package: 'openssl', installedVersion: '3.0.11-1~deb12u1', fixedVersion: '3.0.11-1~deb12u2', severity: 'critical', source: 'builtin' }],
+    findings: [
+      {
+        id: 'CVE-2026-4242',
+        package: 'openssl',
+        installedVersion: '3.0.11-1~deb12u1',
+        fixedVersion: '3.0.11-1~deb12u2',
+        severity: 'critical',
+        source: 'builtin',
+      },
+    ],
   });
-  const isNotice = (env: string, id: string) => (c: SlackCall) => c.args.blocks?.[0]?.text?.text === `New vulnerabilities in ${env}` && about(id)(c);
+  const isNotice = (env: string, id: string) => (c: SlackCall) =>
+    c.args.blocks?.[0]?.text?.text === `New vulnerabilities in ${env}` && about(id)(c);
 
-  it('posts the notice in the environment\'s channel only; a webhook not subscribed to scan.new_findings gets nothing', async () => {
+  it("posts the notice in the environment's channel only; a webhook not subscribed to scan.new_findings gets nothing", async () => {
     const p = await requestPromotion('hotfix');
     const notify = t.app.get(NotifyService);
     expect(await notify.notifyNewFindings(noticeFor(p, 'hotfix'))).toBe('Slack notice posted');

@@ -38,7 +38,10 @@ class Browser {
     this.jar.set(origin, jar);
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Reply> {
     const u = new URL(url);
     const cookieHeader = [...(this.jar.get(u.origin) ?? new Map()).entries()].map(([k, v]) => `${k}=${v}`).join('; ');
     const method = init.method ?? 'GET';
@@ -54,7 +57,10 @@ class Browser {
     const res = await fetch(url, {
       method,
       redirect: 'manual',
-      headers: { ...(cookieHeader ? { cookie: cookieHeader } : {}), ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      headers: {
+        ...(cookieHeader ? { cookie: cookieHeader } : {}),
+        ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
       body: init.form ? new URLSearchParams(init.form).toString() : undefined,
     });
     const setCookies = res.headers.getSetCookie();
@@ -138,7 +144,14 @@ describe('browser sign-in', () => {
     expect(session).toMatch(/SameSite=Lax/);
     const who = await me(b);
     expect(who.status).toBe(200);
-    expect(who.body).toMatchObject({ name: 'Alice Example', person: 'alice@example.com', kind: 'person', roles: ['release-manager'], credential: 'session', csrfToken: b.cookie(PUBLIC, 'promoter_csrf') });
+    expect(who.body).toMatchObject({
+      name: 'Alice Example',
+      person: 'alice@example.com',
+      kind: 'person',
+      roles: ['release-manager'],
+      credential: 'session',
+      csrfToken: b.cookie(PUBLIC, 'promoter_csrf'),
+    });
     // The cookie holds a random secret; the database only its hash.
     const { rows } = await t.db.query(`SELECT token_hash FROM sessions WHERE person = 'alice@example.com'`);
     expect(rows.length).toBe(1);
@@ -186,7 +199,9 @@ describe('browser sign-in', () => {
     await b.signIn('alice');
     expect((await me(b)).body).toMatchObject({ roles: ['release-manager'] });
     idp.users.get('alice')!.groups = ['staff'];
-    await t.db.query(`UPDATE sessions SET refreshed_at = now() - interval '10 minutes' WHERE revoked_at IS NULL AND person = 'alice@example.com'`);
+    await t.db.query(
+      `UPDATE sessions SET refreshed_at = now() - interval '10 minutes' WHERE revoked_at IS NULL AND person = 'alice@example.com'`,
+    );
     expect((await me(b)).body).toMatchObject({ person: 'alice@example.com', roles: [] });
     idp.users.get('alice')!.groups = ['release-managers', 'staff'];
   });
@@ -194,7 +209,9 @@ describe('browser sign-in', () => {
   it('ends an idle session', async () => {
     const b = new Browser();
     await b.signIn('bob');
-    await t.db.query(`UPDATE sessions SET last_seen_at = now() - interval '31 minutes' WHERE revoked_at IS NULL AND person = 'bob@example.com'`);
+    await t.db.query(
+      `UPDATE sessions SET last_seen_at = now() - interval '31 minutes' WHERE revoked_at IS NULL AND person = 'bob@example.com'`,
+    );
     const res = await me(b);
     expect(res.status).toBe(401);
     expect((res.body as { details: { check: string } }).details.check).toBe('session_idle');
@@ -202,11 +219,14 @@ describe('browser sign-in', () => {
 });
 
 describe('sign-in attacks', () => {
-  it.each([['https://evil.example/'], ['//evil.example/x'], ['/\\evil.example'], ['javascript:alert(1)'], ['http:/evil.example']])('open redirect in returnTo: %s', async (returnTo) => {
-    const res = await new Browser().request(`${PUBLIC}/auth/login?returnTo=${encodeURIComponent(returnTo)}`);
-    expect(res.status).toBe(400);
-    expect(res.location).toBeNull();
-  });
+  it.each([['https://evil.example/'], ['//evil.example/x'], ['/\\evil.example'], ['javascript:alert(1)'], ['http:/evil.example']])(
+    'open redirect in returnTo: %s',
+    async (returnTo) => {
+      const res = await new Browser().request(`${PUBLIC}/auth/login?returnTo=${encodeURIComponent(returnTo)}`);
+      expect(res.status).toBe(400);
+      expect(res.location).toBeNull();
+    },
+  );
 
   it('a replayed callback, and a replayed authorization code under a new sign-in, sign no one in', async () => {
     const b = new Browser();
@@ -241,7 +261,9 @@ describe('sign-in attacks', () => {
     const callback = await b.throughProvider('alice');
     const state = new URL(callback).searchParams.get('state')!;
     const { createHash } = await import('node:crypto');
-    await t.db.query(`UPDATE sign_in_attempts SET nonce = 'another-sign-in' WHERE state_hash = $1`, [createHash('sha256').update(state).digest('hex')]);
+    await t.db.query(`UPDATE sign_in_attempts SET nonce = 'another-sign-in' WHERE state_hash = $1`, [
+      createHash('sha256').update(state).digest('hex'),
+    ]);
     const res = await b.request(callback);
     expect(res.status).toBe(401);
     expect((res.body as { details: { check: string } }).details.check).toBe('nonce');

@@ -13,8 +13,20 @@ const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe('listing and revoking tokens', () => {
   it('lists tokens without secrets, revokes one for good, audits it, and keeps the last admin', async () => {
-    const root = (await t.api().post('/api/v1/tokens').set(auth(t.bootstrapToken)).send({ name: 'root', roles: ['admin'] })).body;
-    const ci = (await t.api().post('/api/v1/tokens').set(auth(root.token)).send({ name: 'ci', roles: ['ci'] })).body;
+    const root = (
+      await t
+        .api()
+        .post('/api/v1/tokens')
+        .set(auth(t.bootstrapToken))
+        .send({ name: 'root', roles: ['admin'] })
+    ).body;
+    const ci = (
+      await t
+        .api()
+        .post('/api/v1/tokens')
+        .set(auth(root.token))
+        .send({ name: 'ci', roles: ['ci'] })
+    ).body;
     expect((await t.api().get('/api/v1/environments').set(auth(ci.token))).status).toBe(200);
 
     // Only admins see the list, and it never carries a secret or hash.
@@ -64,7 +76,13 @@ describe('listing and revoking tokens', () => {
     const last = await t.api().delete(`/api/v1/tokens/${root.id}`).set(auth(root.token));
     expect(last.status).toBe(409);
     expect(last.body.message).toContain('last admin token');
-    const second = (await t.api().post('/api/v1/tokens').set(auth(root.token)).send({ name: 'root2', roles: ['admin'] })).body;
+    const second = (
+      await t
+        .api()
+        .post('/api/v1/tokens')
+        .set(auth(root.token))
+        .send({ name: 'root2', roles: ['admin'] })
+    ).body;
     expect((await t.api().delete(`/api/v1/tokens/${root.id}`).set(auth(second.token))).status).toBe(200);
     expect((await t.api().get('/api/v1/tokens').set(auth(root.token))).status).toBe(401);
     expect((await t.api().get('/api/v1/tokens').set(auth(t.bootstrapToken))).status).toBe(401);

@@ -5,7 +5,7 @@ import { constants, crc32, deflateRawSync } from 'node:zlib';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
-import { importOsv, lookupEntries, readOsvPath, vulnDbStatus, VulnDbImportError, type OsvDocument } from '../../libs/scanning/index.js';
+import { importOsv, lookupEntries, readOsvPath, vulnDbStatus, VulnDbImportError, type OsvDocument } from '#libs/scanning/index.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/database.js';
 import { CRITICAL_V3, osvRecord } from '../helpers/scan-images.js';
 
@@ -60,8 +60,14 @@ describe('vulnerability database import (PostgreSQL)', () => {
 
   it('imports a directory of OSV files (one record, a list, an API answer), skips malformed and withdrawn records, and reports them', async () => {
     const root = join(dir, 'first');
-    write('first/DSA-1.json', osvRecord('DSA-1', 'Debian:12', 'openssl', fixed('3.0.11-1~deb12u2'), { severity: CRITICAL_V3, aliases: ['CVE-2023-1'] }));
-    write('first/list.json', [osvRecord('GHSA-1', 'npm', 'lodash', fixed('4.17.21')), osvRecord('PYSEC-1', 'PyPI', 'Requests', fixed('2.31.0'))]);
+    write(
+      'first/DSA-1.json',
+      osvRecord('DSA-1', 'Debian:12', 'openssl', fixed('3.0.11-1~deb12u2'), { severity: CRITICAL_V3, aliases: ['CVE-2023-1'] }),
+    );
+    write('first/list.json', [
+      osvRecord('GHSA-1', 'npm', 'lodash', fixed('4.17.21')),
+      osvRecord('PYSEC-1', 'PyPI', 'Requests', fixed('2.31.0')),
+    ]);
     write('first/api.json', { vulns: [osvRecord('ALPINE-1', 'Alpine:v3.19', 'openssl', fixed('3.1.4-r5'))] });
     write('first/sub/withdrawn.json', osvRecord('DSA-OLD', 'Debian:12', 'bash', fixed('1'), { withdrawn: '2024-01-01T00:00:00Z' }));
     write('first/bad-json.json', '{"id": "BROKEN", ');
@@ -73,13 +79,22 @@ describe('vulnerability database import (PostgreSQL)', () => {
     expect(report).toMatchObject({ records: 4, entries: 4, skipped: 2, withdrawn: 1, source: root });
     expect(report.problems).toEqual([
       expect.objectContaining({ document: join(root, 'bad-json.json'), id: null, reason: expect.stringContaining('not JSON') }),
-      expect.objectContaining({ document: join(root, 'bad-record.json'), id: 'BAD-1', reason: 'affected[0].package needs an ecosystem and a name' }),
+      expect.objectContaining({
+        document: join(root, 'bad-record.json'),
+        id: 'BAD-1',
+        reason: 'affected[0].package needs an ecosystem and a name',
+      }),
     ]);
     expect(await ids('Debian:12', 'openssl')).toEqual(['DSA-1']);
     expect(await ids('PyPI', 'requests')).toEqual(['PYSEC-1']);
     expect(await ids('Debian:12', 'bash')).toEqual([]);
     const [entry] = (await lookupEntries(fresh.db.dataSource, [{ ecosystem: 'Debian:12', package: 'openssl' }])).entries;
-    expect(entry).toMatchObject({ severity: 'critical', cvssScore: 9.8, aliases: ['CVE-2023-1'], affected: [{ ranges: [{ type: 'ECOSYSTEM', events: fixed('3.0.11-1~deb12u2') }], versions: [] }] });
+    expect(entry).toMatchObject({
+      severity: 'critical',
+      cvssScore: 9.8,
+      aliases: ['CVE-2023-1'],
+      affected: [{ ranges: [{ type: 'ECOSYSTEM', events: fixed('3.0.11-1~deb12u2') }], versions: [] }],
+    });
     const status = await vulnDbStatus(fresh.db.dataSource);
     expect(status).toMatchObject({ source: root, records: 4, entries: 4, skipped: 2, withdrawn: 1 });
     expect(status!.importedAt.getTime()).toBe(report.importedAt.getTime());
@@ -88,8 +103,12 @@ describe('vulnerability database import (PostgreSQL)', () => {
   it('a zip archive (OSV all.zip) replaces the previous import entirely; the later `modified` of a duplicated record wins', async () => {
     const zip = zipSync({
       'DSA-2.json': strToU8(JSON.stringify(osvRecord('DSA-2', 'Debian:12', 'openssl', fixed('3.0.13-1~deb12u1')))),
-      'DSA-3.json': strToU8(JSON.stringify(osvRecord('DSA-3', 'Debian:12', 'curl', fixed('7.88.1-10+deb12u5'), { modified: '2024-01-01T00:00:00Z' }))),
-      'again/DSA-3.json': strToU8(JSON.stringify(osvRecord('DSA-3', 'Debian:12', 'curl', fixed('7.88.1-10+deb12u6'), { modified: '2024-06-01T00:00:00Z' }))),
+      'DSA-3.json': strToU8(
+        JSON.stringify(osvRecord('DSA-3', 'Debian:12', 'curl', fixed('7.88.1-10+deb12u5'), { modified: '2024-01-01T00:00:00Z' })),
+      ),
+      'again/DSA-3.json': strToU8(
+        JSON.stringify(osvRecord('DSA-3', 'Debian:12', 'curl', fixed('7.88.1-10+deb12u6'), { modified: '2024-06-01T00:00:00Z' })),
+      ),
       'README.txt': strToU8('not a record'),
     });
     const path = write('all.zip', Buffer.from(zip));
@@ -108,16 +127,22 @@ describe('vulnerability database import (PostgreSQL)', () => {
   it('--strict, an import without one valid record, and a truncated zip change nothing', async () => {
     const before = await vulnDbStatus(fresh.db.dataSource);
     const mixed = write('strict/mixed.json', [osvRecord('NEW-1', 'npm', 'x', fixed('1.0.0')), { id: 'BAD', modified: 'never' }]);
-    await expect(importOsv(fresh.db.dataSource, readOsvPath(mixed), { source: mixed, strict: true })).rejects.toThrow(/malformed record BAD .*modified is missing or not a timestamp/);
+    await expect(importOsv(fresh.db.dataSource, readOsvPath(mixed), { source: mixed, strict: true })).rejects.toThrow(
+      /malformed record BAD .*modified is missing or not a timestamp/,
+    );
 
     const empty = write('empty/none.json', [{ id: 'BAD-2' }]);
-    await expect(importOsv(fresh.db.dataSource, readOsvPath(empty), { source: empty })).rejects.toThrow(/no valid OSV records .*1 malformed.*left as it was/);
+    await expect(importOsv(fresh.db.dataSource, readOsvPath(empty), { source: empty })).rejects.toThrow(
+      /no valid OSV records .*1 malformed.*left as it was/,
+    );
 
     const zip = Buffer.from(zipSync({ 'A.json': strToU8(JSON.stringify(osvRecord('Z-1', 'npm', 'z', fixed('1.0.0')))) }, { level: 0 }));
     const truncated = write('broken.zip', zip.subarray(0, 60));
     await expect(importOsv(fresh.db.dataSource, readOsvPath(truncated), { source: truncated })).rejects.toBeInstanceOf(VulnDbImportError);
 
-    await expect(importOsv(fresh.db.dataSource, readOsvPath(join(dir, 'missing')), { source: 'missing' })).rejects.toThrow(/no such file or directory/);
+    await expect(importOsv(fresh.db.dataSource, readOsvPath(join(dir, 'missing')), { source: 'missing' })).rejects.toThrow(
+      /no such file or directory/,
+    );
 
     expect(await vulnDbStatus(fresh.db.dataSource)).toEqual(before);
     expect(await ids('Debian:12', 'openssl')).toEqual(['DSA-2']);
@@ -157,8 +182,14 @@ describe('vulnerability database import (PostgreSQL)', () => {
 
   it('skips and counts what PostgreSQL or memory cannot take (NUL, unpaired surrogate, bad JSON, a record over the limit, a zip bomb) and imports the rest', async () => {
     const good = (id: string) => strToU8(JSON.stringify(osvRecord(id, 'npm', 'hostile-pkg', fixed('1.0.0'))));
-    const nul = JSON.stringify(osvRecord('NUL-1', 'npm', 'nul-pkg', fixed('1.0.0'))).replace('"summary":"', '"summary":"before\\u0000after');
-    const surrogate = JSON.stringify(osvRecord('SUR-1', 'npm', 'sur-pkg', fixed('1.0.0'))).replace('"id":"SUR-1"', '"id":"SUR-1","details":"x\\ud800y"');
+    const nul = JSON.stringify(osvRecord('NUL-1', 'npm', 'nul-pkg', fixed('1.0.0'))).replace(
+      '"summary":"',
+      '"summary":"before\\u0000after',
+    );
+    const surrogate = JSON.stringify(osvRecord('SUR-1', 'npm', 'sur-pkg', fixed('1.0.0'))).replace(
+      '"id":"SUR-1"',
+      '"id":"SUR-1","details":"x\\ud800y"',
+    );
     expect(JSON.parse(nul).summary).toContain('\u0000');
     const root = join(dir, 'hostile');
     write('hostile/a-good.json', osvRecord('GOOD-1', 'npm', 'hostile-pkg', fixed('1.0.0')));
@@ -182,9 +213,16 @@ describe('vulnerability database import (PostgreSQL)', () => {
     expect(report).toMatchObject({ records: 2, skipped: 5, skippedBy: { json: 1, nul: 2, too_large: 2, schema: 0 } });
     const byDocument = Object.fromEntries(report.problems.map((p) => [p.document.slice(root.length + 1), p]));
     expect(byDocument['b-nul.json']).toMatchObject({ id: 'NUL-1', kind: 'nul', reason: 'summary contains a NUL character' });
-    expect(byDocument['c-surrogate.json']).toMatchObject({ id: 'SUR-1', kind: 'nul', reason: 'details contains an unpaired UTF-16 surrogate' });
+    expect(byDocument['c-surrogate.json']).toMatchObject({
+      id: 'SUR-1',
+      kind: 'nul',
+      reason: 'details contains an unpaired UTF-16 surrogate',
+    });
     expect(byDocument['d-broken.json']).toMatchObject({ kind: 'json' });
-    expect(byDocument['e-large.json']).toMatchObject({ kind: 'too_large', reason: expect.stringMatching(/^\d+ bytes, more than the 262144-byte record limit$/) });
+    expect(byDocument['e-large.json']).toMatchObject({
+      kind: 'too_large',
+      reason: expect.stringMatching(/^\d+ bytes, more than the 262144-byte record limit$/),
+    });
     expect(byDocument['f-bomb.zip:BOMB.json']).toMatchObject({ kind: 'too_large', reason: 'more than the 262144-byte record limit' });
     expect(await ids('npm', 'hostile-pkg')).toEqual(['GOOD-1', 'GOOD-2']);
     expect(await vulnDbStatus(fresh.db.dataSource)).toMatchObject({ skipped: 5, skippedBy: { json: 1, nul: 2, too_large: 2, schema: 0 } });

@@ -27,7 +27,9 @@ ${options.publish ?? ''}`;
 /** Waits until the integrator has linked every appended event into the tree. */
 export async function integrated(db: pg.Pool, timeoutMs = 15_000): Promise<number> {
   return eventually(async () => {
-    const { rows } = await db.query('SELECT (SELECT count(*) FROM audit_unintegrated)::int AS queued, (SELECT size FROM audit_tree_head)::int AS size');
+    const { rows } = await db.query(
+      'SELECT (SELECT count(*) FROM audit_unintegrated)::int AS queued, (SELECT size FROM audit_tree_head)::int AS size',
+    );
     return rows[0].queued === 0 ? rows[0].size + 1 : false;
   }, timeoutMs).then((n) => n - 1);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { openDatabase, type Database } from '../../libs/db/index.js';
+import { openDatabase, type Database } from '#libs/db/index.js';
 
 export interface FreshDatabase {
   url: string;

@@ -91,7 +91,15 @@ export async function startFakeSlack(options: { token?: string } = {}): Promise<
       case 'chat.postMessage': {
         if (!args.channel) return fail('channel_not_found');
         const ts = `${Math.floor(Date.now() / 1000)}.${String(++tsCounter).padStart(6, '0')}`;
-        const message = { type: 'message', user: 'U0PROMOTER', bot_id: 'B0PROMOTER', text: args.text ?? '', blocks: args.blocks ?? [], ts, thread_ts: args.thread_ts };
+        const message = {
+          type: 'message',
+          user: 'U0PROMOTER',
+          bot_id: 'B0PROMOTER',
+          text: args.text ?? '',
+          blocks: args.blocks ?? [],
+          ts,
+          thread_ts: args.thread_ts,
+        };
         messages.set(`${args.channel}:${ts}`, message);
         return json(res, 200, { ok: true, channel: args.channel, ts, message });
       }
@@ -99,14 +107,28 @@ export async function startFakeSlack(options: { token?: string } = {}): Promise<
         const key = `${args.channel}:${args.ts}`;
         const existing = messages.get(key);
         if (!existing) return fail('message_not_found');
-        const message = { ...existing, text: args.text ?? existing.text, blocks: args.blocks ?? [], edited: { user: 'U0PROMOTER', ts: args.ts } };
+        const message = {
+          ...existing,
+          text: args.text ?? existing.text,
+          blocks: args.blocks ?? [],
+          edited: { user: 'U0PROMOTER', ts: args.ts },
+        };
         messages.set(key, message);
         return json(res, 200, { ok: true, channel: args.channel, ts: args.ts, text: message.text, message });
       }
       case 'users.info': {
         const user = users.get(args.user);
         if (!user) return fail('user_not_found');
-        return json(res, 200, { ok: true, user: { id: user.id, name: user.id.toLowerCase(), deleted: false, is_email_confirmed: user.emailConfirmed ?? true, profile: user.email ? { email: user.email } : {} } });
+        return json(res, 200, {
+          ok: true,
+          user: {
+            id: user.id,
+            name: user.id.toLowerCase(),
+            deleted: false,
+            is_email_confirmed: user.emailConfirmed ?? true,
+            profile: user.email ? { email: user.email } : {},
+          },
+        });
       }
       default:
         return fail('unknown_method');

@@ -82,7 +82,9 @@ export interface HostileRegistryOptions {
 
 /** A small image: one layer holding /etc/os-release, a config with a non-root user; `label` makes its digest its own. */
 export function hostileImage(label = 'hostile'): HostileImage {
-  const tar = tarOf([{ name: 'etc/os-release', data: Buffer.from(`ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (${label})"\n`) }]);
+  const tar = tarOf([
+    { name: 'etc/os-release', data: Buffer.from(`ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (${label})"\n`) },
+  ]);
   const layer = gzipSync(tar);
   const config = Buffer.from(
     JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '1000' }, rootfs: { type: 'layers', diff_ids: [sha256(tar)] } }),
@@ -213,10 +215,18 @@ export async function startHostileRegistry(options: HostileRegistryOptions = {})
     if (mode.realm) {
       if (auth !== `Bearer ${GRANTED}`) {
         const scope = `repository:${repository}:pull`;
-        return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'www-authenticate': `Bearer realm="${mode.realm}",service="hostile",scope="${scope}"` });
+        return json(
+          401,
+          { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+          { 'www-authenticate': `Bearer realm="${mode.realm}",service="hostile",scope="${scope}"` },
+        );
       }
     } else if (basic && auth !== basic) {
-      return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'www-authenticate': 'Basic realm="hostile"' });
+      return json(
+        401,
+        { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+        { 'www-authenticate': 'Basic realm="hostile"' },
+      );
     }
     if (url.pathname === '/v2/' || url.pathname === '/v2') return json(200, {});
     if (!route) return json(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'no such repository' }] });
@@ -224,9 +234,14 @@ export async function startHostileRegistry(options: HostileRegistryOptions = {})
     const head = req.method === 'HEAD';
 
     if (kind === 'manifests') {
-      if (reference !== 'v1' && reference !== image.digest) return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+      if (reference !== 'v1' && reference !== image.digest)
+        return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
       if (!head && mode.manifestRedirect) return res.writeHead(307, { location: mode.manifestRedirect }).end();
-      const headers = { 'content-type': image.mediaType, 'content-length': String(image.bytes.length), 'docker-content-digest': image.digest };
+      const headers = {
+        'content-type': image.mediaType,
+        'content-length': String(image.bytes.length),
+        'docker-content-digest': image.digest,
+      };
       if (head) return res.writeHead(200, headers).end();
       if (mode.trickle) return slow(res, headers, image.bytes, mode.trickle.intervalMs);
       return res.writeHead(200, headers).end(image.bytes);
@@ -235,7 +250,11 @@ export async function startHostileRegistry(options: HostileRegistryOptions = {})
       const bytes = image.blobs.get(reference!);
       if (!bytes) return json(404, { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown' }] });
       if (!head && mode.blobRedirect) return res.writeHead(307, { location: mode.blobRedirect.replace('{digest}', reference!) }).end();
-      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), 'docker-content-digest': reference! };
+      const headers = {
+        'content-type': 'application/octet-stream',
+        'content-length': String(bytes.length),
+        'docker-content-digest': reference!,
+      };
       if (head) return res.writeHead(200, headers).end();
       if (mode.trickle) return slow(res, headers, bytes, mode.trickle.intervalMs);
       return res.writeHead(200, headers).end(bytes);

@@ -127,7 +127,11 @@ export async function pushBlob(reg: RawRegistry, repo: string, bytes: Uint8Array
 }
 
 export async function pushManifest(reg: RawRegistry, repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
-  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', headers: headers(reg, { 'content-type': mediaType }), body: bytes });
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, {
+    method: 'PUT',
+    headers: headers(reg, { 'content-type': mediaType }),
+    body: bytes,
+  });
   await expectStatus(res, 201, `PUT manifest ${repo}:${ref}`);
   return sha256(bytes);
 }
@@ -192,14 +196,19 @@ export async function pushImage(reg: RawRegistry, repo: string, options: ImageOp
   const mediaType = docker ? MT.dockerManifest : MT.ociManifest;
   // Indented on purpose: a copy that re-serialised the JSON would change the digest.
   const bytes = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType, config: configDesc, layers: layers.map((l) => l.descriptor) }, null, docker ? 3 : 2) + '\n',
+    JSON.stringify({ schemaVersion: 2, mediaType, config: configDesc, layers: layers.map((l) => l.descriptor) }, null, docker ? 3 : 2) +
+      '\n',
   );
   const digest = await pushManifest(reg, repo, options.tag ?? sha256(bytes), bytes, mediaType);
   return { digest, mediaType, size: bytes.length, bytes, config: configDesc, layers: layers.map((l) => l.descriptor) };
 }
 
 /** A two-platform index (linux/amd64, linux/arm64): OCI index, or a Docker manifest list. */
-export async function pushIndex(reg: RawRegistry, repo: string, options: { tag?: string; format?: 'oci' | 'docker' } = {}): Promise<PushedIndex> {
+export async function pushIndex(
+  reg: RawRegistry,
+  repo: string,
+  options: { tag?: string; format?: 'oci' | 'docker' } = {},
+): Promise<PushedIndex> {
   const format = options.format ?? 'oci';
   const platforms = [
     { architecture: 'amd64', os: 'linux' },
@@ -243,7 +252,7 @@ export async function pushLargeImage(
     await expectStatus(open, 202, 'POST upload');
     let location = open.headers.get('location');
     let carry: Buffer | null = null;
-    for (let offset = 0; offset < size; ) {
+    for (let offset = 0; offset < size;) {
       const length = Math.min(chunkSize, size - offset);
       const piece = async function* (): AsyncGenerator<Buffer> {
         let left = length;
@@ -261,7 +270,11 @@ export async function pushLargeImage(
       };
       const res = await fetch(uploadUrl(reg, location), {
         method: 'PATCH',
-        headers: headers(reg, { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + length - 1}`, 'content-length': String(length) }),
+        headers: headers(reg, {
+          'content-type': 'application/octet-stream',
+          'content-range': `${offset}-${offset + length - 1}`,
+          'content-length': String(length),
+        }),
         body: piece() as unknown as ReadableStream,
         duplex: 'half',
       } as RequestInit);
@@ -286,7 +299,7 @@ export async function pushLargeImage(
 
 async function* tarStream(name: string, fileSize: number): AsyncGenerator<Buffer> {
   yield tarHeader(name, fileSize);
-  for (let left = fileSize; left > 0; ) {
+  for (let left = fileSize; left > 0;) {
     const n = Math.min(256 * 1024, left);
     yield randomBytes(n);
     left -= n;
@@ -308,14 +321,25 @@ export async function pushCosignAttachment(
     kind === 'sig'
       ? Buffer.from(
           JSON.stringify({
-            critical: { identity: { 'docker-reference': repo }, image: { 'docker-manifest-digest': imageDigest }, type: 'cosign container image signature' },
+            critical: {
+              identity: { 'docker-reference': repo },
+              image: { 'docker-manifest-digest': imageDigest },
+              type: 'cosign container image signature',
+            },
             optional: { nonce: randomBytes(8).toString('hex') },
           }),
         )
       : Buffer.from(
           JSON.stringify({
             payloadType: 'application/vnd.in-toto+json',
-            payload: Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: repo, digest: { sha256: imageDigest.slice(7) } }], predicateType: 'https://slsa.dev/verification_summary/v1', predicate: {} })).toString('base64'),
+            payload: Buffer.from(
+              JSON.stringify({
+                _type: 'https://in-toto.io/Statement/v1',
+                subject: [{ name: repo, digest: { sha256: imageDigest.slice(7) } }],
+                predicateType: 'https://slsa.dev/verification_summary/v1',
+                predicate: {},
+              }),
+            ).toString('base64'),
             signatures: [{ keyid: '', sig: randomBytes(70).toString('base64') }],
           }),
         );
@@ -341,7 +365,12 @@ export async function pushCosignAttachment(
   );
   await pushBlob(reg, repo, config);
   const bytes = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, size: config.length, digest: sha256(config) }, layers: [layer] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      config: { mediaType: MT.ociConfig, size: config.length, digest: sha256(config) },
+      layers: [layer],
+    }),
   );
   const tag = `sha256-${imageDigest.slice(7)}.${kind}`;
   const digest = await pushManifest(reg, repo, tag, bytes, MT.ociManifest);
@@ -349,7 +378,12 @@ export async function pushCosignAttachment(
 }
 
 /** An OCI 1.1 referrer (artifact manifest with `subject`), pushed by digest only. */
-export async function pushReferrer(reg: RawRegistry, repo: string, subject: Descriptor, artifactType = 'application/vnd.dev.sigstore.bundle.v0.3+json'): Promise<Descriptor> {
+export async function pushReferrer(
+  reg: RawRegistry,
+  repo: string,
+  subject: Descriptor,
+  artifactType = 'application/vnd.dev.sigstore.bundle.v0.3+json',
+): Promise<Descriptor> {
   const empty = Buffer.from('{}');
   await pushBlob(reg, repo, empty);
   const content = Buffer.from(JSON.stringify({ mediaType: artifactType, nonce: randomBytes(8).toString('hex') }));
@@ -369,7 +403,12 @@ export async function pushReferrer(reg: RawRegistry, repo: string, subject: Desc
 }
 
 /** The referrers fallback tag `sha256-<hex>`: an OCI index of referrer descriptors. */
-export async function pushReferrersTag(reg: RawRegistry, repo: string, subjectDigest: string, referrers: Descriptor[]): Promise<{ digest: string; tag: string; bytes: Buffer }> {
+export async function pushReferrersTag(
+  reg: RawRegistry,
+  repo: string,
+  subjectDigest: string,
+  referrers: Descriptor[],
+): Promise<{ digest: string; tag: string; bytes: Buffer }> {
   const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: referrers }));
   const tag = `sha256-${subjectDigest.slice(7)}`;
   return { digest: await pushManifest(reg, repo, tag, bytes, MT.ociIndex), tag, bytes };

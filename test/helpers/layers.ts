@@ -33,7 +33,13 @@ export async function tarBytes(entries: TarEntry[]): Promise<Buffer> {
     const type = e.type ?? 'file';
     const content = type === 'file' ? Buffer.from(e.content ?? '') : undefined;
     await new Promise<void>((resolve, reject) => {
-      const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), linkname: e.linkname, mtime: new Date(0) };
+      const header = {
+        name: e.name,
+        type,
+        mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+        linkname: e.linkname,
+        mtime: new Date(0),
+      };
       if (content) p.entry(header, content, (err) => (err ? reject(err) : resolve()));
       else p.entry(header, (err) => (err ? reject(err) : resolve()));
     });
@@ -58,7 +64,11 @@ export interface BuiltLayer {
 
 export async function layer(entries: TarEntry[], compression: Compression = 'gzip'): Promise<BuiltLayer> {
   const tar = await tarBytes(entries);
-  return rawLayer(compression === 'gzip' ? gzipSync(tar) : compression === 'zstd' ? zstdCompress(tar) : tar, LAYER_MEDIA_TYPES[compression], sha256(tar));
+  return rawLayer(
+    compression === 'gzip' ? gzipSync(tar) : compression === 'zstd' ? zstdCompress(tar) : tar,
+    LAYER_MEDIA_TYPES[compression],
+    sha256(tar),
+  );
 }
 
 /** A layer of arbitrary bytes under any media type (for bad input). */
@@ -71,7 +81,13 @@ export async function pushLayers(
   reg: RawRegistry,
   repo: string,
   layers: BuiltLayer[],
-  options: { tag?: string; architecture?: string; config?: Record<string, unknown>; created?: string; annotations?: Record<string, string> } = {},
+  options: {
+    tag?: string;
+    architecture?: string;
+    config?: Record<string, unknown>;
+    created?: string;
+    annotations?: Record<string, string>;
+  } = {},
 ): Promise<{ digest: string; size: number; layers: Descriptor[] }> {
   const descriptors: Descriptor[] = [];
   for (const l of layers) {
@@ -102,12 +118,22 @@ export async function pushLayers(
 }
 
 /** An OCI index over already pushed manifests. */
-export async function pushIndexOf(reg: RawRegistry, repo: string, children: { digest: string; size: number; architecture: string }[], tag?: string): Promise<string> {
+export async function pushIndexOf(
+  reg: RawRegistry,
+  repo: string,
+  children: { digest: string; size: number; architecture: string }[],
+  tag?: string,
+): Promise<string> {
   const bytes = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MT.ociIndex,
-      manifests: children.map((c) => ({ mediaType: MT.ociManifest, digest: c.digest, size: c.size, platform: { architecture: c.architecture, os: 'linux' } })),
+      manifests: children.map((c) => ({
+        mediaType: MT.ociManifest,
+        digest: c.digest,
+        size: c.size,
+        platform: { architecture: c.architecture, os: 'linux' },
+      })),
     }),
   );
   return pushManifest(reg, repo, tag ?? sha256(bytes), bytes, MT.ociIndex);

@@ -1,4 +1,4 @@
-import type { ImageFacts } from '../../libs/policy/index.js';
+import type { ImageFacts } from '#libs/policy/index.js';
 
 /** Facts of a well-behaved single-platform image, for tests to vary one thing at a time. */
 export function sampleFacts(overrides: { [K in keyof ImageFacts]?: Partial<ImageFacts[K]> } = {}): ImageFacts {
@@ -15,7 +15,15 @@ export function sampleFacts(overrides: { [K in keyof ImageFacts]?: Partial<Image
       isIndex: false,
       index: [],
     },
-    config: { User: '65532', Entrypoint: ['/app'], Cmd: [], Env: ['PATH'], ExposedPorts: ['8080/tcp'], Labels: { 'org.opencontainers.image.source': 'https://git.corp.example/web' }, WorkingDir: '/' },
+    config: {
+      User: '65532',
+      Entrypoint: ['/app'],
+      Cmd: [],
+      Env: ['PATH'],
+      ExposedPorts: ['8080/tcp'],
+      Labels: { 'org.opencontainers.image.source': 'https://git.corp.example/web' },
+      WorkingDir: '/',
+    },
     created: new Date(Date.now() - 3 * 86_400_000).toISOString(),
     layerCount: 3,
     totalSize: 12_345_678,
@@ -34,7 +42,10 @@ export function sampleFacts(overrides: { [K in keyof ImageFacts]?: Partial<Image
   const out = { ...base } as Record<string, unknown>;
   for (const [key, value] of Object.entries(overrides)) {
     const current = (base as unknown as Record<string, unknown>)[key];
-    out[key] = value !== null && typeof value === 'object' && !Array.isArray(value) && current !== null && typeof current === 'object' ? { ...current, ...value } : value;
+    out[key] =
+      value !== null && typeof value === 'object' && !Array.isArray(value) && current !== null && typeof current === 'object'
+        ? { ...current, ...value }
+        : value;
   }
   return out as unknown as ImageFacts;
 }

@@ -4,7 +4,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { RegistryConfig } from '../../libs/config/index.js';
+import type { RegistryConfig } from '#libs/config/index.js';
 import { freePort } from './process.js';
 
 export interface TestRegistry {
@@ -189,46 +189,43 @@ export async function faultProxy(target: string, plan: FaultRule[] | { rules: Fa
       return;
     }
     const path = fault?.type === 'rewrite' ? fault.url(seen.url) : seen.url;
-    const out = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: seen.method, path, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.rawHeaders);
-        if (fault?.type === 'cut') {
-          let sent = 0;
-          up.on('data', (chunk: Buffer) => {
-            const room = fault.after - sent;
-            if (room <= 0) return;
-            res.write(chunk.subarray(0, room));
-            sent += Math.min(room, chunk.length);
-            if (sent >= fault.after) {
-              up.destroy();
-              setTimeout(() => res.socket?.destroy(), 20);
-            }
-          });
-          return;
-        }
-        if (fault?.type !== 'corrupt') {
-          up.pipe(res);
-          return;
-        }
-        let position = 0;
-        let flipped = false;
+    const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: seen.method, path, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.rawHeaders);
+      if (fault?.type === 'cut') {
+        let sent = 0;
         up.on('data', (chunk: Buffer) => {
-          const at = (fault.offset ?? Math.floor(chunk.length / 2)) - position;
-          if (!flipped && at >= 0 && at < chunk.length) {
-            chunk = Buffer.from(chunk);
-            chunk[at] = chunk[at]! ^ 0xff;
-            flipped = true;
-          }
-          position += chunk.length;
-          if (!res.write(chunk)) {
-            up.pause();
-            res.once('drain', () => up.resume());
+          const room = fault.after - sent;
+          if (room <= 0) return;
+          res.write(chunk.subarray(0, room));
+          sent += Math.min(room, chunk.length);
+          if (sent >= fault.after) {
+            up.destroy();
+            setTimeout(() => res.socket?.destroy(), 20);
           }
         });
-        up.on('end', () => res.end());
-      },
-    );
+        return;
+      }
+      if (fault?.type !== 'corrupt') {
+        up.pipe(res);
+        return;
+      }
+      let position = 0;
+      let flipped = false;
+      up.on('data', (chunk: Buffer) => {
+        const at = (fault.offset ?? Math.floor(chunk.length / 2)) - position;
+        if (!flipped && at >= 0 && at < chunk.length) {
+          chunk = Buffer.from(chunk);
+          chunk[at] = chunk[at]! ^ 0xff;
+          flipped = true;
+        }
+        position += chunk.length;
+        if (!res.write(chunk)) {
+          up.pause();
+          res.once('drain', () => up.resume());
+        }
+      });
+      up.on('end', () => res.end());
+    });
     out.on('error', () => res.destroy());
     res.on('close', () => {
       if (!res.writableFinished) out.destroy();

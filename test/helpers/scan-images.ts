@@ -29,7 +29,8 @@ export function dpkgStatus(packages: DebPackage[]): string {
     .join('\n');
 }
 
-export const DEBIAN_12_OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
+export const DEBIAN_12_OS_RELEASE =
+  'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
 
 /** A Debian 12 image: base layer with os-release (via the usual /etc → /usr/lib symlink) and the dpkg database. */
 export async function debianLayers(packages: DebPackage[], compression: Compression = 'gzip'): Promise<BuiltLayer[]> {
@@ -48,7 +49,12 @@ export async function debianLayers(packages: DebPackage[], compression: Compress
   ];
 }
 
-export async function pushDebianImage(reg: RawRegistry, repo: string, packages: DebPackage[], options: { tag?: string; compression?: Compression } = {}) {
+export async function pushDebianImage(
+  reg: RawRegistry,
+  repo: string,
+  packages: DebPackage[],
+  options: { tag?: string; compression?: Compression } = {},
+) {
   return pushLayers(reg, repo, await debianLayers(packages, options.compression), { tag: options.tag });
 }
 
@@ -58,8 +64,15 @@ export interface ApkPackage {
   origin?: string;
 }
 
-export async function pushAlpineImage(reg: RawRegistry, repo: string, packages: ApkPackage[], options: { tag?: string; compression?: Compression } = {}) {
-  const installed = packages.map((p) => `C:Q1test=\nP:${p.name}\nV:${p.version}\nA:x86_64\no:${p.origin ?? p.name}\nT:${p.name}\n`).join('\n');
+export async function pushAlpineImage(
+  reg: RawRegistry,
+  repo: string,
+  packages: ApkPackage[],
+  options: { tag?: string; compression?: Compression } = {},
+) {
+  const installed = packages
+    .map((p) => `C:Q1test=\nP:${p.name}\nV:${p.version}\nA:x86_64\no:${p.origin ?? p.name}\nT:${p.name}\n`)
+    .join('\n');
   const base = await layer(
     [
       { name: 'etc/os-release', content: 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n' },
@@ -73,7 +86,13 @@ export async function pushAlpineImage(reg: RawRegistry, repo: string, packages: 
 }
 
 /** An application image: npm packages installed under /app/node_modules and Python distributions. */
-export async function pushAppImage(reg: RawRegistry, repo: string, npm: { name: string; version: string }[], python: { name: string; version: string }[], options: { tag?: string } = {}) {
+export async function pushAppImage(
+  reg: RawRegistry,
+  repo: string,
+  npm: { name: string; version: string }[],
+  python: { name: string; version: string }[],
+  options: { tag?: string } = {},
+) {
   const files = [
     { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' },
     { name: 'app/package.json', content: JSON.stringify({ name: 'app', version: '1.0.0' }) },
@@ -90,7 +109,15 @@ export async function pushAppImage(reg: RawRegistry, repo: string, npm: { name: 
 export async function pushDebianIndex(reg: RawRegistry, repo: string, amd64: DebPackage[], arm64: DebPackage[], tag?: string) {
   const a = await pushLayers(reg, repo, await debianLayers(amd64), { architecture: 'amd64' });
   const b = await pushLayers(reg, repo, await debianLayers(arm64.map((p) => ({ ...p, arch: 'arm64' }))), { architecture: 'arm64' });
-  const digest = await pushIndexOf(reg, repo, [{ ...a, architecture: 'amd64' }, { ...b, architecture: 'arm64' }], tag);
+  const digest = await pushIndexOf(
+    reg,
+    repo,
+    [
+      { ...a, architecture: 'amd64' },
+      { ...b, architecture: 'arm64' },
+    ],
+    tag,
+  );
   return { digest, children: [a.digest, b.digest] };
 }
 

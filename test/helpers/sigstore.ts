@@ -43,11 +43,17 @@ function time(d: Date): Buffer {
   const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
   return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(iso.slice(2), 'latin1')) : tlv(0x18, Buffer.from(iso, 'latin1'));
 }
-const name = (cn: string | null) => (cn === null ? seq() : seq(set(seq(oid('2.5.4.10'), utf8('sigstore.dev'))), set(seq(oid('2.5.4.3'), utf8(cn)))));
+const name = (cn: string | null) =>
+  cn === null ? seq() : seq(set(seq(oid('2.5.4.10'), utf8('sigstore.dev'))), set(seq(oid('2.5.4.3'), utf8(cn))));
 const ext = (id: string, critical: boolean, value: Buffer) => seq(oid(id), ...(critical ? [bool(true)] : []), octet(value));
 
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
-export const OIDS = { issuerV1: '1.3.6.1.4.1.57264.1.1', issuerV2: '1.3.6.1.4.1.57264.1.8', codeSigning: '1.3.6.1.5.5.7.3.3', serverAuth: '1.3.6.1.5.5.7.3.1' };
+export const OIDS = {
+  issuerV1: '1.3.6.1.4.1.57264.1.1',
+  issuerV2: '1.3.6.1.4.1.57264.1.8',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+};
 
 // ---- certificates --------------------------------------------------------------------------------
 
@@ -96,7 +102,10 @@ export function issueCert(issuer: TestCert | null, options: CertOptions = {}): T
   ];
   if (!ca) {
     extensions.push(ext('2.5.29.37', false, seq(...(options.extendedKeyUsage ?? [OIDS.codeSigning]).map(oid))));
-    const sans = [...(options.uri ? [tlv(0x86, Buffer.from(options.uri, 'latin1'))] : []), ...(options.email ? [tlv(0x81, Buffer.from(options.email, 'latin1'))] : [])];
+    const sans = [
+      ...(options.uri ? [tlv(0x86, Buffer.from(options.uri, 'latin1'))] : []),
+      ...(options.email ? [tlv(0x81, Buffer.from(options.email, 'latin1'))] : []),
+    ];
     if (sans.length > 0) extensions.push(ext('2.5.29.17', true, seq(...sans)));
     if (options.oidcIssuer !== undefined) {
       const which = options.issuerExtensions ?? ['v1', 'v2'];
@@ -149,7 +158,9 @@ export interface TestRekor {
 
 export function testRekor(): TestRekor {
   const { privateKey, publicKey } = ecKey();
-  const logID = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+  const logID = createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
   const signed = (body: object, integratedTime: Date, logIndex: number) => {
     const payload = {
       body: Buffer.from(JSON.stringify(body)).toString('base64'),
@@ -158,7 +169,12 @@ export function testRekor(): TestRekor {
       logID,
     };
     // RFC 8785 canonical form of these four keys: sorted, no spaces.
-    const canonical = JSON.stringify({ body: payload.body, integratedTime: payload.integratedTime, logID: payload.logID, logIndex: payload.logIndex });
+    const canonical = JSON.stringify({
+      body: payload.body,
+      integratedTime: payload.integratedTime,
+      logID: payload.logID,
+      logIndex: payload.logIndex,
+    });
     const set = sign('sha256', Buffer.from(canonical), privateKey).toString('base64');
     return JSON.stringify({ SignedEntryTimestamp: set, Payload: payload });
   };
@@ -203,7 +219,13 @@ export interface CosignLayer {
  * Pushes a `.sig` or `.att` manifest with exactly these layers (identical blobs are pushed once),
  * in cosign's shape: config with one diff_id per layer.
  */
-export async function pushCosignManifest(reg: RawRegistry, repo: string, imageDigest: string, kind: 'sig' | 'att', layers: CosignLayer[]): Promise<{ tag: string; digest: string }> {
+export async function pushCosignManifest(
+  reg: RawRegistry,
+  repo: string,
+  imageDigest: string,
+  kind: 'sig' | 'att',
+  layers: CosignLayer[],
+): Promise<{ tag: string; digest: string }> {
   const pushed = new Set<string>();
   const descriptors: Descriptor[] = [];
   for (const layer of layers) {
@@ -213,7 +235,8 @@ export async function pushCosignManifest(reg: RawRegistry, repo: string, imageDi
       pushed.add(digest);
     }
     descriptors.push({
-      mediaType: layer.mediaType ?? (kind === 'sig' ? 'application/vnd.dev.cosign.simplesigning.v1+json' : 'application/vnd.dsse.envelope.v1+json'),
+      mediaType:
+        layer.mediaType ?? (kind === 'sig' ? 'application/vnd.dev.cosign.simplesigning.v1+json' : 'application/vnd.dsse.envelope.v1+json'),
       size: layer.blob.length,
       digest,
       annotations: layer.annotations,
@@ -230,7 +253,14 @@ export async function pushCosignManifest(reg: RawRegistry, repo: string, imageDi
     }),
   );
   await pushBlob(reg, repo, config);
-  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, size: config.length, digest: sha256(config) }, layers: descriptors }));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      config: { mediaType: MT.ociConfig, size: config.length, digest: sha256(config) },
+      layers: descriptors,
+    }),
+  );
   const tag = `sha256-${imageDigest.slice(7)}.${kind}`;
   return { tag, digest: await pushManifest(reg, repo, tag, bytes, MT.ociManifest) };
 }
@@ -245,17 +275,28 @@ export function ecKeyPair(): { privateKey: KeyObject; publicKey: KeyObject; publ
 const BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 
 /** A DSSE envelope over an in-toto statement, signed over the PAE with `key`. */
-export function dsseEnvelope(statement: object, key: KeyObject): { payloadType: string; payload: string; signatures: Array<{ keyid: string; sig: string }> } {
+export function dsseEnvelope(
+  statement: object,
+  key: KeyObject,
+): { payloadType: string; payload: string; signatures: Array<{ keyid: string; sig: string }> } {
   const payload = Buffer.from(JSON.stringify(statement));
   const type = 'application/vnd.in-toto+json';
   const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
-  return { payloadType: type, payload: payload.toString('base64'), signatures: [{ keyid: '', sig: sign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', pae, key).toString('base64') }] };
+  return {
+    payloadType: type,
+    payload: payload.toString('base64'),
+    signatures: [{ keyid: '', sig: sign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', pae, key).toString('base64') }],
+  };
 }
 
 /** A sigstore bundle v0.3 for a key (public-key hint, no log entry) or a Fulcio certificate with its Rekor entry. */
 export function sigstoreBundle(envelope: object, material: { hint: string } | { certificate: TestCert; rekorBundle: string }): object {
-  if ('hint' in material) return { mediaType: BUNDLE_V03, verificationMaterial: { publicKey: { hint: material.hint }, tlogEntries: [] }, dsseEnvelope: envelope };
-  const { SignedEntryTimestamp, Payload } = JSON.parse(material.rekorBundle) as { SignedEntryTimestamp: string; Payload: { body: string; integratedTime: number; logIndex: number; logID: string } };
+  if ('hint' in material)
+    return { mediaType: BUNDLE_V03, verificationMaterial: { publicKey: { hint: material.hint }, tlogEntries: [] }, dsseEnvelope: envelope };
+  const { SignedEntryTimestamp, Payload } = JSON.parse(material.rekorBundle) as {
+    SignedEntryTimestamp: string;
+    Payload: { body: string; integratedTime: number; logIndex: number; logID: string };
+  };
   return {
     mediaType: BUNDLE_V03,
     verificationMaterial: {
@@ -279,7 +320,12 @@ export function sigstoreBundle(envelope: object, material: { hint: string } | { 
  * Pushes each bundle as an OCI referrer of `subject` (cosign 3's layout) and lists them all in the
  * referrers fallback tag `sha256-<hex>` (docker-registry 2.8 has no referrers API).
  */
-export async function pushBundleReferrers(reg: RawRegistry, repo: string, subject: Descriptor, bundles: Array<{ bundle: object; predicateType: string }>): Promise<Descriptor[]> {
+export async function pushBundleReferrers(
+  reg: RawRegistry,
+  repo: string,
+  subject: Descriptor,
+  bundles: Array<{ bundle: object; predicateType: string }>,
+): Promise<Descriptor[]> {
   const empty = Buffer.from('{}');
   await pushBlob(reg, repo, empty);
   const referrers: Descriptor[] = [];

@@ -10,9 +10,9 @@ import { pino, type Logger } from 'pino';
 import request from 'supertest';
 import { inject } from 'vitest';
 import { createHttpApp, createWorkerContext } from '../../apps/api/src/app.js';
-import { loadConfig, type AppConfig } from '../../libs/config/index.js';
-import type { Role } from '../../libs/domain/index.js';
-import type { GateHandlers } from '../../libs/workflow/index.js';
+import { loadConfig, type AppConfig } from '#libs/config/index.js';
+import type { Role } from '#libs/domain/index.js';
+import type { GateHandlers } from '#libs/workflow/index.js';
 
 /** The e2e run's registry (a real docker-registry started by the global setup): host:port. */
 export function registryHost(): string {

@@ -69,8 +69,21 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     const keyPath = join(dir, 'key.pem');
     const certPath = join(dir, 'cert.pem');
     await promisify(execFile)('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=test-token-issuer',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=test-token-issuer',
     ]);
     const key: KeyObject = createPrivateKey(await readFile(keyPath));
     const x5c = new X509Certificate(await readFile(certPath)).raw.toString('base64');
@@ -94,7 +107,14 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
           // repository:<name>:<actions>; the name holds no colon, but a type may carry a class (`repository(plugin)`).
           const first = s.indexOf(':');
           const last = s.lastIndexOf(':');
-          return { type: s.slice(0, first), name: s.slice(first + 1, last), actions: s.slice(last + 1).split(',').filter(Boolean) };
+          return {
+            type: s.slice(0, first),
+            name: s.slice(first + 1, last),
+            actions: s
+              .slice(last + 1)
+              .split(',')
+              .filter(Boolean),
+          };
         });
 
     const requests: TokenRequest[] = [];
@@ -104,14 +124,25 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
       };
-      if (req.method !== 'GET' || url.pathname !== '/token') return answer(404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
+      if (req.method !== 'GET' || url.pathname !== '/token')
+        return answer(404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
       const auth = req.headers.authorization ?? '';
       const account = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0]! : null;
-      const record: TokenRequest = { at: Date.now(), service: url.searchParams.get('service'), scopes: url.searchParams.getAll('scope'), account, status: 200 };
+      const record: TokenRequest = {
+        at: Date.now(),
+        service: url.searchParams.get('service'),
+        scopes: url.searchParams.getAll('scope'),
+        account,
+        status: 200,
+      };
       requests.push(record);
       if (auth !== expected) {
         record.status = 401;
-        return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }, { 'www-authenticate': 'Basic realm="token"' });
+        return answer(
+          401,
+          { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] },
+          { 'www-authenticate': 'Basic realm="token"' },
+        );
       }
       if (record.service !== service) {
         record.status = 400;

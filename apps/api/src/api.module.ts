@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
-import { AuthModule } from '../../../libs/auth/index.js';
-import { PolicyModule } from '../../../libs/workflow/index.js';
-import { NotifyModule } from '../../../libs/notify/index.js';
-import { ScanModule, WorkflowModule } from '../../../libs/workflow/index.js';
+import { AuthModule } from '#libs/auth/index.js';
+import { PolicyModule } from '#libs/workflow/index.js';
+import { NotifyModule } from '#libs/notify/index.js';
+import { ScanModule, WorkflowModule } from '#libs/workflow/index.js';
 import { AuditController } from './audit/audit.controller.js';
 import { AuthController } from './auth/auth.controller.js';
 import { EnvironmentsController } from './environments/environments.controller.js';
@@ -18,6 +18,17 @@ import { WaiversController } from './waivers/waivers.controller.js';
 /** The HTTP API. It only reads, writes and enqueues; the work happens in the worker. */
 @Module({
   imports: [AuthModule, WorkflowModule, PolicyModule, ScanModule, HealthModule, NotifyModule],
-  controllers: [AuthController, PromotionsController, PolicyController, EnvironmentsController, ImagesController, AuditController, TokensController, ScansController, WaiversController, SlackController],
+  controllers: [
+    AuthController,
+    PromotionsController,
+    PolicyController,
+    EnvironmentsController,
+    ImagesController,
+    AuditController,
+    TokensController,
+    ScansController,
+    WaiversController,
+    SlackController,
+  ],
 })
 export class ApiModule {}

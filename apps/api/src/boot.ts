@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
-import { ConfigError, loadConfig, type AppConfig } from '../../../libs/config/index.js';
-import { embeddedDatabaseHolder, embeddedDatabaseInUse } from '../../../libs/db/index.js';
-import { resolveRedis, type RedisTarget } from '../../../libs/queue/index.js';
-import { loadConfiguredSigner } from '../../../libs/workflow/index.js';
+import { ConfigError, loadConfig, type AppConfig } from '#libs/config/index.js';
+import { embeddedDatabaseHolder, embeddedDatabaseInUse } from '#libs/db/index.js';
+import { resolveRedis, type RedisTarget } from '#libs/queue/index.js';
+import { loadConfiguredSigner } from '#libs/workflow/index.js';
 import { loadAttestationKeys } from '../../worker/src/gates/scan-trust.js';
 import { loadSignaturePolicies } from '../../worker/src/gates/signature-policies.js';
 import { workInFlight } from '../../worker/src/worker.module.js';
@@ -36,7 +36,8 @@ export async function boot(env: Record<string, string | undefined>, mode: 'all-i
       if (holder !== null) throw embeddedDatabaseInUse(config.process.dataDir, holder);
     }
     if (mode !== 'worker') await portFree(config.process.port, config.process.host, 'PORT');
-    else if (config.process.workerHealthPort !== null) await portFree(config.process.workerHealthPort, config.process.host, 'WORKER_HEALTH_PORT');
+    else if (config.process.workerHealthPort !== null)
+      await portFree(config.process.workerHealthPort, config.process.host, 'WORKER_HEALTH_PORT');
     const redis = await resolveRedis(config.process.redisUrl, config.process.dataDir);
     return { config, redis };
   } catch (err) {
@@ -73,9 +74,12 @@ async function portFree(port: number, host: string, variable: string): Promise<v
     server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(null)));
   });
   if (problem === 'EADDRINUSE') {
-    throw new Error(`port ${port} on ${host} is already in use (is another image-promoter running?); stop what holds it, or set ${variable} to a free port`);
+    throw new Error(
+      `port ${port} on ${host} is already in use (is another image-promoter running?); stop what holds it, or set ${variable} to a free port`,
+    );
   }
-  if (problem === 'EACCES') throw new Error(`port ${port} on ${host} needs privileges this process lacks; set ${variable} to a port above 1023`);
+  if (problem === 'EACCES')
+    throw new Error(`port ${port} on ${host} needs privileges this process lacks; set ${variable} to a port above 1023`);
   if (problem !== null) throw new Error(`cannot listen on ${host}:${port} (${problem}); check HOST and ${variable}`);
 }
 

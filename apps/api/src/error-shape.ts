@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { DomainError, PromotionError, ServiceError, type PromotionErrorCode, type ServiceErrorCode } from '../../../libs/domain/index.js';
+import { DomainError, PromotionError, ServiceError, type PromotionErrorCode, type ServiceErrorCode } from '#libs/domain/index.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -78,7 +78,11 @@ export function toErrorBody(err: unknown): ErrorBody | null {
 
 /** A dependency is down: the request may be sent again after `retryAfterS` seconds. */
 export function unavailableBody(dependency: string, retryAfterS: number): ErrorBody {
-  return body(503, `${dependency} is unreachable; try again in ${retryAfterS} s`, { code: 'dependency_unavailable', dependency, retryAfter: retryAfterS });
+  return body(503, `${dependency} is unreachable; try again in ${retryAfterS} s`, {
+    code: 'dependency_unavailable',
+    dependency,
+    retryAfter: retryAfterS,
+  });
 }
 
 export const INTERNAL_ERROR: ErrorBody = body(500, 'internal error; it has been logged', null);

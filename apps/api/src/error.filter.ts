@@ -1,6 +1,6 @@
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { unavailableDependency } from '../../../libs/db/index.js';
+import { unavailableDependency } from '#libs/db/index.js';
 import { INTERNAL_ERROR, toErrorBody, unavailableBody } from './error-shape.js';
 
 /** Seconds a client should wait before sending a request again that failed on a dependency being down. */

@@ -19,6 +19,9 @@ function histogram(): Histogram<'method' | 'route' | 'status'> {
 export function recordHttpMetrics(fastify: FastifyInstance): void {
   const h = histogram();
   fastify.addHook('onResponse', async (request, reply) => {
-    h.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    h.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
   });
 }

@@ -26,7 +26,8 @@ export function jsonDepthOver(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -52,7 +53,11 @@ export function useBodyParsers(app: NestFastifyApplication): void {
   app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
   app.useBodyParser('application/json', {}, (_request, raw, done) => {
     const text = (raw as Buffer).toString('utf8');
-    if (text.length === 0) return done(new BodyError(400, 'FST_ERR_CTP_EMPTY_JSON_BODY', 'the body is empty; send a JSON object (Content-Type: application/json)'), undefined);
+    if (text.length === 0)
+      return done(
+        new BodyError(400, 'FST_ERR_CTP_EMPTY_JSON_BODY', 'the body is empty; send a JSON object (Content-Type: application/json)'),
+        undefined,
+      );
     if (jsonDepthOver(text, MAX_JSON_DEPTH)) {
       return done(new BodyError(400, 'JSON_TOO_DEEP', `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels (the limit)`), undefined);
     }
@@ -64,7 +69,14 @@ export function useBodyParsers(app: NestFastifyApplication): void {
   });
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit: SLACK_BODY_LIMIT }, (request, raw, done) => {
     if (request.routeOptions.url !== SLACK_ROUTE) {
-      return done(new BodyError(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE', 'a form body (application/x-www-form-urlencoded) is taken only from Slack; send application/json'), undefined);
+      return done(
+        new BodyError(
+          415,
+          'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+          'a form body (application/x-www-form-urlencoded) is taken only from Slack; send application/json',
+        ),
+        undefined,
+      );
     }
     done(null, raw);
   });

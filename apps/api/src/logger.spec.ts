@@ -34,7 +34,9 @@ describe('createPino', () => {
     const text = out.text();
     expect(text).not.toContain('{"level"');
     expect(text).toContain('\u001b['); // ANSI colour
-    expect(text.replace(/\u001b\[[0-9;]*m/g, '')).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: Promotion: promotion 0b7c requested by token:1: reg\/dev\/web@sha256:ab → staging\n$/);
+    expect(text.replace(/\u001b\[[0-9;]*m/g, '')).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: Promotion: promotion 0b7c requested by token:1: reg\/dev\/web@sha256:ab → staging\n$/,
+    );
   });
 
   it('LOG_FORMAT=pretty without a terminal is readable and free of colour codes', () => {

@@ -25,14 +25,24 @@ export function redactQuery(url: string | undefined): string | undefined {
  * JSON lines for log collectors; readable colour lines for a person at a terminal (`auto` decides
  * by whether stdout is one). `destination` is for tests.
  */
-export function createPino(level: string, format: 'auto' | 'json' | 'pretty' = 'auto', destination?: DestinationStream & { isTTY?: boolean }): Logger {
+export function createPino(
+  level: string,
+  format: 'auto' | 'json' | 'pretty' = 'auto',
+  destination?: DestinationStream & { isTTY?: boolean },
+): Logger {
   const options = {
     level,
     base: { service: 'image-promoter' },
     redact: REDACT,
     // Fastify's request lines (debug level) take this serializer in place of its own full-URL one.
     serializers: {
-      req: (req: LoggedRequest) => ({ method: req.method, url: redactQuery(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort }),
+      req: (req: LoggedRequest) => ({
+        method: req.method,
+        url: redactQuery(req.url),
+        host: req.host,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
     },
   };
   const out = destination ?? process.stdout;

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { GATE_STATUSES, PROMOTION_STATUSES } from '../../../libs/domain/index.js';
+import { GATE_STATUSES, PROMOTION_STATUSES } from '#libs/domain/index.js';
 
 type Schema = Record<string, unknown>;
 
@@ -12,13 +12,41 @@ const digest = { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' };
 const who = { type: 'object', properties: { id: str('principal id, e.g. token:<uuid>'), name: str() } };
 const counts = { type: 'object', additionalProperties: { type: 'integer' }, description: 'findings per severity' };
 /** Every answer keeps the properties below and may carry more (answers grow; clients ignore what they do not know). */
-const obj = (properties: Record<string, Schema>, required: string[] = []): Schema => ({ type: 'object', properties, required, additionalProperties: true });
+const obj = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
+  type: 'object',
+  properties,
+  required,
+  additionalProperties: true,
+});
 
 /** The shapes of the answers; docs/api.md describes each field. */
 const SCHEMAS: Record<string, Schema> = {
-  Error: obj({ statusCode: { type: 'integer' }, error: str(), message: str('what is wrong, naming the field or the key'), details: {} }, ['statusCode', 'error', 'message']),
-  GateResult: obj({ gate: str(), status: { enum: [...GATE_STATUSES] }, summary: str(), evidence: { type: 'object' }, evidenceDigest: nullable(str()), round: { type: 'integer' }, updatedAt: time }),
-  Decision: obj({ id: str(), decision: str(), verdict: str(), kind: str(), comment: str(), via: { enum: ['api', 'cli', 'slack'] }, digest: str(), evidenceDigest: str(), at: time, counts: { type: 'boolean' } }),
+  Error: obj({ statusCode: { type: 'integer' }, error: str(), message: str('what is wrong, naming the field or the key'), details: {} }, [
+    'statusCode',
+    'error',
+    'message',
+  ]),
+  GateResult: obj({
+    gate: str(),
+    status: { enum: [...GATE_STATUSES] },
+    summary: str(),
+    evidence: { type: 'object' },
+    evidenceDigest: nullable(str()),
+    round: { type: 'integer' },
+    updatedAt: time,
+  }),
+  Decision: obj({
+    id: str(),
+    decision: str(),
+    verdict: str(),
+    kind: str(),
+    comment: str(),
+    via: { enum: ['api', 'cli', 'slack'] },
+    digest: str(),
+    evidenceDigest: str(),
+    at: time,
+    counts: { type: 'boolean' },
+  }),
   Promotion: obj(
     {
       id: { type: 'string', format: 'uuid' },
@@ -41,12 +69,29 @@ const SCHEMAS: Record<string, Schema> = {
       gates: { type: 'array', items: ref('GateResult') },
       approvals: { type: 'array', items: ref('Decision') },
       reviews: { type: 'array', items: ref('Decision') },
-      approval: obj({ required: { type: 'integer' }, roles: { type: 'array', items: str() }, approvers: { type: 'array', items: str() }, needed: { type: 'integer' } }),
+      approval: obj({
+        required: { type: 'integer' },
+        roles: { type: 'array', items: str() },
+        approvers: { type: 'array', items: str() },
+        needed: { type: 'integer' },
+      }),
     },
     ['id', 'digest', 'source', 'target', 'status'],
   ),
   PromotionPage: obj({ items: { type: 'array', items: ref('Promotion') }, nextCursor: nullable(str()) }, ['items', 'nextCursor']),
-  PolicyEvaluation: obj({ image: str(), target: str(), status: { enum: ['passed', 'failed'] }, summary: str(), policyDigest: str(), platforms: { type: 'array', items: str() }, rules: { type: 'array', items: { type: 'object' } }, facts: { type: 'array', items: { type: 'object' } } }, ['status', 'rules']),
+  PolicyEvaluation: obj(
+    {
+      image: str(),
+      target: str(),
+      status: { enum: ['passed', 'failed'] },
+      summary: str(),
+      policyDigest: str(),
+      platforms: { type: 'array', items: str() },
+      rules: { type: 'array', items: { type: 'object' } },
+      facts: { type: 'array', items: { type: 'object' } },
+    },
+    ['status', 'rules'],
+  ),
   Environment: obj(
     {
       name: str(),
@@ -63,7 +108,20 @@ const SCHEMAS: Record<string, Schema> = {
     },
     ['name', 'from', 'repository'],
   ),
-  AuditEvent: obj({ seq: { type: 'integer' }, id: str(), at: time, actor: str(), action: str(), subject: str(), data: { type: 'object' }, prevHash: str(), hash: str() }, ['id', 'action', 'subject']),
+  AuditEvent: obj(
+    {
+      seq: { type: 'integer' },
+      id: str(),
+      at: time,
+      actor: str(),
+      action: str(),
+      subject: str(),
+      data: { type: 'object' },
+      prevHash: str(),
+      hash: str(),
+    },
+    ['id', 'action', 'subject'],
+  ),
   AuditEventPage: obj({ items: { type: 'array', items: ref('AuditEvent') }, nextCursor: nullable(str()) }, ['items']),
   AuditVerification: obj(
     {
@@ -78,30 +136,139 @@ const SCHEMAS: Record<string, Schema> = {
     ['ok', 'events'],
   ),
   AuditKey: obj({ vkey: str('the checkpoint verifier key (C2SP note verifier key)') }, ['vkey']),
-  Checkpoint: obj({ size: { type: 'integer' }, rootHash: str('base64'), note: str('the signed C2SP checkpoint note'), createdAt: time }, ['size', 'rootHash', 'note']),
-  CheckpointPage: obj({ items: { type: 'array', items: ref('Checkpoint') }, nextBefore: nullable({ type: 'integer' }) }, ['items', 'nextBefore']),
+  Checkpoint: obj({ size: { type: 'integer' }, rootHash: str('base64'), note: str('the signed C2SP checkpoint note'), createdAt: time }, [
+    'size',
+    'rootHash',
+    'note',
+  ]),
+  CheckpointPage: obj({ items: { type: 'array', items: ref('Checkpoint') }, nextBefore: nullable({ type: 'integer' }) }, [
+    'items',
+    'nextBefore',
+  ]),
   InclusionProof: obj(
-    { seq: { type: 'integer' }, index: { type: 'integer' }, size: { type: 'integer' }, leaf: str('base64'), leafHash: str('base64'), hashes: { type: 'array', items: str('base64') }, rootHash: str('base64'), checkpoint: nullable(str()) },
+    {
+      seq: { type: 'integer' },
+      index: { type: 'integer' },
+      size: { type: 'integer' },
+      leaf: str('base64'),
+      leafHash: str('base64'),
+      hashes: { type: 'array', items: str('base64') },
+      rootHash: str('base64'),
+      checkpoint: nullable(str()),
+    },
     ['seq', 'index', 'size', 'hashes', 'rootHash'],
   ),
   LeafPage: obj(
     {
       size: { type: 'integer', description: 'the tree size the page belongs to' },
-      items: { type: 'array', items: { allOf: [ref('AuditEvent'), obj({ index: { type: 'integer' }, leaf: str('base64'), proof: { type: 'array', items: str('base64') } })] } },
+      items: {
+        type: 'array',
+        items: {
+          allOf: [
+            ref('AuditEvent'),
+            obj({ index: { type: 'integer' }, leaf: str('base64'), proof: { type: 'array', items: str('base64') } }),
+          ],
+        },
+      },
       next: nullable({ type: 'integer' }),
     },
     ['size', 'items', 'next'],
   ),
-  ConsistencyProof: obj({ from: { type: 'integer' }, to: { type: 'integer' }, hashes: { type: 'array', items: str('base64') }, fromRoot: str('base64'), toRoot: str('base64') }, ['from', 'to', 'hashes']),
-  Provenance: obj({ digest, environments: { type: 'array', items: str() }, promotions: { type: 'array', items: ref('Promotion') } }, ['digest', 'environments', 'promotions']),
-  Token: obj({ id: str(), name: str(), roles: { type: 'array', items: str() }, createdBy: str(), createdAt: time, revokedAt: nullable(time), revokedBy: nullable(str()) }, ['id', 'name', 'roles']),
-  TokenCreated: obj({ id: str(), name: str(), roles: { type: 'array', items: str() }, token: str('the secret; shown in this answer only'), createdAt: time }, ['id', 'name', 'token']),
+  ConsistencyProof: obj(
+    {
+      from: { type: 'integer' },
+      to: { type: 'integer' },
+      hashes: { type: 'array', items: str('base64') },
+      fromRoot: str('base64'),
+      toRoot: str('base64'),
+    },
+    ['from', 'to', 'hashes'],
+  ),
+  Provenance: obj({ digest, environments: { type: 'array', items: str() }, promotions: { type: 'array', items: ref('Promotion') } }, [
+    'digest',
+    'environments',
+    'promotions',
+  ]),
+  Token: obj(
+    {
+      id: str(),
+      name: str(),
+      roles: { type: 'array', items: str() },
+      createdBy: str(),
+      createdAt: time,
+      revokedAt: nullable(time),
+      revokedBy: nullable(str()),
+    },
+    ['id', 'name', 'roles'],
+  ),
+  TokenCreated: obj(
+    {
+      id: str(),
+      name: str(),
+      roles: { type: 'array', items: str() },
+      token: str('the secret; shown in this answer only'),
+      createdAt: time,
+    },
+    ['id', 'name', 'token'],
+  ),
   TokenList: obj({ items: { type: 'array', items: ref('Token') } }, ['items']),
-  ScanStored: obj({ id: str(), digest, source: str(), scanner: { type: 'object' }, scannedAt: time, receivedAt: time, counts, findings: { type: 'integer' }, created: { type: 'boolean' } }, ['id', 'digest', 'created']),
-  Findings: obj({ digest, results: { type: 'array', items: obj({ id: str(), source: str(), origin: str(), scannedAt: time, counts, findings: { type: 'array', items: { type: 'object' } } }) } }, ['digest', 'results']),
-  Waiver: obj({ id: str(), vulnerabilityId: str(), scope: { type: 'object' }, justification: str(), vex: nullable({ type: 'object' }), expiresAt: time, createdBy: who, createdAt: time, revokedAt: nullable(time), revokedBy: nullable(who), active: { type: 'boolean' } }, ['id', 'vulnerabilityId', 'scope', 'active']),
+  ScanStored: obj(
+    {
+      id: str(),
+      digest,
+      source: str(),
+      scanner: { type: 'object' },
+      scannedAt: time,
+      receivedAt: time,
+      counts,
+      findings: { type: 'integer' },
+      created: { type: 'boolean' },
+    },
+    ['id', 'digest', 'created'],
+  ),
+  Findings: obj(
+    {
+      digest,
+      results: {
+        type: 'array',
+        items: obj({
+          id: str(),
+          source: str(),
+          origin: str(),
+          scannedAt: time,
+          counts,
+          findings: { type: 'array', items: { type: 'object' } },
+        }),
+      },
+    },
+    ['digest', 'results'],
+  ),
+  Waiver: obj(
+    {
+      id: str(),
+      vulnerabilityId: str(),
+      scope: { type: 'object' },
+      justification: str(),
+      vex: nullable({ type: 'object' }),
+      expiresAt: time,
+      createdBy: who,
+      createdAt: time,
+      revokedAt: nullable(time),
+      revokedBy: nullable(who),
+      active: { type: 'boolean' },
+    },
+    ['id', 'vulnerabilityId', 'scope', 'active'],
+  ),
   Me: obj(
-    { id: str(), name: str(), kind: { enum: ['person', 'workload'] }, person: str(), roles: { type: 'array', items: str() }, credential: nullable({ type: 'object' }), csrfToken: str('with a sign-in session: send it as X-CSRF-Token on requests that change state') },
+    {
+      id: str(),
+      name: str(),
+      kind: { enum: ['person', 'workload'] },
+      person: str(),
+      roles: { type: 'array', items: str() },
+      credential: nullable({ type: 'object' }),
+      csrfToken: str('with a sign-in session: send it as X-CSRF-Token on requests that change state'),
+    },
     ['id', 'name', 'roles'],
   ),
   SignedOut: obj({ signedOut: { const: true } }, ['signedOut']),
@@ -130,18 +297,36 @@ const ROUTES: Record<string, RouteDoc> = {
   'post /api/v1/promotions/{id}/retry': { summary: 'Try a failed copy again', body: ref('Promotion') },
   'post /api/v1/promotions/{id}/reevaluate': { summary: 'Run the gates again in a new round', body: ref('Promotion') },
   'post /api/v1/policy/evaluate': { summary: "Dry run of an environment's policy against an image", body: ref('PolicyEvaluation') },
-  'get /api/v1/environments': { summary: 'The environments of the pipeline and what is in each', body: { type: 'array', items: ref('Environment') } },
-  'get /api/v1/images/{digest}/provenance': { summary: 'Where a digest has been, who let it in and on what evidence', body: ref('Provenance') },
-  'post /api/v1/images/{digest}/scans': { summary: 'Upload a scanner report or a signed vulnerability attestation', body: ref('ScanStored') },
-  'get /api/v1/images/{digest}/findings': { summary: 'Findings per scan source for a digest, with the waivers that cover them', body: ref('Findings') },
+  'get /api/v1/environments': {
+    summary: 'The environments of the pipeline and what is in each',
+    body: { type: 'array', items: ref('Environment') },
+  },
+  'get /api/v1/images/{digest}/provenance': {
+    summary: 'Where a digest has been, who let it in and on what evidence',
+    body: ref('Provenance'),
+  },
+  'post /api/v1/images/{digest}/scans': {
+    summary: 'Upload a scanner report or a signed vulnerability attestation',
+    body: ref('ScanStored'),
+  },
+  'get /api/v1/images/{digest}/findings': {
+    summary: 'Findings per scan source for a digest, with the waivers that cover them',
+    body: ref('Findings'),
+  },
   'get /api/v1/audit/events': { summary: 'Read the audit log', body: ref('AuditEventPage') },
-  'get /api/v1/audit/verify': { summary: "Check the audit log's Merkle tree against its signed checkpoints", body: ref('AuditVerification') },
+  'get /api/v1/audit/verify': {
+    summary: "Check the audit log's Merkle tree against its signed checkpoints",
+    body: ref('AuditVerification'),
+  },
   'get /api/v1/audit/key': { summary: "The key that verifies the audit log's checkpoints", body: ref('AuditKey') },
   'get /api/v1/audit/checkpoints': { summary: 'Signed checkpoints of the audit log, newest first', body: ref('CheckpointPage') },
   'post /api/v1/audit/checkpoints': { summary: 'Integrate pending events and sign a checkpoint now', body: ref('Checkpoint') },
   'get /api/v1/audit/proofs/inclusion': { summary: "An event's inclusion proof in the audit log's tree", body: ref('InclusionProof') },
   'get /api/v1/audit/leaves': { summary: "A page of the audit log's leaves with their events, for an export", body: ref('LeafPage') },
-  'get /api/v1/audit/proofs/consistency': { summary: 'A consistency proof between two sizes of the audit log', body: ref('ConsistencyProof') },
+  'get /api/v1/audit/proofs/consistency': {
+    summary: 'A consistency proof between two sizes of the audit log',
+    body: ref('ConsistencyProof'),
+  },
   'post /api/v1/tokens': { summary: 'Create an API token (its secret is shown once)', body: ref('TokenCreated') },
   'get /api/v1/tokens': { summary: 'List API tokens, never their secrets', body: ref('TokenList') },
   'delete /api/v1/tokens/{id}': { summary: 'Revoke an API token', body: ref('Token') },
@@ -175,7 +360,11 @@ export async function openApiDocument(app: INestApplication): Promise<OpenAPIObj
       .setDescription('Promotes container images between environments behind gates and approvals')
       .setVersion('1')
       // API tokens are opaque random strings (pmt_…), not JWTs: no bearerFormat, so no tool tries to decode them.
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'an API token (POST /api/v1/tokens), sent as Authorization: Bearer <token>' })
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        description: 'an API token (POST /api/v1/tokens), sent as Authorization: Bearer <token>',
+      })
       .build(),
   );
   // addBearerAuth fills in bearerFormat 'JWT' whatever it is given.
@@ -197,7 +386,13 @@ export async function openApiDocument(app: INestApplication): Promise<OpenAPIObj
           described.body === 'text' ? { 'text/plain': { schema: { type: 'string' } } } : { 'application/json': { schema: described.body } };
       }
       if (!OPEN.has(key)) {
-        op.responses = { ...op.responses, '401': op.responses?.['401'] ?? { description: 'no token, or one that is unknown, revoked or expired', content: { 'application/json': { schema: ref('Error') } } } };
+        op.responses = {
+          ...op.responses,
+          '401': op.responses?.['401'] ?? {
+            description: 'no token, or one that is unknown, revoked or expired',
+            content: { 'application/json': { schema: ref('Error') } },
+          },
+        };
       }
     }
   }

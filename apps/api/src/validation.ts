@@ -1,6 +1,6 @@
 import type { PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
-import { hasLoneSurrogate, ServiceError } from '../../../libs/domain/index.js';
+import { hasLoneSurrogate, ServiceError } from '#libs/domain/index.js';
 
 function fieldOf(path: readonly PropertyKey[], what: string): string {
   return path.map(String).join('.') || what;

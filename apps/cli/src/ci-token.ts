@@ -16,7 +16,8 @@ export async function ciToken(source: string, env: Record<string, string | undef
   if (!variable) throw new CliError(`error: --oidc must be github, gitlab or env:VARIABLE, not '${source}'`);
   const token = env[variable]?.trim();
   if (!token) {
-    const hint = source === 'gitlab' ? ` (declare it in .gitlab-ci.yml: id_tokens: { ${GITLAB_TOKEN_VARIABLE}: { aud: ${audience} } })` : '';
+    const hint =
+      source === 'gitlab' ? ` (declare it in .gitlab-ci.yml: id_tokens: { ${GITLAB_TOKEN_VARIABLE}: { aud: ${audience} } })` : '';
     throw new CliError(`error: --oidc ${source}: ${variable} is not set${hint}`);
   }
   return token;
@@ -32,7 +33,11 @@ async function githubToken(env: Record<string, string | undefined>, audience: st
   target.searchParams.set('audience', audience);
   let res: Response;
   try {
-    res = await fetch(target, { headers: { authorization: `bearer ${bearer}`, accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(10_000) });
+    res = await fetch(target, {
+      headers: { authorization: `bearer ${bearer}`, accept: 'application/json' },
+      redirect: 'error',
+      signal: AbortSignal.timeout(10_000),
+    });
   } catch (err) {
     throw new CliError(`error: --oidc github: the Actions token service is unreachable: ${(err as Error).message}`);
   }

@@ -54,14 +54,23 @@ function blockedByGates(): Partial<Promotion> {
         gate: 'policy',
         status: 'failed',
         summary: 'denied by non-root',
-        evidence: { rules: [{ name: 'non-root', severity: 'deny', outcome: 'fail', platform: 'linux/amd64', message: 'the image runs as root; set USER' }] },
+        evidence: {
+          rules: [
+            { name: 'non-root', severity: 'deny', outcome: 'fail', platform: 'linux/amd64', message: 'the image runs as root; set USER' },
+          ],
+        },
         updatedAt: now(),
       },
       {
         gate: 'scan',
         status: 'failed',
         summary: '1 finding(s) at or above high: CVE-2023-5363 in libssl3',
-        evidence: { blockingCount: 1, blocking: [{ id: 'CVE-2023-5363', package: 'libssl3', installedVersion: '3.0.11-1', fixedVersion: '3.0.11-2', severity: 'critical' }] },
+        evidence: {
+          blockingCount: 1,
+          blocking: [
+            { id: 'CVE-2023-5363', package: 'libssl3', installedVersion: '3.0.11-1', fixedVersion: '3.0.11-2', severity: 'critical' },
+          ],
+        },
         updatedAt: now(),
       },
       { gate: 'signature', status: 'passed', summary: 'cosign signature valid', updatedAt: now() },
@@ -76,7 +85,16 @@ function refusedByRita(): Partial<Promotion> {
       { approver: { id: 'u-ann', name: 'ann' }, decision: 'approve', comment: null, at: now(), counts: true },
       { approver: { id: 'u-rm', name: 'rita' }, decision: 'reject', comment: 'not during the freeze', at: now(), counts: true },
     ],
-    reviews: [{ reviewer: { id: 'u-sam', name: 'sam' }, kind: 'security', verdict: 'reject', notes: 'CVE-2023-5363 is exploitable here', at: now(), counts: true }],
+    reviews: [
+      {
+        reviewer: { id: 'u-sam', name: 'sam' },
+        kind: 'security',
+        verdict: 'reject',
+        notes: 'CVE-2023-5363 is exploitable here',
+        at: now(),
+        counts: true,
+      },
+    ],
   };
 }
 
@@ -144,7 +162,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const key = typeof idem === 'string' ? idem : undefined;
     const existing = key ? idempotency.get(key) : undefined;
     if (existing) return send(res, 200, promotions.get(existing));
-    if (image.endsWith(':live')) return fail(res, 409, 'Conflict', "sha256:abc123 already has an open promotion into 'production'", { promotionId: 'p-waiting', status: 'awaiting_approval' });
+    if (image.endsWith(':live'))
+      return fail(res, 409, 'Conflict', "sha256:abc123 already has an open promotion into 'production'", {
+        promotionId: 'p-waiting',
+        status: 'awaiting_approval',
+      });
     const id = `p-${nextId++}`;
     const p = makePromotion(id, image, target, 'pending');
     promotions.set(id, p);
@@ -155,7 +177,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (image.endsWith(':refused')) scripts.set(id, ['awaiting_approval', refusedByRita()]);
     if (image.endsWith(':flaky')) scripts.set(id, ['evaluating', 503, 'drop', 503, 'awaiting_approval', 'drop', 'promoting', 'promoted']);
     if (image.endsWith(':doomed')) {
-      const attempt = (n: number) => ({ message: 'registry answered 503 <Service Unavailable>', step: 'copy', at: `2026-11-24T10:0${n}:00.000Z`, attempt: n });
+      const attempt = (n: number) => ({
+        message: 'registry answered 503 <Service Unavailable>',
+        step: 'copy',
+        at: `2026-11-24T10:0${n}:00.000Z`,
+        attempt: n,
+      });
       scripts.set(id, [
         { status: 'promoting', lastError: attempt(1) },
         { status: 'promoting', lastError: attempt(1) },
@@ -164,9 +191,19 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       ]);
     }
     if (image.endsWith(':copying')) {
-      const progress = (done: number) => ({ blobsDone: done, blobsTotal: 3, bytesDone: done * 1024 * 1024, bytesTotal: 3 * 1024 * 1024, updatedAt: now() });
+      const progress = (done: number) => ({
+        blobsDone: done,
+        blobsTotal: 3,
+        bytesDone: done * 1024 * 1024,
+        bytesTotal: 3 * 1024 * 1024,
+        updatedAt: now(),
+      });
       const nothingYet = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0, updatedAt: now() };
-      scripts.set(id, [{ status: 'promoting', progress: nothingYet }, { status: 'promoting', progress: progress(1) }, { status: 'promoted', progress: progress(3) }]);
+      scripts.set(id, [
+        { status: 'promoting', progress: nothingYet },
+        { status: 'promoting', progress: progress(1) },
+        { status: 'promoted', progress: progress(3) },
+      ]);
     }
     return send(res, 202, p);
   }
@@ -198,7 +235,15 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       res,
       200,
       auditBroken
-        ? { ok: false, events: 12, pending: 0, head: 'f00d', checkpoint: null, from: 0, brokenAt: { seq: 7, id: 'evt-7', index: 6, size: null, reason: 'hash mismatch' } }
+        ? {
+            ok: false,
+            events: 12,
+            pending: 0,
+            head: 'f00d',
+            checkpoint: null,
+            from: 0,
+            brokenAt: { seq: 7, id: 'evt-7', index: 6, size: null, reason: 'hash mismatch' },
+          }
         : { ok: true, events: 12, pending: 0, head: 'beefcafe', checkpoint: { size: 10, rootHash: 'cafe' }, from: 0, brokenAt: null },
     );
   }
@@ -303,12 +348,7 @@ describe('promote', () => {
     const r = await run(['promote', '--image', 'registry/app:good', '--to', 'production', '--wait', '--interval', '20ms']);
     expect(r.code).toBe(0);
     const changes = r.stdout.split('\n').filter((l) => l.startsWith('['));
-    expect(changes.map((l) => l.replace(/^\[[^\]]+\] /, ''))).toEqual([
-      'evaluating',
-      'awaiting_approval',
-      'promoting',
-      'promoted',
-    ]);
+    expect(changes.map((l) => l.replace(/^\[[^\]]+\] /, ''))).toEqual(['evaluating', 'awaiting_approval', 'promoting', 'promoted']);
     expect(r.stdout).toMatch(/promoted registry\/app:good to production/);
     const polls = requests.filter((q) => q.method === 'GET');
     expect(polls.length).toBe(5);
@@ -330,7 +370,18 @@ describe('promote', () => {
 
   it('--wait times out with exit 1 and says so', async () => {
     const started = Date.now();
-    const r = await run(['promote', '--image', 'registry/app:stuck', '--to', 'production', '--wait', '--interval', '20ms', '--timeout', '150ms']);
+    const r = await run([
+      'promote',
+      '--image',
+      'registry/app:stuck',
+      '--to',
+      'production',
+      '--wait',
+      '--interval',
+      '20ms',
+      '--timeout',
+      '150ms',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/timed out after 150ms .*last status: pending/);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -427,7 +478,12 @@ describe('waiting: reasons, restarts, resuming', () => {
     scripts.set('p-waiting', ['approved', 'promoting', 'promoted']);
     const ok = await run(['wait', 'p-waiting', '--interval', '20ms']);
     expect(ok.code).toBe(0);
-    expect(ok.stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => l.replace(/^\[[^\]]+\] /, ''))).toEqual(['promoting', 'promoted']);
+    expect(
+      ok.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('['))
+        .map((l) => l.replace(/^\[[^\]]+\] /, '')),
+    ).toEqual(['promoting', 'promoted']);
     const blocked = await run(['wait', 'p-blocked', '--json']);
     expect(blocked.code).toBe(1);
     expect((JSON.parse(blocked.stdout) as Promotion).status).toBe('blocked');
@@ -443,7 +499,9 @@ describe('waiting: reasons, restarts, resuming', () => {
     expect(r.stderr.match(/\] error: copy, attempt 1 at 2026-11-24T10:01:00.000Z: registry answered 503/g)).toHaveLength(1);
     expect(r.stderr).toMatch(/\] error: copy, attempt 2 at /);
     expect(r.stderr).not.toMatch(/\] error: copy, attempt 3/);
-    expect(r.stderr).toContain('error: promotion p-1 ended failed, not promoted\n  it failed: copy, attempt 3 at 2026-11-24T10:03:00.000Z: registry answered 503 <Service Unavailable>');
+    expect(r.stderr).toContain(
+      'error: promotion p-1 ended failed, not promoted\n  it failed: copy, attempt 3 at 2026-11-24T10:03:00.000Z: registry answered 503 <Service Unavailable>',
+    );
     expect(r.stderr).toContain('promoctl retry p-1');
   });
 
@@ -487,7 +545,13 @@ describe('status', () => {
   it('shows how far the copy of a promoting promotion has got', async () => {
     const p = promotions.get('p-waiting')!;
     p.status = 'promoting';
-    p.progress = { blobsDone: 12, blobsTotal: 60, bytesDone: 512 * 1024 * 1024, bytesTotal: 2 * 1024 * 1024 * 1024, updatedAt: '2026-11-24T12:00:02.000Z' };
+    p.progress = {
+      blobsDone: 12,
+      blobsTotal: 60,
+      bytesDone: 512 * 1024 * 1024,
+      bytesTotal: 2 * 1024 * 1024 * 1024,
+      updatedAt: '2026-11-24T12:00:02.000Z',
+    };
     const r = await run(['status', 'p-waiting']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('  copy:      12/60 blobs, 512.0 MiB of 2.0 GiB (as of 2026-11-24T12:00:02.000Z)\n');
@@ -510,7 +574,9 @@ describe('status', () => {
 describe('approve and reject', () => {
   it('approve shows the gates, then sends the decision and comment bound to the evidence it showed, and prints what is still needed', async () => {
     promotions.get('p-waiting')!.evidenceDigest = EVIDENCE;
-    promotions.get('p-waiting')!.gates = [{ gate: 'scan', status: 'passed', summary: 'no finding at or above critical remains', updatedAt: now() }];
+    promotions.get('p-waiting')!.gates = [
+      { gate: 'scan', status: 'passed', summary: 'no finding at or above critical remains', updatedAt: now() },
+    ];
     const r = await run(['approve', 'p-waiting', '--comment', 'looks good']);
     expect(r.code).toBe(0);
     expect(requests[0]).toMatchObject({ method: 'GET', path: '/api/v1/promotions/p-waiting' });

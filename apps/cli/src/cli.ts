@@ -48,7 +48,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   registerTokenCreate(token, env);
   registerTokenList(token, env);
   registerTokenRevoke(token, env);
-  const audit = program.command('audit').description('inspect and verify the audit log (a Merkle transparency log with signed checkpoints)');
+  const audit = program
+    .command('audit')
+    .description('inspect and verify the audit log (a Merkle transparency log with signed checkpoints)');
   registerAuditVerify(audit, env);
   registerAudit(audit, env);
   registerVulnDbImport(program.command('vulndb').description('manage the local vulnerability database (runs against DATABASE_URL)'), env);

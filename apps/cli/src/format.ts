@@ -46,9 +46,7 @@ export function neededSummary(p: Promotion): string {
 export function table(rows: string[][], indent = '  '): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) =>
-    (indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).trimEnd(),
-  );
+  return rows.map((row) => (indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).trimEnd());
 }
 
 /** `copy, attempt 3 at 2026-12-02T10:00:00.000Z: <message>` */

@@ -88,17 +88,29 @@ function advice(g: GateResult, p: Promotion): string {
 function gateDetails(g: GateResult): string[] {
   const evidence = (g.evidence ?? {}) as Record<string, unknown>;
   if (g.gate === 'scan' && Array.isArray(evidence.blocking)) {
-    const blocking = evidence.blocking as { id?: string; package?: string; installedVersion?: string; fixedVersion?: string | null; severity?: string }[];
+    const blocking = evidence.blocking as {
+      id?: string;
+      package?: string;
+      installedVersion?: string;
+      fixedVersion?: string | null;
+      severity?: string;
+    }[];
     return limited(
-      blocking.map((f) => `${f.id} in ${f.package} ${f.installedVersion} (${f.severity}): ${f.fixedVersion ? `fixed in ${f.fixedVersion}` : 'no fix yet'}`),
+      blocking.map(
+        (f) =>
+          `${f.id} in ${f.package} ${f.installedVersion} (${f.severity}): ${f.fixedVersion ? `fixed in ${f.fixedVersion}` : 'no fix yet'}`,
+      ),
       typeof evidence.blockingCount === 'number' ? evidence.blockingCount : blocking.length,
     );
   }
   if (g.gate === 'policy' && Array.isArray(evidence.rules)) {
-    const denied = (evidence.rules as { name?: string; outcome?: string; severity?: string; message?: string | null; platform?: string }[]).filter(
-      (r) => r.outcome !== 'pass' && r.severity === 'deny',
+    const denied = (
+      evidence.rules as { name?: string; outcome?: string; severity?: string; message?: string | null; platform?: string }[]
+    ).filter((r) => r.outcome !== 'pass' && r.severity === 'deny');
+    return limited(
+      denied.map((r) => `rule ${r.name}${r.platform ? ` (${r.platform})` : ''}: ${r.message ?? r.outcome}`),
+      denied.length,
     );
-    return limited(denied.map((r) => `rule ${r.name}${r.platform ? ` (${r.platform})` : ''}: ${r.message ?? r.outcome}`), denied.length);
   }
   return [];
 }

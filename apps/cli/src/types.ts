@@ -1,4 +1,4 @@
-import { STATUS_GROUPS, type Decision, type PromotionStatus } from '../../../libs/domain/index.js';
+import { STATUS_GROUPS, type Decision, type PromotionStatus } from '#libs/domain/index.js';
 
 export type { PromotionStatus };
 

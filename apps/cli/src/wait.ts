@@ -75,7 +75,8 @@ export async function waitFor(ctx: Ctx, initial: Promotion | string, opts: WaitO
     }
     // An error the service is retrying (a copy attempt, a gate) is news while the promotion still moves.
     const error = body.lastError;
-    if (current !== null && error && error.at !== current.lastError?.at && !finished(body)) ctx.err(`${stamp()} error: ${lastErrorLine(error)}`);
+    if (current !== null && error && error.at !== current.lastError?.at && !finished(body))
+      ctx.err(`${stamp()} error: ${lastErrorLine(error)}`);
     current = body;
     showProgress(current);
   }
@@ -91,7 +92,9 @@ export async function waitFor(ctx: Ctx, initial: Promotion | string, opts: WaitO
 
 function timedOut(ctx: Ctx, id: string, current: Promotion | null, opts: WaitOptions, outage: string | null): number {
   if (ctx.json && current) ctx.printJson(current);
-  ctx.err(`error: timed out after ${formatDuration(opts.timeout)} waiting for promotion ${id} (last status: ${current?.status ?? 'unknown'})`);
+  ctx.err(
+    `error: timed out after ${formatDuration(opts.timeout)} waiting for promotion ${id} (last status: ${current?.status ?? 'unknown'})`,
+  );
   if (outage !== null) ctx.err(`  the promoter was not answering at the end (${outage}); the status above may be out of date`);
   if (current) for (const line of pendingReasons(current)) ctx.err(`  ${line}`);
   ctx.err(`  to keep waiting: promoctl wait ${id}`);

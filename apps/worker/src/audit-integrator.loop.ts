@@ -1,5 +1,5 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { AuditIntegrator } from '../../../libs/workflow/index.js';
+import { AuditIntegrator } from '#libs/workflow/index.js';
 
 const IDLE_MS = 250;
 const RETRY_MS = 5_000;

@@ -1,6 +1,21 @@
-import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
-import { NotifyModule } from '../../../libs/notify/index.js';
-import { GATE_HANDLERS, GateService, PolicyGate, PolicyModule, WorkflowModule, type Gate, type GateHandlers } from '../../../libs/workflow/index.js';
+import {
+  Injectable,
+  Module,
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  type INestApplicationContext,
+  type Type,
+} from '@nestjs/common';
+import { NotifyModule } from '#libs/notify/index.js';
+import {
+  GATE_HANDLERS,
+  GateService,
+  PolicyGate,
+  PolicyModule,
+  WorkflowModule,
+  type Gate,
+  type GateHandlers,
+} from '#libs/workflow/index.js';
 import { PolicyProcessor, ScanProcessor, VerifyProcessor } from './processors/gate.processor.js';
 import { NotifyProcessor } from './processors/notify.processor.js';
 import { AuditProcessor } from './processors/audit.processor.js';
@@ -36,7 +51,9 @@ class WorkerDrainer implements BeforeApplicationShutdown {
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.verify, this.scan, this.policy, this.promote, this.reconcile, this.notify, this.audit].map((p) => p.worker?.close()));
+    await Promise.all(
+      [this.verify, this.scan, this.policy, this.promote, this.reconcile, this.notify, this.audit].map((p) => p.worker?.close()),
+    );
   }
 }
 

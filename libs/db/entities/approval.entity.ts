@@ -1,4 +1,4 @@
-import type { Decision } from '../../domain/index.js';
+import type { Decision } from '#libs/domain/index.js';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 @Entity({ name: 'approvals' })

@@ -1,4 +1,4 @@
-import type { PromotionStatus } from '../../domain/index.js';
+import type { PromotionStatus } from '#libs/domain/index.js';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /** The last error a promotion met, shown to every reader: what went wrong, where, when, on which attempt. */

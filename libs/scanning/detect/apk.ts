@@ -16,7 +16,11 @@ export function apkPackages(text: string, foundIn: string, os: OsInfo | null): P
         name,
         version,
         ecosystem: os?.ecosystem ?? 'Alpine',
-        purl: purl('apk', 'alpine', name, version, { arch, distro: os?.versionId ? `alpine-${os.versionId}` : null, upstream: origin !== name ? origin : null }),
+        purl: purl('apk', 'alpine', name, version, {
+          arch,
+          distro: os?.versionId ? `alpine-${os.versionId}` : null,
+          upstream: origin !== name ? origin : null,
+        }),
         sourceName: origin,
         sourceVersion: version,
         arch,

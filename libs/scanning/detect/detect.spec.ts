@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { apkPackages } from './apk.js';
 import { dpkgPackages } from './dpkg.js';
-import { ImageFsError, type WantedEntry } from '../../imagefs/index.js';
+import { ImageFsError, type WantedEntry } from '#libs/imagefs/index.js';
 import { detectPackages, scannerWants } from './index.js';
 import { npmInstalledPackage, npmLockPackages } from './npm.js';
 import { osInfo } from './os-release.js';
 import { pythonPackage } from './python.js';
 
-const debian12 = osInfo('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n');
+const debian12 = osInfo(
+  'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n',
+);
 
 describe('os-release', () => {
   it.each([
@@ -72,12 +74,20 @@ describe('dpkg status', () => {
   });
 
   it('distroless status.d files have no Status field and still count', () => {
-    const pkgs = dpkgPackages('Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n', '/var/lib/dpkg/status.d/tzdata', debian12, false);
+    const pkgs = dpkgPackages(
+      'Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n',
+      '/var/lib/dpkg/status.d/tzdata',
+      debian12,
+      false,
+    );
     expect(pkgs).toMatchObject([{ name: 'tzdata', version: '2024a-0+deb12u1' }]);
   });
 
   it('reads a 10,000-package status file', () => {
-    const big = Array.from({ length: 10_000 }, (_, i) => `Package: pkg${i}\nStatus: install ok installed\nVersion: 1.${i}-1\nArchitecture: amd64\n`).join('\n');
+    const big = Array.from(
+      { length: 10_000 },
+      (_, i) => `Package: pkg${i}\nStatus: install ok installed\nVersion: 1.${i}-1\nArchitecture: amd64\n`,
+    ).join('\n');
     const pkgs = dpkgPackages(big, '/var/lib/dpkg/status', debian12, true);
     expect(pkgs).toHaveLength(10_000);
     expect(pkgs[9999]).toMatchObject({ name: 'pkg9999', version: '1.9999-1' });
@@ -86,12 +96,19 @@ describe('dpkg status', () => {
 
 describe('apk installed database', () => {
   it('reads P/V/A/o per stanza', () => {
-    const text = 'C:Q1abc=\nP:libcrypto3\nV:3.1.4-r5\nA:x86_64\no:openssl\nT:Crypto library\n\nP:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n';
+    const text =
+      'C:Q1abc=\nP:libcrypto3\nV:3.1.4-r5\nA:x86_64\no:openssl\nT:Crypto library\n\nP:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n';
     const os = osInfo('ID=alpine\nVERSION_ID=3.19.1\n');
     const pkgs = apkPackages(text, '/lib/apk/db/installed', os);
 
     expect(pkgs).toMatchObject([
-      { name: 'libcrypto3', version: '3.1.4-r5', sourceName: 'openssl', ecosystem: 'Alpine:v3.19', purl: 'pkg:apk/alpine/libcrypto3@3.1.4-r5?arch=x86_64&distro=alpine-3.19.1&upstream=openssl' },
+      {
+        name: 'libcrypto3',
+        version: '3.1.4-r5',
+        sourceName: 'openssl',
+        ecosystem: 'Alpine:v3.19',
+        purl: 'pkg:apk/alpine/libcrypto3@3.1.4-r5?arch=x86_64&distro=alpine-3.19.1&upstream=openssl',
+      },
       { name: 'musl', version: '1.2.4_git20230717-r4', sourceName: 'musl' },
     ]);
   });
@@ -115,7 +132,10 @@ describe('npm', () => {
   });
 
   it('reads an installed package.json; a broken one is not a package', () => {
-    expect(npmInstalledPackage('{"name":"@scope/x","version":"1.2.3"}', '/app/node_modules/@scope/x/package.json')).toMatchObject({ name: '@scope/x', purl: 'pkg:npm/%40scope/x@1.2.3' });
+    expect(npmInstalledPackage('{"name":"@scope/x","version":"1.2.3"}', '/app/node_modules/@scope/x/package.json')).toMatchObject({
+      name: '@scope/x',
+      purl: 'pkg:npm/%40scope/x@1.2.3',
+    });
     expect(npmInstalledPackage('{not json', '/x/node_modules/y/package.json')).toBeNull();
     expect(npmInstalledPackage('{"name":"y"}', '/x/node_modules/y/package.json')).toBeNull();
   });
@@ -123,7 +143,10 @@ describe('npm', () => {
 
 describe('python', () => {
   it('reads Name and Version from METADATA, normalised as PEP 503', () => {
-    const p = pythonPackage('Metadata-Version: 2.1\nName: Flask_Cors\nVersion: 3.0.9\nSummary: x\n\nName: body-is-not-headers\n', '/usr/lib/python3/dist-packages/Flask_Cors-3.0.9.dist-info/METADATA');
+    const p = pythonPackage(
+      'Metadata-Version: 2.1\nName: Flask_Cors\nVersion: 3.0.9\nSummary: x\n\nName: body-is-not-headers\n',
+      '/usr/lib/python3/dist-packages/Flask_Cors-3.0.9.dist-info/METADATA',
+    );
     expect(p).toMatchObject({ name: 'flask-cors', version: '3.0.9', ecosystem: 'PyPI', purl: 'pkg:pypi/flask-cors@3.0.9' });
   });
 });
@@ -161,13 +184,24 @@ describe('detectPackages over the wanted files', () => {
 
   it('a file reached by two paths (/lib → /usr/lib) is one package, found where it really is', () => {
     const real = '/usr/lib/python3/dist-packages/requests-2.30.0.dist-info/METADATA';
-    const files = [file('/lib/python3/dist-packages/requests-2.30.0.dist-info/METADATA', METADATA, { realPath: real }), file(real, METADATA)];
+    const files = [
+      file('/lib/python3/dist-packages/requests-2.30.0.dist-info/METADATA', METADATA, { realPath: real }),
+      file(real, METADATA),
+    ];
     expect(detectPackages({ files: () => files }).packages).toMatchObject([{ purl: 'pkg:pypi/requests@2.30.0', foundIn: real }]);
   });
 
   it('a wanted file with a problem, or without content, fails detection naming the path and where it leads', () => {
-    const broken = [file('/etc/os-release', 'ID=debian\n'), file('/var/lib/dpkg/status', null, { realPath: null, problem: 'a symlink to "/x", which does not resolve inside the image' })];
-    expect(() => detectPackages({ files: () => broken })).toThrow(new ImageFsError('unreadable_file', '/var/lib/dpkg/status cannot be read: a symlink to "/x", which does not resolve inside the image; failing closed rather than skipping it'));
+    const broken = [
+      file('/etc/os-release', 'ID=debian\n'),
+      file('/var/lib/dpkg/status', null, { realPath: null, problem: 'a symlink to "/x", which does not resolve inside the image' }),
+    ];
+    expect(() => detectPackages({ files: () => broken })).toThrow(
+      new ImageFsError(
+        'unreadable_file',
+        '/var/lib/dpkg/status cannot be read: a symlink to "/x", which does not resolve inside the image; failing closed rather than skipping it',
+      ),
+    );
     const empty = [file('/lib/apk/db/installed', null, { realPath: '/opt/db' })];
     expect(() => detectPackages({ files: () => empty })).toThrow('/lib/apk/db/installed (/opt/db) cannot be read: no content');
   });

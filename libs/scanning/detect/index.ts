@@ -1,4 +1,4 @@
-import { ImageFsError, type ImageFs } from '../../imagefs/index.js';
+import { ImageFsError, type ImageFs } from '#libs/imagefs/index.js';
 import type { OsInfo, Package } from '../packages.js';
 import { apkPackages } from './apk.js';
 import { dpkgPackages } from './dpkg.js';
@@ -49,7 +49,10 @@ export function detectPackages(fs: Pick<ImageFs, 'files'>): Detected {
   const unreadable = files.find((f) => f.problem !== null || f.content === null);
   if (unreadable) {
     const where = unreadable.realPath && unreadable.realPath !== unreadable.path ? ` (${unreadable.realPath})` : '';
-    throw new ImageFsError('unreadable_file', `${unreadable.path}${where} cannot be read: ${unreadable.problem ?? 'no content'}; failing closed rather than skipping it`);
+    throw new ImageFsError(
+      'unreadable_file',
+      `${unreadable.path}${where} cannot be read: ${unreadable.problem ?? 'no content'}; failing closed rather than skipping it`,
+    );
   }
   let os: OsInfo | null = null;
   for (const path of OS_RELEASE) {

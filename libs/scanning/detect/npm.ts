@@ -7,13 +7,24 @@ export function npmPackage(name: string, version: string, foundIn: string): Pack
   const slash = name.startsWith('@') ? name.indexOf('/') : -1;
   const namespace = slash > 0 ? name.slice(0, slash) : null;
   const bare = slash > 0 ? name.slice(slash + 1) : name;
-  return { type: 'npm', name, version, ecosystem: 'npm', purl: purl('npm', namespace, bare, version), sourceName: null, sourceVersion: null, arch: null, foundIn };
+  return {
+    type: 'npm',
+    name,
+    version,
+    ecosystem: 'npm',
+    purl: purl('npm', namespace, bare, version),
+    sourceName: null,
+    sourceVersion: null,
+    arch: null,
+    foundIn,
+  };
 }
 
 /** An installed package's own `node_modules/<name>/package.json` (or `node_modules/@scope/<name>/…`). */
 export function npmInstalledPackage(text: string, foundIn: string): Package | null {
   const json = parseJson(text);
-  if (!json || typeof json.name !== 'string' || typeof json.version !== 'string' || !NAME.test(json.name) || json.version === '') return null;
+  if (!json || typeof json.name !== 'string' || typeof json.version !== 'string' || !NAME.test(json.name) || json.version === '')
+    return null;
   return npmPackage(json.name, json.version, foundIn);
 }
 

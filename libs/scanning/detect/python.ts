@@ -14,5 +14,15 @@ export function pythonPackage(text: string, foundIn: string): Package | null {
   const version = h.get('version');
   if (!name || !version) return null;
   const normalized = normalizePypiName(name);
-  return { type: 'pypi', name: normalized, version, ecosystem: 'PyPI', purl: purl('pypi', null, normalized, version), sourceName: null, sourceVersion: null, arch: null, foundIn };
+  return {
+    type: 'pypi',
+    name: normalized,
+    version,
+    ecosystem: 'PyPI',
+    purl: purl('pypi', null, normalized, version),
+    sourceName: null,
+    sourceVersion: null,
+    arch: null,
+    foundIn,
+  };
 }

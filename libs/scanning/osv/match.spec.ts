@@ -22,11 +22,25 @@ const deb = (name: string, version: string, source = name, sourceVersion = versi
   foundIn: '/var/lib/dpkg/status',
 });
 
-const npm = (name: string, version: string): Package => ({ type: 'npm', name, version, ecosystem: 'npm', purl: `pkg:npm/${name}@${version}`, sourceName: null, sourceVersion: null, arch: null, foundIn: '/app/package-lock.json' });
+const npm = (name: string, version: string): Package => ({
+  type: 'npm',
+  name,
+  version,
+  ecosystem: 'npm',
+  purl: `pkg:npm/${name}@${version}`,
+  sourceName: null,
+  sourceVersion: null,
+  arch: null,
+  foundIn: '/app/package-lock.json',
+});
 
 describe('OSV range evaluation', () => {
   const range = (events: object[], type = 'ECOSYSTEM', ecosystem = 'Debian:12') =>
-    entries({ id: 'X-1', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem, name: 'p' }, ranges: [{ type, events }] }] })[0];
+    entries({
+      id: 'X-1',
+      modified: '2024-01-01T00:00:00Z',
+      affected: [{ package: { ecosystem, name: 'p' }, ranges: [{ type, events }] }],
+    })[0];
 
   it.each([
     // introduced 0, fixed: everything below the fix
@@ -70,7 +84,13 @@ describe('OSV range evaluation', () => {
     const e = entries({
       id: 'PYSEC-1',
       modified: '2024-01-01T00:00:00Z',
-      affected: [{ package: { ecosystem: 'PyPI', name: 'Requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '2.3.0' }, { fixed: '2.31.0' }] }], versions: ['1.0.0'] }],
+      affected: [
+        {
+          package: { ecosystem: 'PyPI', name: 'Requests' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '2.3.0' }, { fixed: '2.31.0' }] }],
+          versions: ['1.0.0'],
+        },
+      ],
     })[0];
     expect(e.package).toBe('requests');
     expect(affects(e, '2.31.0rc1')).toEqual({ affected: true, fixedVersion: '2.31.0' });
@@ -87,18 +107,38 @@ describe('matching packages to records', () => {
     aliases: ['CVE-2023-5363'],
     summary: 'openssl - security update',
     affected: [
-      { package: { ecosystem: 'Debian:12', name: 'openssl' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '3.0.11-1~deb12u2' }] }] },
-      { package: { ecosystem: 'Debian:11', name: 'openssl' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.1.1w-0+deb11u1' }] }] },
+      {
+        package: { ecosystem: 'Debian:12', name: 'openssl' },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '3.0.11-1~deb12u2' }] }],
+      },
+      {
+        package: { ecosystem: 'Debian:11', name: 'openssl' },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.1.1w-0+deb11u1' }] }],
+      },
     ],
     severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
   };
 
   it('binary packages match by source package within their release only, one finding per binary', () => {
-    const pkgs = [deb('libssl3', '3.0.11-1~deb12u1', 'openssl'), deb('openssl', '3.0.11-1~deb12u1'), deb('libssl1.1', '1.1.1n-0+deb11u5', 'openssl1.1')];
+    const pkgs = [
+      deb('libssl3', '3.0.11-1~deb12u1', 'openssl'),
+      deb('openssl', '3.0.11-1~deb12u1'),
+      deb('libssl1.1', '1.1.1n-0+deb11u5', 'openssl1.1'),
+    ];
     const found = matchEntries(pkgs, entries(openssl));
 
     expect(found).toEqual([
-      expect.objectContaining({ id: 'DSA-5532-1', package: 'libssl3', installedVersion: '3.0.11-1~deb12u1', fixedVersion: '3.0.11-1~deb12u2', severity: 'critical', cvssScore: 9.8, source: 'builtin', aliases: ['CVE-2023-5363'], ecosystem: 'Debian:12' }),
+      expect.objectContaining({
+        id: 'DSA-5532-1',
+        package: 'libssl3',
+        installedVersion: '3.0.11-1~deb12u1',
+        fixedVersion: '3.0.11-1~deb12u2',
+        severity: 'critical',
+        cvssScore: 9.8,
+        source: 'builtin',
+        aliases: ['CVE-2023-5363'],
+        ecosystem: 'Debian:12',
+      }),
       expect.objectContaining({ id: 'DSA-5532-1', package: 'openssl' }),
     ]);
   });
@@ -109,14 +149,35 @@ describe('matching packages to records', () => {
   });
 
   it('the source version decides, not the binNMU binary version', () => {
-    const record = { id: 'DEBIAN-CVE-1', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'Debian:12', name: 'gcc-12' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '12.2.0-14+b1' }] }] }] };
+    const record = {
+      id: 'DEBIAN-CVE-1',
+      modified: '2024-01-01T00:00:00Z',
+      affected: [
+        {
+          package: { ecosystem: 'Debian:12', name: 'gcc-12' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '12.2.0-14+b1' }] }],
+        },
+      ],
+    };
     // binary 12.2.0-14+b1 would look fixed; its source 12.2.0-14 is not.
     expect(matchEntries([deb('libgcc-s1', '12.2.0-14+b1', 'gcc-12', '12.2.0-14')], entries(record))).toHaveLength(1);
   });
 
   it('npm packages match by name and semver', () => {
-    const record = { id: 'GHSA-35jh-r3h4-6jhm', modified: '2024-01-01T00:00:00Z', database_specific: { severity: 'HIGH' }, affected: [{ package: { ecosystem: 'npm', name: 'lodash' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.17.21' }] }] }] };
-    expect(matchEntries([npm('lodash', '4.17.20'), npm('lodash', '4.17.21')], entries(record))).toMatchObject([{ installedVersion: '4.17.20', severity: 'high', cvssScore: null }]);
+    const record = {
+      id: 'GHSA-35jh-r3h4-6jhm',
+      modified: '2024-01-01T00:00:00Z',
+      database_specific: { severity: 'HIGH' },
+      affected: [
+        {
+          package: { ecosystem: 'npm', name: 'lodash' },
+          ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.17.21' }] }],
+        },
+      ],
+    };
+    expect(matchEntries([npm('lodash', '4.17.20'), npm('lodash', '4.17.21')], entries(record))).toMatchObject([
+      { installedVersion: '4.17.20', severity: 'high', cvssScore: null },
+    ]);
   });
 });
 
@@ -156,9 +217,19 @@ describe('records as OSV publishes them', () => {
       summary: 'Babel vulnerable to arbitrary code execution when compiling specifically crafted malicious code',
       severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:C/C:H/I:H/A:H' }],
       affected: [
-        { package: { ecosystem: 'npm', name: '@babel/traverse' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '7.23.2' }] }] },
-        { package: { ecosystem: 'npm', name: '@babel/traverse' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '8.0.0-alpha.0' }, { fixed: '8.0.0-alpha.4' }] }] },
-        { package: { ecosystem: 'npm', name: 'babel-traverse' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], database_specific: { last_known_affected_version_range: '<= 6.26.0' } },
+        {
+          package: { ecosystem: 'npm', name: '@babel/traverse' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '7.23.2' }] }],
+        },
+        {
+          package: { ecosystem: 'npm', name: '@babel/traverse' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '8.0.0-alpha.0' }, { fixed: '8.0.0-alpha.4' }] }],
+        },
+        {
+          package: { ecosystem: 'npm', name: 'babel-traverse' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }],
+          database_specific: { last_known_affected_version_range: '<= 6.26.0' },
+        },
       ],
       database_specific: { cwe_ids: ['CWE-184', 'CWE-697'], severity: 'CRITICAL', github_reviewed: true },
     };
@@ -173,7 +244,13 @@ describe('records as OSV publishes them', () => {
 });
 
 describe('severity', () => {
-  const sev = (extra: object) => entries({ id: 'S', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }], ...extra })[0];
+  const sev = (extra: object) =>
+    entries({
+      id: 'S',
+      modified: '2024-01-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }],
+      ...extra,
+    })[0];
 
   it('CVSS v3 and v4 vectors give scores and ratings; v4 is preferred', () => {
     expect(cvssScore('CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')).toBe(9.8);
@@ -188,12 +265,24 @@ describe('severity', () => {
         ],
       }),
     ).toMatchObject({ severity: 'critical', cvssScore: 9.3 });
-    expect(sev({ severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N' }] })).toMatchObject({ severity: 'low' });
+    expect(sev({ severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N' }] })).toMatchObject({
+      severity: 'low',
+    });
   });
 
   it('falls back to the source severity: GHSA MODERATE, Debian urgency, Ubuntu priority; else unknown', () => {
     expect(sev({ database_specific: { severity: 'MODERATE' } }).severity).toBe('medium');
-    const debian = entries({ id: 'D', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'Debian:12', name: 'x' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], ecosystem_specific: { urgency: 'high**' } }] })[0];
+    const debian = entries({
+      id: 'D',
+      modified: '2024-01-01T00:00:00Z',
+      affected: [
+        {
+          package: { ecosystem: 'Debian:12', name: 'x' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }],
+          ecosystem_specific: { urgency: 'high**' },
+        },
+      ],
+    })[0];
     expect(debian.severity).toBe('high');
     expect(sev({ severity: [{ type: 'Ubuntu', score: 'negligible' }] }).severity).toBe('low');
     expect(sev({ database_specific: { severity: 'not yet assigned' } }).severity).toBe('unknown');
@@ -210,10 +299,34 @@ describe('malformed OSV records', () => {
     [{ id: 'A', modified: '2024-01-01T00:00:00Z', affected: {} }, 'affected is not a list'],
     [{ id: 'A', modified: '2024-01-01T00:00:00Z', affected: [{}] }, 'affected[0].package is missing'],
     [{ id: 'A', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm' } }] }, 'needs an ecosystem and a name'],
-    [{ id: 'A', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'RANGE', events: [] }] }] }, 'type must be ECOSYSTEM, SEMVER or GIT'],
-    [{ id: 'A', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'SEMVER', events: [{ fixed: '1' }] }] }] }, 'no introduced event'],
-    [{ id: 'A', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'SEMVER', events: [{ introduced: 0 }] }] }] }, 'not one of introduced'],
-    [{ id: 'A', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: [1] }] }, 'versions is not a list of strings'],
+    [
+      {
+        id: 'A',
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'RANGE', events: [] }] }],
+      },
+      'type must be ECOSYSTEM, SEMVER or GIT',
+    ],
+    [
+      {
+        id: 'A',
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'SEMVER', events: [{ fixed: '1' }] }] }],
+      },
+      'no introduced event',
+    ],
+    [
+      {
+        id: 'A',
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'SEMVER', events: [{ introduced: 0 }] }] }],
+      },
+      'not one of introduced',
+    ],
+    [
+      { id: 'A', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: [1] }] },
+      'versions is not a list of strings',
+    ],
     [{ id: 'A', modified: '2024-01-01T00:00:00Z', aliases: 'CVE-1' }, 'aliases is not a list'],
     [{ id: 'A', modified: '2024-01-01T00:00:00Z', severity: [{ type: 'CVSS_V3' }] }, 'severity is not a list'],
   ])('%j is refused: %s', (record, reason) => {
@@ -223,7 +336,11 @@ describe('malformed OSV records', () => {
   });
 
   it('GIT ranges are dropped; a package with nothing left to match adds no entry', () => {
-    const parsed = parseOsvRecord({ id: 'OSV-1', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'GIT', repo: 'r', events: [{ introduced: 'abc' }] }] }] });
+    const parsed = parseOsvRecord({
+      id: 'OSV-1',
+      modified: '2024-01-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'GIT', repo: 'r', events: [{ introduced: 'abc' }] }] }],
+    });
     expect(parsed).toMatchObject({ ok: true, entries: [] });
   });
 });

@@ -38,7 +38,8 @@ export function affects(entry: Pick<VulnEntry, 'ecosystem' | 'affected'>, versio
     const hit = affectsSpec(spec, version, scheme);
     if (!hit.affected) continue;
     affected = true;
-    if (hit.fixedVersion && (fixedVersion === null || compareVersions(scheme, hit.fixedVersion, fixedVersion) < 0)) fixedVersion = hit.fixedVersion;
+    if (hit.fixedVersion && (fixedVersion === null || compareVersions(scheme, hit.fixedVersion, fixedVersion) < 0))
+      fixedVersion = hit.fixedVersion;
   }
   return { affected, fixedVersion };
 }

@@ -28,7 +28,8 @@ export interface VulnEntry {
   summary: string | null;
 }
 
-export type ParsedRecord = { ok: true; id: string; withdrawn: boolean; entries: VulnEntry[] } | { ok: false; id: string | null; reason: string };
+export type ParsedRecord =
+  { ok: true; id: string; withdrawn: boolean; entries: VulnEntry[] } | { ok: false; id: string | null; reason: string };
 
 const RANGE_TYPES = new Set(['ECOSYSTEM', 'SEMVER', 'GIT']);
 const EVENT_KEYS = new Set(['introduced', 'fixed', 'last_affected', 'limit']);
@@ -76,7 +77,8 @@ export function parseOsvRecord(value: unknown): ParsedRecord {
     const ranges: AffectedRange[] = [];
     for (const [j, r] of rangesIn.entries()) {
       const where = `affected[${i}].ranges[${j}]`;
-      if (!isObject(r) || typeof r.type !== 'string' || !RANGE_TYPES.has(r.type)) return fail(`${where}.type must be ECOSYSTEM, SEMVER or GIT`);
+      if (!isObject(r) || typeof r.type !== 'string' || !RANGE_TYPES.has(r.type))
+        return fail(`${where}.type must be ECOSYSTEM, SEMVER or GIT`);
       if (!Array.isArray(r.events) || r.events.length === 0) return fail(`${where}.events is not a non-empty list`);
       const events: RangeEvent[] = [];
       for (const e of r.events) {

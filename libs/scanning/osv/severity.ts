@@ -14,7 +14,10 @@ const VECTOR_V4 = /^CVSS:4\.0\/(?:[A-Z]{1,3}:[A-Z]\/?)+$/;
  * record's), else a named severity the source gives (GHSA `database_specific.severity`, Debian
  * urgency, Ubuntu priority), else unknown.
  */
-export function severityOf(record: Record<string, unknown>, affected: Record<string, unknown>[]): { severity: Severity; cvssScore: number | null } {
+export function severityOf(
+  record: Record<string, unknown>,
+  affected: Record<string, unknown>[],
+): { severity: Severity; cvssScore: number | null } {
   const lists = [...affected.map((a) => a.severity), record.severity].filter(Array.isArray) as OsvSeverity[][];
   for (const type of ['CVSS_V4', 'CVSS_V3']) {
     for (const list of lists) {
@@ -43,7 +46,8 @@ export function cvssScore(vector: string): number | null {
   try {
     let scores: { overall: number } | null = null;
     if (VECTOR_V4.test(vector)) scores = new cvss.Cvss4P0(vector).calculateScores();
-    else if (VECTOR_V3.test(vector)) scores = vector.startsWith('CVSS:3.0') ? new cvss.Cvss3P0(vector).calculateScores() : new cvss.Cvss3P1(vector).calculateScores();
+    else if (VECTOR_V3.test(vector))
+      scores = vector.startsWith('CVSS:3.0') ? new cvss.Cvss3P0(vector).calculateScores() : new cvss.Cvss3P1(vector).calculateScores();
     return scores && Number.isFinite(scores.overall) ? scores.overall : null;
   } catch {
     return null;

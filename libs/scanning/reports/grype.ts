@@ -42,7 +42,10 @@ export function parseGrypeReport(json: unknown): ParsedReport {
       installedVersion: str(a, 'version', `${at}.artifact`),
       fixedVersion: (fixed as string | undefined) ?? null,
       severity: severityOf(v.severity),
-      cvssScore: bestCvss([...arr(v, 'cvss', `${at}.vulnerability`), ...arr(m, 'relatedVulnerabilities', at).flatMap((r) => (isObject(r) ? arr(r, 'cvss', at) : []))]),
+      cvssScore: bestCvss([
+        ...arr(v, 'cvss', `${at}.vulnerability`),
+        ...arr(m, 'relatedVulnerabilities', at).flatMap((r) => (isObject(r) ? arr(r, 'cvss', at) : [])),
+      ]),
       source: 'grype',
       title: optStr(v, 'description')?.slice(0, 300) ?? null,
     };

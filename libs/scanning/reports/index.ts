@@ -28,10 +28,14 @@ export function detectReportFormat(report: unknown): ReportFormat | null {
  */
 export function parseReportFor(digest: string, report: unknown, format?: ReportFormat): ParsedReport | ParsedAttestation {
   const kind = format ?? detectReportFormat(report);
-  if (!kind) throw new ReportError('malformed', 'the report is not a Trivy JSON report, a Grype JSON report or a DSSE vulnerability attestation');
+  if (!kind)
+    throw new ReportError('malformed', 'the report is not a Trivy JSON report, a Grype JSON report or a DSSE vulnerability attestation');
   const parsed = kind === 'trivy' ? parseTrivyReport(report) : kind === 'grype' ? parseGrypeReport(report) : parseVulnAttestation(report);
   if (parsed.digests.length === 0) {
-    throw new ReportError('wrong_digest', `the ${kind} report names no image digest; scan the image by digest (repo@sha256:…) so the report says which image it covers`);
+    throw new ReportError(
+      'wrong_digest',
+      `the ${kind} report names no image digest; scan the image by digest (repo@sha256:…) so the report says which image it covers`,
+    );
   }
   if (!parsed.digests.includes(digest)) {
     throw new ReportError('wrong_digest', `the ${kind} report is for ${parsed.digests.join(', ')}, not ${digest}`);

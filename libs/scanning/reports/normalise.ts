@@ -74,7 +74,9 @@ export function dedupe(findings: Finding[]): Finding[] {
     if (!prev) seen.set(key, f);
     else if (!prev.fixedVersion && f.fixedVersion) seen.set(key, { ...f, aliases: [...new Set([...prev.aliases, ...f.aliases])] });
   }
-  return [...seen.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.package < b.package ? -1 : a.package > b.package ? 1 : 0));
+  return [...seen.values()].sort((a, b) =>
+    a.id < b.id ? -1 : a.id > b.id ? 1 : a.package < b.package ? -1 : a.package > b.package ? 1 : 0,
+  );
 }
 
 /** What one parsed report says: its findings and which image digests and scanner it names. */

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { pae } from '../../signing/index.js';
+import { pae } from '#libs/signing/index.js';
 import { detectReportFormat, parseReportFor, ReportError, VULN_PREDICATE_TYPE } from './index.js';
 
 const DIGEST = 'sha256:4c2a0b1e6f3d5a7b9c8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e';
@@ -50,7 +50,12 @@ describe('Trivy reports', () => {
       ['CVE-2024-5535', 'libssl3', 'Debian:12', 'critical', '3.0.14-1~deb12u1'],
     ]);
     const ssl = report.findings.find((f) => f.id === 'CVE-2024-5535')!;
-    expect(ssl).toMatchObject({ installedVersion: '3.0.13-1~deb12u1', cvssScore: 9.1, source: 'trivy', purl: expect.stringContaining('pkg:deb/debian/libssl3@') });
+    expect(ssl).toMatchObject({
+      installedVersion: '3.0.13-1~deb12u1',
+      cvssScore: 9.1,
+      source: 'trivy',
+      purl: expect.stringContaining('pkg:deb/debian/libssl3@'),
+    });
   });
 
   it('are refused when they name another digest, or none', () => {
@@ -62,8 +67,12 @@ describe('Trivy reports', () => {
   it('are refused when malformed, naming the field', () => {
     const r = fixture('trivy-debian.json');
     delete r.Results[0].Vulnerabilities[1].InstalledVersion;
-    expect(refused(() => parseReportFor(DIGEST, r)).message).toBe('Results[0].Vulnerabilities[1].InstalledVersion must be a non-empty string');
-    expect(refused(() => parseReportFor(DIGEST, { ...fixture('trivy-debian.json'), SchemaVersion: 1 })).message).toContain('SchemaVersion 1');
+    expect(refused(() => parseReportFor(DIGEST, r)).message).toBe(
+      'Results[0].Vulnerabilities[1].InstalledVersion must be a non-empty string',
+    );
+    expect(refused(() => parseReportFor(DIGEST, { ...fixture('trivy-debian.json'), SchemaVersion: 1 })).message).toContain(
+      'SchemaVersion 1',
+    );
   });
 });
 
@@ -73,14 +82,23 @@ describe('Grype reports', () => {
     expect(report.format).toBe('grype');
     expect(report.scanner).toEqual({ name: 'grype', version: '0.84.0', dbBuiltAt: '2026-11-24T01:31:23Z' });
     const byId = Object.fromEntries(report.findings.map((f) => [f.id, f]));
-    expect(byId['CVE-2024-5535']).toMatchObject({ package: 'libssl3', ecosystem: 'Debian:12', severity: 'critical', fixedVersion: '3.0.14-1~deb12u1', cvssScore: 9.1, source: 'grype' });
+    expect(byId['CVE-2024-5535']).toMatchObject({
+      package: 'libssl3',
+      ecosystem: 'Debian:12',
+      severity: 'critical',
+      fixedVersion: '3.0.14-1~deb12u1',
+      cvssScore: 9.1,
+      source: 'grype',
+    });
     expect(byId['CVE-2023-50495']).toMatchObject({ severity: 'low', fixedVersion: null });
     expect(byId['GHSA-35jh-r3h4-6jhm']).toMatchObject({ ecosystem: 'npm', aliases: ['CVE-2021-23337'], fixedVersion: '4.17.21' });
   });
 
   it('are refused for another digest and when matches are not objects', () => {
     expect(refused(() => parseReportFor(OTHER, fixture('grype-debian.json'))).code).toBe('wrong_digest');
-    expect(refused(() => parseReportFor(DIGEST, { ...fixture('grype-debian.json'), matches: [42] })).message).toBe('matches[0] is not an object');
+    expect(refused(() => parseReportFor(DIGEST, { ...fixture('grype-debian.json'), matches: [42] })).message).toBe(
+      'matches[0] is not an object',
+    );
   });
 });
 
@@ -97,7 +115,9 @@ describe('cosign vulnerability attestations', () => {
     expect(refused(() => parseReportFor(DIGEST, envelopeOf(vulnStatement(fixture('grype-debian.json'), OTHER)))).code).toBe('wrong_digest');
     expect(refused(() => parseReportFor(DIGEST, vulnStatement(fixture('trivy-debian.json')))).code).toBe('unsigned');
     const slsa = { ...vulnStatement({}), predicateType: 'https://slsa.dev/provenance/v1' };
-    expect(refused(() => parseReportFor(DIGEST, envelopeOf(slsa))).message).toContain('not https://cosign.sigstore.dev/attestation/vuln/v1');
+    expect(refused(() => parseReportFor(DIGEST, envelopeOf(slsa))).message).toContain(
+      'not https://cosign.sigstore.dev/attestation/vuln/v1',
+    );
   });
 
   it('detect formats by their shape', () => {

@@ -9,7 +9,10 @@ import { arr, isObject, optStr, ReportError, str } from './report-error.js';
 export function parseTrivyReport(json: unknown): ParsedReport {
   if (!isObject(json)) throw new ReportError('malformed', 'the Trivy report is not a JSON object');
   if (json.SchemaVersion !== 2) {
-    throw new ReportError('malformed', `the Trivy report has SchemaVersion ${JSON.stringify(json.SchemaVersion ?? null)}; only 2 (Trivy ≥ 0.20) is read`);
+    throw new ReportError(
+      'malformed',
+      `the Trivy report has SchemaVersion ${JSON.stringify(json.SchemaVersion ?? null)}; only 2 (Trivy ≥ 0.20) is read`,
+    );
   }
   const metadata = isObject(json.Metadata) ? json.Metadata : {};
   const os = isObject(metadata.OS) ? osEcosystem(optStr(metadata.OS, 'Family'), optStr(metadata.OS, 'Name')) : null;

@@ -1,4 +1,11 @@
-import { FormatError, parseDsseEnvelope, parseInTotoStatement, SigningMediaTypes, type DsseEnvelope, type InTotoStatement } from '../../signing/index.js';
+import {
+  FormatError,
+  parseDsseEnvelope,
+  parseInTotoStatement,
+  SigningMediaTypes,
+  type DsseEnvelope,
+  type InTotoStatement,
+} from '#libs/signing/index.js';
 import { dateOf, type ParsedReport } from './normalise.js';
 import { isObject, optStr, ReportError } from './report-error.js';
 import { parseGrypeReport } from './grype.js';
@@ -19,13 +26,17 @@ export interface ParsedAttestation extends ParsedReport {
  */
 export function parseVulnAttestation(json: unknown): ParsedAttestation {
   if (isObject(json) && '_type' in json) {
-    throw new ReportError('unsigned', 'an attestation must be the signed DSSE envelope ({payloadType, payload, signatures}), not a bare in-toto statement');
+    throw new ReportError(
+      'unsigned',
+      'an attestation must be the signed DSSE envelope ({payloadType, payload, signatures}), not a bare in-toto statement',
+    );
   }
   let envelope: DsseEnvelope;
   let statement: InTotoStatement;
   try {
     envelope = parseDsseEnvelope(JSON.stringify(json));
-    if (envelope.payloadType !== SigningMediaTypes.inTotoPayload) throw new FormatError(`payloadType is ${JSON.stringify(envelope.payloadType)}, not ${SigningMediaTypes.inTotoPayload}`);
+    if (envelope.payloadType !== SigningMediaTypes.inTotoPayload)
+      throw new FormatError(`payloadType is ${JSON.stringify(envelope.payloadType)}, not ${SigningMediaTypes.inTotoPayload}`);
     if (envelope.signatures.length === 0) throw new FormatError('the envelope has no signatures');
     statement = parseInTotoStatement(Buffer.from(envelope.payload, 'base64'));
   } catch (err) {
@@ -37,16 +48,26 @@ export function parseVulnAttestation(json: unknown): ParsedAttestation {
 
 export function parseVulnStatement(statement: InTotoStatement): ParsedReport {
   if (statement.predicateType !== VULN_PREDICATE_TYPE) {
-    throw new ReportError('malformed', `attestation predicateType is ${JSON.stringify(statement.predicateType)}, not ${VULN_PREDICATE_TYPE}`);
+    throw new ReportError(
+      'malformed',
+      `attestation predicateType is ${JSON.stringify(statement.predicateType)}, not ${VULN_PREDICATE_TYPE}`,
+    );
   }
   const predicate = statement.predicate;
   if (!isObject(predicate) || !isObject(predicate.scanner)) throw new ReportError('malformed', 'attestation predicate has no scanner');
   const scanner = predicate.scanner;
   const metadata = isObject(predicate.metadata) ? predicate.metadata : {};
   const result = scanner.result;
-  const inner = isObject(result) && 'SchemaVersion' in result ? parseTrivyReport(result) : isObject(result) && 'matches' in result ? parseGrypeReport(result) : null;
+  const inner =
+    isObject(result) && 'SchemaVersion' in result
+      ? parseTrivyReport(result)
+      : isObject(result) && 'matches' in result
+        ? parseGrypeReport(result)
+        : null;
   if (!inner) throw new ReportError('malformed', 'attestation predicate.scanner.result is neither a Trivy nor a Grype JSON report');
-  const digests = statement.subject.map((s) => s.digest.sha256).filter((h): h is string => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h));
+  const digests = statement.subject
+    .map((s) => s.digest.sha256)
+    .filter((h): h is string => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h));
   const db = isObject(scanner.db) ? scanner.db : {};
   return {
     format: 'attestation',

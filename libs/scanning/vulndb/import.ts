@@ -3,7 +3,6 @@ import { VulnDbImportError } from './errors.js';
 import type { OsvDocument } from './sources.js';
 import type { ImportProblemKind, SqlDatabase, SqlRunner, VulnDbStatus } from './store.js';
 
-
 export interface ImportProblem {
   /** The file (or `archive.zip:entry.json`) the record came from. */
   document: string;
@@ -64,14 +63,24 @@ export async function importOsv(db: SqlDatabase, documents: AsyncIterable<OsvDoc
     };
     for await (const doc of documents) {
       if (doc.tooLarge) {
-        problem({ document: doc.name, id: null, kind: 'too_large', reason: `${doc.tooLarge.size === undefined ? 'more' : `${doc.tooLarge.size} bytes, more`} than the ${doc.tooLarge.limit}-byte record limit` });
+        problem({
+          document: doc.name,
+          id: null,
+          kind: 'too_large',
+          reason: `${doc.tooLarge.size === undefined ? 'more' : `${doc.tooLarge.size} bytes, more`} than the ${doc.tooLarge.limit}-byte record limit`,
+        });
         continue;
       }
       let values: unknown[];
       try {
         values = recordsOf(JSON.parse(Buffer.from(doc.bytes).toString('utf8')));
       } catch (err) {
-        problem({ document: doc.name, id: null, kind: 'json', reason: err instanceof SyntaxError ? `not JSON: ${err.message}` : `not readable JSON: ${(err as Error).message}` });
+        problem({
+          document: doc.name,
+          id: null,
+          kind: 'json',
+          reason: err instanceof SyntaxError ? `not JSON: ${err.message}` : `not readable JSON: ${(err as Error).message}`,
+        });
         continue;
       }
       for (const value of values) {
@@ -102,7 +111,9 @@ export async function importOsv(db: SqlDatabase, documents: AsyncIterable<OsvDoc
     }
     await flush();
     if (report.records === 0) {
-      throw new VulnDbImportError(`no valid OSV records in ${options.source}${report.skipped > 0 ? ` (${report.skipped} malformed)` : ''}; the database was left as it was`);
+      throw new VulnDbImportError(
+        `no valid OSV records in ${options.source}${report.skipped > 0 ? ` (${report.skipped} malformed)` : ''}; the database was left as it was`,
+      );
     }
     const counted = (await tx.query('SELECT count(*)::int AS n FROM vuln_records')) as { n: number }[];
     report.entries = counted[0].n;
@@ -129,7 +140,8 @@ function badText(value: unknown): string | null {
       v.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]` }));
     } else if (v !== null && typeof v === 'object') {
       for (const [key, item] of Object.entries(v)) {
-        if (key.includes('\u0000') || LONE_SURROGATE.test(key)) return `a key in ${path || 'the record'} contains a NUL character or an unpaired surrogate`;
+        if (key.includes('\u0000') || LONE_SURROGATE.test(key))
+          return `a key in ${path || 'the record'} contains a NUL character or an unpaired surrogate`;
         stack.push({ value: item, path: path ? `${path}.${key}` : key });
       }
     }
@@ -140,7 +152,8 @@ function badText(value: unknown): string | null {
 /** A document holds one record, a list of them, or an OSV API answer `{ "vulns": [...] }`. */
 function recordsOf(json: unknown): unknown[] {
   if (Array.isArray(json)) return json;
-  if (json && typeof json === 'object' && !('id' in json) && Array.isArray((json as { vulns?: unknown }).vulns)) return (json as { vulns: unknown[] }).vulns;
+  if (json && typeof json === 'object' && !('id' in json) && Array.isArray((json as { vulns?: unknown }).vulns))
+    return (json as { vulns: unknown[] }).vulns;
   return [json];
 }
 

@@ -28,12 +28,28 @@ export type ImportProblemKind = 'json' | 'nul' | 'too_large' | 'schema';
 export async function vulnDbStatus(db: SqlRunner): Promise<VulnDbStatus | null> {
   const rows = (await db.query(
     'SELECT imported_at, source, records, entries, skipped, skipped_by, withdrawn FROM vuln_imports ORDER BY id DESC LIMIT 1',
-  )) as { imported_at: Date | string; source: string; records: number; entries: number; skipped: number; skipped_by: Partial<Record<ImportProblemKind, number>> | string; withdrawn: number }[];
+  )) as {
+    imported_at: Date | string;
+    source: string;
+    records: number;
+    entries: number;
+    skipped: number;
+    skipped_by: Partial<Record<ImportProblemKind, number>> | string;
+    withdrawn: number;
+  }[];
   const r = rows[0];
   if (!r) return null;
   const by = typeof r.skipped_by === 'string' ? (JSON.parse(r.skipped_by) as Partial<Record<ImportProblemKind, number>>) : r.skipped_by;
   const skippedBy = { json: by.json ?? 0, nul: by.nul ?? 0, too_large: by.too_large ?? 0, schema: by.schema ?? 0 };
-  return { importedAt: new Date(r.imported_at), source: r.source, records: r.records, entries: r.entries, skipped: r.skipped, skippedBy, withdrawn: r.withdrawn };
+  return {
+    importedAt: new Date(r.imported_at),
+    source: r.source,
+    records: r.records,
+    entries: r.entries,
+    skipped: r.skipped,
+    skippedBy,
+    withdrawn: r.withdrawn,
+  };
 }
 
 export interface LookupResult {

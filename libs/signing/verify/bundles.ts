@@ -1,5 +1,5 @@
-import type { Descriptor, Manifest } from '../../registry/index.js';
-import { isRegistryError } from '../../registry/index.js';
+import type { Descriptor, Manifest } from '#libs/registry/index.js';
+import { isRegistryError } from '#libs/registry/index.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, referrersFallbackTag, type DsseEnvelope } from '../formats.js';
 import { pemOf } from './certificate.js';
 import type { SignedItem } from './checks.js';
@@ -35,7 +35,12 @@ export interface BundleResults {
 export async function verifyBundles(ctx: Ctx, policy: VerificationPolicy, wantSignatures: boolean): Promise<BundleResults> {
   const listing = await listBundles(ctx);
   const examined = listing.bundles.slice(0, ctx.limits.maxLayers);
-  const info: ReferrersInfo = { listedBy: listing.listedBy, found: listing.bundles.length, examined: examined.length, ...(listing.problem ? { problem: listing.problem } : {}) };
+  const info: ReferrersInfo = {
+    listedBy: listing.listedBy,
+    found: listing.bundles.length,
+    examined: examined.length,
+    ...(listing.problem ? { problem: listing.problem } : {}),
+  };
   const results: BundleResults = { info, signatures: [], attestations: policy.attestations.map(() => []) };
   const evaluated = await mapLimit(examined, 4, (descriptor, index) => evaluate(ctx, policy, descriptor, index, wantSignatures));
   for (const one of evaluated) {
@@ -56,7 +61,8 @@ async function listBundles(ctx: Ctx): Promise<{ listedBy: ReferrersInfo['listedB
     }
   } catch (err) {
     if (isRegistryError(err, 'not_found')) return { listedBy: null, bundles: [] };
-    if (isRegistryError(err, 'protocol') || isRegistryError(err, 'digest_mismatch')) return { listedBy, bundles: [], problem: `referrers unreadable: ${err.message}` };
+    if (isRegistryError(err, 'protocol') || isRegistryError(err, 'digest_mismatch'))
+      return { listedBy, bundles: [], problem: `referrers unreadable: ${err.message}` };
     throw err;
   }
   const bundles = listed.filter((d) => typeof d.artifactType === 'string' && BUNDLE_MEDIA_TYPE.test(d.artifactType));
@@ -68,24 +74,39 @@ interface Evaluated {
   attestations: Array<ItemResult | null>;
 }
 
-async function evaluate(ctx: Ctx, policy: VerificationPolicy, descriptor: Descriptor, index: number, wantSignatures: boolean): Promise<Evaluated> {
-  const item = (outcome: Outcome, predicateType?: string) => toItem(index, descriptor.digest, outcome, { source: 'referrer', ...(predicateType ? { predicateType } : {}) });
+async function evaluate(
+  ctx: Ctx,
+  policy: VerificationPolicy,
+  descriptor: Descriptor,
+  index: number,
+  wantSignatures: boolean,
+): Promise<Evaluated> {
+  const item = (outcome: Outcome, predicateType?: string) =>
+    toItem(index, descriptor.digest, outcome, { source: 'referrer', ...(predicateType ? { predicateType } : {}) });
   // A bundle that cannot be read counts against everything it might have satisfied.
-  const everywhere = (outcome: Outcome): Evaluated => ({ signature: wantSignatures ? item(outcome) : null, attestations: policy.attestations.map(() => item(outcome)) });
+  const everywhere = (outcome: Outcome): Evaluated => ({
+    signature: wantSignatures ? item(outcome) : null,
+    attestations: policy.attestations.map(() => item(outcome)),
+  });
 
   const bundle = await readBundle(ctx, descriptor);
   if (typeof bundle === 'string') return everywhere(reject('malformed', bundle));
-  if (!bundle.dsseEnvelope) return everywhere(reject('malformed', 'the bundle has no DSSE envelope (message-signature bundles are not used for images)'));
+  if (!bundle.dsseEnvelope)
+    return everywhere(reject('malformed', 'the bundle has no DSSE envelope (message-signature bundles are not used for images)'));
   const decoded = decodeEnvelope(bundle.dsseEnvelope);
   if ('ok' in decoded) return everywhere(decoded);
   const material = verificationMaterial(bundle.verificationMaterial);
   if (typeof material === 'string') return everywhere(reject('malformed', material));
 
   const type = decoded.statement.predicateType;
-  const attestations = policy.attestations.map((req) => (req.predicateType === type ? item(envelopeOutcome(ctx, decoded, material, req.keys, req.keyless), type) : null));
+  const attestations = policy.attestations.map((req) =>
+    req.predicateType === type ? item(envelopeOutcome(ctx, decoded, material, req.keys, req.keyless), type) : null,
+  );
   let signature: ItemResult | null = null;
-  if (wantSignatures && type === COSIGN_SIGN_PREDICATE_TYPE) signature = item(envelopeOutcome(ctx, decoded, material, policy.keys, policy.keyless), type);
-  else if (wantSignatures && attestations.every((a) => a === null)) signature = item(reject('wrong-predicate', `a ${JSON.stringify(type).slice(0, 200)} attestation, not a signature`), type);
+  if (wantSignatures && type === COSIGN_SIGN_PREDICATE_TYPE)
+    signature = item(envelopeOutcome(ctx, decoded, material, policy.keys, policy.keyless), type);
+  else if (wantSignatures && attestations.every((a) => a === null))
+    signature = item(reject('wrong-predicate', `a ${JSON.stringify(type).slice(0, 200)} attestation, not a signature`), type);
   return { signature, attestations };
 }
 
@@ -99,11 +120,13 @@ async function readBundle(ctx: Ctx, descriptor: Descriptor): Promise<Bundle | st
   try {
     manifest = await ctx.reader.getManifest(ctx.location, descriptor.digest, ctx.signal);
   } catch (err) {
-    if (isRegistryError(err) && !err.retryable && err.code !== 'unauthorized' && err.code !== 'unknown_registry') return `referrer ${descriptor.digest}: ${err.message}`;
+    if (isRegistryError(err) && !err.retryable && err.code !== 'unauthorized' && err.code !== 'unknown_registry')
+      return `referrer ${descriptor.digest}: ${err.message}`;
     throw err;
   }
   const layer = manifest.json.layers?.[0];
-  if (!layer || typeof layer.mediaType !== 'string' || !BUNDLE_MEDIA_TYPE.test(layer.mediaType)) return 'the referrer has no sigstore bundle layer';
+  if (!layer || typeof layer.mediaType !== 'string' || !BUNDLE_MEDIA_TYPE.test(layer.mediaType))
+    return 'the referrer has no sigstore bundle layer';
   const blob = await readLayer(ctx, layer, ctx.limits.maxEnvelopeBytes);
   if (typeof blob === 'string') return blob;
   try {

@@ -53,7 +53,8 @@ export function pemCertificates(text: string, max = MAX_CHAIN_CERTIFICATES): Par
 }
 
 export function parseCertificate(der: Buffer): ParsedCertificate {
-  if (der.length > MAX_CERTIFICATE_BYTES) throw new CertificateError(`certificate is ${der.length} bytes, more than ${MAX_CERTIFICATE_BYTES}`);
+  if (der.length > MAX_CERTIFICATE_BYTES)
+    throw new CertificateError(`certificate is ${der.length} bytes, more than ${MAX_CERTIFICATE_BYTES}`);
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(der);
@@ -131,7 +132,9 @@ function readTbs(der: Buffer): Omit<ParsedCertificate, 'x509' | 'der'> {
 function readTime(node: DerNode | undefined): Date {
   if (!node || (node.tag !== 0x17 && node.tag !== 0x18)) throw new DerError('validity: expected UTCTime or GeneralizedTime');
   const text = node.value.toString('latin1');
-  const m = (node.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/).exec(text);
+  const m = (node.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/).exec(
+    text,
+  );
   if (!m) throw new DerError(`validity: malformed time ${JSON.stringify(text)}`);
   let year = Number(m[1]);
   if (node.tag === 0x17) year += year < 50 ? 2000 : 1900; // RFC 5280: UTCTime years 50-99 are 19xx
@@ -166,7 +169,12 @@ const MAX_PATH = 6;
  * configured roots file is a trust anchor). Issuers must be CAs allowed to sign certificates and
  * valid at `at` (cosign checks the chain at the leaf's notBefore).
  */
-export function verifyChain(leaf: ParsedCertificate, intermediates: ParsedCertificate[], roots: ParsedCertificate[], at: Date): ChainResult {
+export function verifyChain(
+  leaf: ParsedCertificate,
+  intermediates: ParsedCertificate[],
+  roots: ParsedCertificate[],
+  at: Date,
+): ChainResult {
   const path = [subjectOf(leaf)];
   let current = leaf;
   const used = new Set<ParsedCertificate>();

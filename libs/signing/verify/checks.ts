@@ -29,9 +29,15 @@ export function verifyWithKeys(item: SignedItem, keys: TrustedKey[]): Outcome {
     }
   }
   if (!keys.some((k) => plausibleSignature(k, item.signature))) {
-    return reject('bad-signature', `the ${item.signature.length}-byte signature is not a well-formed signature for any trusted key type (truncated or not DER)`);
+    return reject(
+      'bad-signature',
+      `the ${item.signature.length}-byte signature is not a well-formed signature for any trusted key type (truncated or not DER)`,
+    );
   }
-  return reject('unknown-key', 'no trusted key verifies this signature over these bytes (signed by another key, or the payload or signature was altered)');
+  return reject(
+    'unknown-key',
+    'no trusted key verifies this signature over these bytes (signed by another key, or the payload or signature was altered)',
+  );
 }
 
 /**
@@ -60,7 +66,8 @@ export function verifyKeyless(item: SignedItem, trust: KeylessTrust, now: Date):
 
   const sans = [...leaf.uris, ...leaf.emails];
   const issuer = leaf.oidcIssuer;
-  const identity = issuer === null ? undefined : trust.identities.find((m) => issuerMatches(m, issuer) && sans.some((s) => subjectMatches(m, s)));
+  const identity =
+    issuer === null ? undefined : trust.identities.find((m) => issuerMatches(m, issuer) && sans.some((s) => subjectMatches(m, s)));
   if (!identity) {
     return reject(
       'identity-mismatch',
@@ -85,12 +92,21 @@ export function verifyKeyless(item: SignedItem, trust: KeylessTrust, now: Date):
   const window = `${leaf.notBefore.toISOString()} to ${leaf.notAfter.toISOString()}`;
   if (set.ok) {
     if (!validAt(leaf, set.integratedTime)) {
-      return reject('expired-certificate', `the certificate (valid ${window}) was not valid when Rekor logged the signature (${set.integratedTime.toISOString()})`);
+      return reject(
+        'expired-certificate',
+        `the certificate (valid ${window}) was not valid when Rekor logged the signature (${set.integratedTime.toISOString()})`,
+      );
     }
-    return { ok: true, signer: { kind: 'keyless', issuer: issuer!, subject, integratedTime: set.integratedTime.toISOString(), logIndex: set.logIndex } };
+    return {
+      ok: true,
+      signer: { kind: 'keyless', issuer: issuer!, subject, integratedTime: set.integratedTime.toISOString(), logIndex: set.logIndex },
+    };
   }
   if (!validAt(leaf, now)) {
-    return reject('expired-certificate', `the certificate (valid ${window}) has expired and there is no valid signed entry timestamp: ${set.problem}`);
+    return reject(
+      'expired-certificate',
+      `the certificate (valid ${window}) has expired and there is no valid signed entry timestamp: ${set.problem}`,
+    );
   }
   return reject('invalid-timestamp', `keyless signatures need a valid Rekor signed entry timestamp: ${set.problem}`);
 }

@@ -58,7 +58,7 @@ export function parseDer(buf: Buffer): DerNode {
 export function children(node: DerNode): DerNode[] {
   if ((node.tag & 0x20) === 0) throw new DerError(`tag 0x${node.tag.toString(16)} is not constructed`);
   const out: DerNode[] = [];
-  for (let offset = 0; offset < node.value.length; ) {
+  for (let offset = 0; offset < node.value.length;) {
     const { node: child, next } = readNode(node.value, offset);
     out.push(child);
     offset = next;

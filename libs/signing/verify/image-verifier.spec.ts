@@ -5,9 +5,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushImage } from '../../../test/helpers/images.js';
 import { registryConfig, startRegistry, type TestRegistry } from '../../../test/helpers/registry.js';
-import { dsseEnvelope, ecKeyPair, pushBundleReferrers, pushCosignManifest, sigstoreBundle, testFulcio, testRekor, type CosignLayer, type TestCert } from '../../../test/helpers/sigstore.js';
-import { signatureGateSchema } from '../../config/index.js';
-import { RegistryClient } from '../../registry/index.js';
+import {
+  dsseEnvelope,
+  ecKeyPair,
+  pushBundleReferrers,
+  pushCosignManifest,
+  sigstoreBundle,
+  testFulcio,
+  testRekor,
+  type CosignLayer,
+  type TestCert,
+} from '../../../test/helpers/sigstore.js';
+import { signatureGateSchema } from '#libs/config/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
 import { Annotations, COSIGN_SIGN_PREDICATE_TYPE, inTotoStatement, pae, simpleSigningPayload } from '../formats.js';
 import { loadVerificationPolicy, verifyImage, type VerificationPolicy, type VerificationReport } from './index.js';
 
@@ -60,7 +70,12 @@ describe('verifyImage against a real registry', () => {
     return { blob, annotations: { [Annotations.signature]: sign('sha256', blob, key).toString('base64') } };
   }
 
-  function keyless(repo: string, digest: string, leaf: TestCert, options: { bundle?: boolean | string; integratedTime?: Date } = {}): CosignLayer {
+  function keyless(
+    repo: string,
+    digest: string,
+    leaf: TestCert,
+    options: { bundle?: boolean | string; integratedTime?: Date } = {},
+  ): CosignLayer {
     const blob = simpleSigningPayload(`${reg.host}/${repo}`, digest);
     const signature = sign('sha256', blob, leaf.key);
     const bundle =
@@ -95,7 +110,9 @@ describe('verifyImage against a real registry', () => {
     const report = await only((repo, digest) => keySigned(ci.privateKey, repo, digest));
     expect(report.verified).toBe(true);
     expect(report.signatures.items).toEqual([expect.objectContaining({ index: 0, accepted: true, detail: 'verified' })]);
-    expect(report.signers).toEqual([{ kind: 'key', keyId: expect.any(String), fingerprint: expect.stringMatching(/^sha256:[a-f0-9]{64}$/), source: 'ci.pub' }]);
+    expect(report.signers).toEqual([
+      { kind: 'key', keyId: expect.any(String), fingerprint: expect.stringMatching(/^sha256:[a-f0-9]{64}$/), source: 'ci.pub' },
+    ]);
   });
 
   it('finds nothing on an unsigned image and does not verify it', async () => {
@@ -114,7 +131,10 @@ describe('verifyImage against a real registry', () => {
   it('rejects a tampered payload', async () => {
     const report = await only((repo, digest) => {
       const layer = keySigned(ci.privateKey, repo, digest);
-      return { ...layer, blob: Buffer.from(layer.blob.toString().replace('cosign container image signature', 'cosign container image signaturE')) };
+      return {
+        ...layer,
+        blob: Buffer.from(layer.blob.toString().replace('cosign container image signature', 'cosign container image signaturE')),
+      };
     });
     expect(report.signatures.items[0]).toMatchObject({ accepted: false, reason: 'unknown-key' });
   });
@@ -173,14 +193,22 @@ describe('verifyImage against a real registry', () => {
   it('rejects a payload larger than the cap without reading it', async () => {
     const img = await image();
     const big = Buffer.alloc(100 * 1024, 0x20);
-    const report = await verify([{ blob: big, annotations: { [Annotations.signature]: sign('sha256', big, ci.privateKey).toString('base64') } }], policy, img);
+    const report = await verify(
+      [{ blob: big, annotations: { [Annotations.signature]: sign('sha256', big, ci.privateKey).toString('base64') } }],
+      policy,
+      img,
+    );
     expect(report.signatures.items[0]).toMatchObject({ reason: 'malformed', detail: expect.stringContaining('at most 65536 are read') });
   });
 
   it('examines at most 256 layers of a 1000-layer .sig manifest and says so', async () => {
     const img = await image();
     const junk = keySigned(other.privateKey, img.repo, img.digest);
-    const report = await verify(Array.from({ length: 1000 }, () => junk), policy, img);
+    const report = await verify(
+      Array.from({ length: 1000 }, () => junk),
+      policy,
+      img,
+    );
     expect(report.verified).toBe(false);
     expect(report.limits.maxLayers).toBe(256);
     expect(report.signatures).toMatchObject({ layers: 1000, examined: 256 });
@@ -192,7 +220,11 @@ describe('verifyImage against a real registry', () => {
   it('refuses a .sig manifest with more layers than cosign allows', async () => {
     const img = await image();
     const good = keySigned(ci.privateKey, img.repo, img.digest);
-    const report = await verify(Array.from({ length: 1001 }, () => good), policy, img);
+    const report = await verify(
+      Array.from({ length: 1001 }, () => good),
+      policy,
+      img,
+    );
     expect(report.verified).toBe(false);
     expect(report.signatures.problem).toContain('1001 layers');
   }, 60_000);
@@ -202,13 +234,18 @@ describe('verifyImage against a real registry', () => {
       const leaf = fulcio.leaf({ uri: SUBJECT, oidcIssuer: ISSUER });
       const report = await only((repo, digest) => keyless(repo, digest, leaf));
       expect(report.signatures.items[0]).toMatchObject({ accepted: true });
-      expect(report.signers).toEqual([{ kind: 'keyless', issuer: ISSUER, subject: SUBJECT, integratedTime: expect.any(String), logIndex: 42 }]);
+      expect(report.signers).toEqual([
+        { kind: 'keyless', issuer: ISSUER, subject: SUBJECT, integratedTime: expect.any(String), logIndex: 42 },
+      ]);
     });
 
     it('reads the legacy issuer extension alone, and email subjects', async () => {
       const leaf = fulcio.leaf({ email: 'dev@acme.example', oidcIssuer: 'https://accounts.acme.example', issuerExtensions: ['v1'] });
       const p = loadVerificationPolicy(
-        signatureGateSchema.parse({ identities: [{ issuer: 'https://accounts.acme.example', subject: 'dev@acme.example' }], trustedRoot: { fulcioRoots: 'roots.pem', rekorKey: 'rekor.pub' } }),
+        signatureGateSchema.parse({
+          identities: [{ issuer: 'https://accounts.acme.example', subject: 'dev@acme.example' }],
+          trustedRoot: { fulcioRoots: 'roots.pem', rekorKey: 'rekor.pub' },
+        }),
         dir,
       );
       const img = await image();
@@ -219,7 +256,10 @@ describe('verifyImage against a real registry', () => {
     it('rejects a certificate from a CA it does not trust', async () => {
       const rogue = testFulcio();
       const leaf = rogue.leaf({ uri: SUBJECT, oidcIssuer: ISSUER });
-      const report = await only((repo, digest) => ({ ...keyless(repo, digest, leaf), annotations: { ...keyless(repo, digest, leaf).annotations, [Annotations.chain]: rogue.intermediate.pem + rogue.root.pem } }));
+      const report = await only((repo, digest) => ({
+        ...keyless(repo, digest, leaf),
+        annotations: { ...keyless(repo, digest, leaf).annotations, [Annotations.chain]: rogue.intermediate.pem + rogue.root.pem },
+      }));
       expect(report.signatures.items[0]).toMatchObject({ accepted: false, reason: 'untrusted-chain' });
     });
 
@@ -245,7 +285,10 @@ describe('verifyImage against a real registry', () => {
     it('rejects a certificate from another OIDC issuer', async () => {
       const leaf = fulcio.leaf({ uri: SUBJECT, oidcIssuer: 'https://gitlab.com' });
       const report = await only((repo, digest) => keyless(repo, digest, leaf));
-      expect(report.signatures.items[0]).toMatchObject({ reason: 'identity-mismatch', detail: expect.stringContaining('https://gitlab.com') });
+      expect(report.signatures.items[0]).toMatchObject({
+        reason: 'identity-mismatch',
+        detail: expect.stringContaining('https://gitlab.com'),
+      });
     });
 
     it('rejects an expired certificate without a signed entry timestamp', async () => {
@@ -260,7 +303,10 @@ describe('verifyImage against a real registry', () => {
       const leaf = fulcio.leaf({ uri: SUBJECT, oidcIssuer: ISSUER, notBefore: hourAgo, notAfter: new Date(hourAgo.getTime() + 600_000) });
       const img = await image();
       const report = await verify(
-        [keyless(img.repo, img.digest, leaf, { integratedTime: new Date(hourAgo.getTime() + 60_000) }), keyless(img.repo, img.digest, leaf, { integratedTime: new Date() })],
+        [
+          keyless(img.repo, img.digest, leaf, { integratedTime: new Date(hourAgo.getTime() + 60_000) }),
+          keyless(img.repo, img.digest, leaf, { integratedTime: new Date() }),
+        ],
         policy,
         img,
       );
@@ -274,7 +320,11 @@ describe('verifyImage against a real registry', () => {
       const blob = simpleSigningPayload(`${reg.host}/${img.repo}`, img.digest);
       const foreignSet = otherLog.bundle({ payload: blob, signature: sign('sha256', blob, leaf.key), certificatePem: leaf.pem });
       const otherEntry = rekor.bundle({ payload: Buffer.from('something else'), signature: randomBytes(70), certificatePem: leaf.pem });
-      const report = await verify([keyless(img.repo, img.digest, leaf, { bundle: foreignSet }), keyless(img.repo, img.digest, leaf, { bundle: otherEntry })], policy, img);
+      const report = await verify(
+        [keyless(img.repo, img.digest, leaf, { bundle: foreignSet }), keyless(img.repo, img.digest, leaf, { bundle: otherEntry })],
+        policy,
+        img,
+      );
       expect(report.signatures.items.map((i) => i.reason)).toEqual(['invalid-timestamp', 'invalid-timestamp']);
       expect(report.signatures.items[0]!.detail).toContain('not a trusted Rekor key');
       expect(report.signatures.items[1]!.detail).toContain('not about this signature');
@@ -283,14 +333,25 @@ describe('verifyImage against a real registry', () => {
 
   describe('attestations', () => {
     function envelope(key: KeyObject, repo: string, digest: string, predicateType = PROVENANCE): CosignLayer {
-      const statement = Buffer.from(JSON.stringify(inTotoStatement(`${reg.host}/${repo}`, digest, predicateType, { buildDefinition: {}, runDetails: {} })));
+      const statement = Buffer.from(
+        JSON.stringify(inTotoStatement(`${reg.host}/${repo}`, digest, predicateType, { buildDefinition: {}, runDetails: {} })),
+      );
       const sig = sign('sha256', pae('application/vnd.in-toto+json', statement), key);
-      const blob = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: statement.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] }));
+      const blob = Buffer.from(
+        JSON.stringify({
+          payloadType: 'application/vnd.in-toto+json',
+          payload: statement.toString('base64'),
+          signatures: [{ keyid: '', sig: sig.toString('base64') }],
+        }),
+      );
       return { blob, annotations: { [Annotations.signature]: '', predicateType } };
     }
     let attPolicy: VerificationPolicy;
     beforeAll(() => {
-      attPolicy = loadVerificationPolicy(signatureGateSchema.parse({ keys: ['ci.pub'], attestations: [{ predicateType: PROVENANCE, keys: ['builder.pub'] }] }), dir);
+      attPolicy = loadVerificationPolicy(
+        signatureGateSchema.parse({ keys: ['ci.pub'], attestations: [{ predicateType: PROVENANCE, keys: ['builder.pub'] }] }),
+        dir,
+      );
     });
 
     async function attested(att: (repo: string, digest: string) => CosignLayer[]): Promise<VerificationReport> {
@@ -333,7 +394,13 @@ describe('verifyImage against a real registry', () => {
       const img = await image();
       const statement = Buffer.from(JSON.stringify(inTotoStatement(`${reg.host}/${img.repo}`, img.digest, PROVENANCE, {})));
       const sig = sign('sha256', pae('application/vnd.in-toto+json', statement), leaf.key);
-      const blob = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: statement.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] }));
+      const blob = Buffer.from(
+        JSON.stringify({
+          payloadType: 'application/vnd.in-toto+json',
+          payload: statement.toString('base64'),
+          signatures: [{ keyid: '', sig: sig.toString('base64') }],
+        }),
+      );
       await pushCosignManifest(reg, img.repo, img.digest, 'att', [
         {
           blob,
@@ -352,15 +419,23 @@ describe('verifyImage against a real registry', () => {
   });
 
   describe('sigstore bundle referrers (cosign 3)', () => {
-    const statement = (repo: string, digest: string, predicateType: string) => inTotoStatement(`${reg.host}/${repo}`, digest, predicateType, {});
+    const statement = (repo: string, digest: string, predicateType: string) =>
+      inTotoStatement(`${reg.host}/${repo}`, digest, predicateType, {});
 
     it('accepts a cosign sign/v1 bundle by a trusted key when the image has no .sig', async () => {
       const img = await image();
-      await pushBundleReferrers(reg, img.repo, img, [{ bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, img.digest, COSIGN_SIGN_PREDICATE_TYPE), ci.privateKey), { hint: 'x' }), predicateType: COSIGN_SIGN_PREDICATE_TYPE }]);
+      await pushBundleReferrers(reg, img.repo, img, [
+        {
+          bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, img.digest, COSIGN_SIGN_PREDICATE_TYPE), ci.privateKey), { hint: 'x' }),
+          predicateType: COSIGN_SIGN_PREDICATE_TYPE,
+        },
+      ]);
       const report = await verify([], policy, img);
       expect(report.verified).toBe(true);
       expect(report.referrers).toEqual({ listedBy: 'fallback-tag', found: 1, examined: 1 });
-      expect(report.signatures.items).toEqual([expect.objectContaining({ source: 'referrer', accepted: true, predicateType: COSIGN_SIGN_PREDICATE_TYPE })]);
+      expect(report.signatures.items).toEqual([
+        expect.objectContaining({ source: 'referrer', accepted: true, predicateType: COSIGN_SIGN_PREDICATE_TYPE }),
+      ]);
       expect(report.signers).toEqual([expect.objectContaining({ kind: 'key', source: 'ci.pub' })]);
     });
 
@@ -373,14 +448,23 @@ describe('verifyImage against a real registry', () => {
       const rekorBundle = rekor.dsseBundle({ payload: Buffer.from(envelope.payload, 'base64'), certificatePem: leaf.pem });
       await pushBundleReferrers(reg, img.repo, img, [
         { bundle: sigstoreBundle(envelope, { certificate: leaf, rekorBundle }), predicateType: COSIGN_SIGN_PREDICATE_TYPE },
-        { bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, elsewhere.digest, COSIGN_SIGN_PREDICATE_TYPE), ci.privateKey), { hint: 'x' }), predicateType: COSIGN_SIGN_PREDICATE_TYPE },
+        {
+          bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, elsewhere.digest, COSIGN_SIGN_PREDICATE_TYPE), ci.privateKey), {
+            hint: 'x',
+          }),
+          predicateType: COSIGN_SIGN_PREDICATE_TYPE,
+        },
         { bundle: sigstoreBundle(dsseEnvelope(st, other.privateKey), { hint: 'x' }), predicateType: COSIGN_SIGN_PREDICATE_TYPE },
         { bundle: { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }, predicateType: COSIGN_SIGN_PREDICATE_TYPE },
       ]);
       // A bundle carries the leaf only: the intermediate comes from the configured roots file, as in sigstore's trusted root.
       writeFileSync(join(dir, 'fulcio-chain.pem'), fulcio.root.pem + fulcio.intermediate.pem);
       const p = loadVerificationPolicy(
-        signatureGateSchema.parse({ keys: ['ci.pub'], identities: [{ issuer: ISSUER, subject: SUBJECT }], trustedRoot: { fulcioRoots: 'fulcio-chain.pem', rekorKey: 'rekor.pub' } }),
+        signatureGateSchema.parse({
+          keys: ['ci.pub'],
+          identities: [{ issuer: ISSUER, subject: SUBJECT }],
+          trustedRoot: { fulcioRoots: 'fulcio-chain.pem', rekorKey: 'rekor.pub' },
+        }),
         dir,
       );
       const report = await verify([], p, img);
@@ -395,10 +479,21 @@ describe('verifyImage against a real registry', () => {
 
     it('satisfies an attestation requirement with a bundle of that predicate type', async () => {
       const img = await image();
-      const p = loadVerificationPolicy(signatureGateSchema.parse({ keys: ['ci.pub'], attestations: [{ predicateType: PROVENANCE, keys: ['builder.pub'] }] }), dir);
-      await pushBundleReferrers(reg, img.repo, img, [{ bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, img.digest, PROVENANCE), builder.privateKey), { hint: 'x' }), predicateType: PROVENANCE }]);
+      const p = loadVerificationPolicy(
+        signatureGateSchema.parse({ keys: ['ci.pub'], attestations: [{ predicateType: PROVENANCE, keys: ['builder.pub'] }] }),
+        dir,
+      );
+      await pushBundleReferrers(reg, img.repo, img, [
+        {
+          bundle: sigstoreBundle(dsseEnvelope(statement(img.repo, img.digest, PROVENANCE), builder.privateKey), { hint: 'x' }),
+          predicateType: PROVENANCE,
+        },
+      ]);
       const report = await verify([keySigned(ci.privateKey, img.repo, img.digest)], p, img);
-      expect(report.attestations[0]).toMatchObject({ satisfied: true, items: [expect.objectContaining({ source: 'referrer', accepted: true })] });
+      expect(report.attestations[0]).toMatchObject({
+        satisfied: true,
+        items: [expect.objectContaining({ source: 'referrer', accepted: true })],
+      });
       expect(report.verified).toBe(true);
     });
   });

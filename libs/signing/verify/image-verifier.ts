@@ -1,6 +1,13 @@
-import type { Descriptor, Manifest } from '../../registry/index.js';
-import { isRegistryError } from '../../registry/index.js';
-import { Annotations, attestationTag, MAX_SIGNATURE_LAYERS, parseSimpleSigningPayload, signatureTag, SigningMediaTypes } from '../formats.js';
+import type { Descriptor, Manifest } from '#libs/registry/index.js';
+import { isRegistryError } from '#libs/registry/index.js';
+import {
+  Annotations,
+  attestationTag,
+  MAX_SIGNATURE_LAYERS,
+  parseSimpleSigningPayload,
+  signatureTag,
+  SigningMediaTypes,
+} from '../formats.js';
 import { verifyBundles } from './bundles.js';
 import type { SignedItem } from './checks.js';
 import { decodeEnvelope, envelopeOutcome } from './envelope.js';
@@ -42,11 +49,25 @@ export interface VerifyOptions {
  * the policy. Registry failures that are not about the attachments themselves are thrown
  * (RegistryError); anything wrong with a signature or attestation is a rejected item.
  */
-export async function verifyImage(reader: AttachmentReader, image: ImageToVerify, policy: VerificationPolicy, options: VerifyOptions = {}): Promise<VerificationReport> {
+export async function verifyImage(
+  reader: AttachmentReader,
+  image: ImageToVerify,
+  policy: VerificationPolicy,
+  options: VerifyOptions = {},
+): Promise<VerificationReport> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const ctx: Ctx = { reader, image, location: { registry: image.registry, repository: image.repository }, limits, now: options.now ?? new Date(), signal: options.signal };
+  const ctx: Ctx = {
+    reader,
+    image,
+    location: { registry: image.registry, repository: image.repository },
+    limits,
+    now: options.now ?? new Date(),
+    signal: options.signal,
+  };
   const checkSignatures = options.signatures ?? true;
-  const signatures = checkSignatures ? await verifySignatures(ctx, policy) : { tag: signatureTag(image.digest), manifest: null, layers: 0, examined: 0, items: [] };
+  const signatures = checkSignatures
+    ? await verifySignatures(ctx, policy)
+    : { tag: signatureTag(image.digest), manifest: null, layers: 0, examined: 0, items: [] };
   const attestations = policy.attestations.length > 0 ? await verifyAttestations(ctx, policy.attestations) : [];
   const bundles = await verifyBundles(ctx, policy, checkSignatures);
   signatures.items.push(...bundles.signatures);
@@ -78,7 +99,8 @@ async function verifySignatures(ctx: Ctx, policy: VerificationPolicy): Promise<M
 
 async function signatureLayer(ctx: Ctx, policy: VerificationPolicy, layer: Descriptor, index: number): Promise<ItemResult> {
   const item = (outcome: Outcome): ItemResult => toItem(index, layer.digest, outcome);
-  if (layer.mediaType !== SigningMediaTypes.simpleSigning) return item(reject('malformed', `layer media type ${JSON.stringify(layer.mediaType)} is not a simple-signing payload`));
+  if (layer.mediaType !== SigningMediaTypes.simpleSigning)
+    return item(reject('malformed', `layer media type ${JSON.stringify(layer.mediaType)} is not a simple-signing payload`));
   const annotations = readAnnotations(layer);
   if (typeof annotations === 'string') return item(reject('malformed', annotations));
   if (layer.size > ctx.limits.maxPayloadBytes) {
@@ -136,7 +158,9 @@ function readAnnotations(layer: Descriptor, signatureRequired = true): Annotated
 async function verifyAttestations(ctx: Ctx, requirements: AttestationRequirement[]): Promise<AttestationResult[]> {
   const tag = attestationTag(ctx.image.digest);
   const read = await readAttachmentManifest(ctx, tag);
-  const perLayer = read.layers ? await mapLimit(read.layers, Math.min(CONCURRENCY, 4), (layer, index) => attestationLayer(ctx, requirements, layer, index)) : [];
+  const perLayer = read.layers
+    ? await mapLimit(read.layers, Math.min(CONCURRENCY, 4), (layer, index) => attestationLayer(ctx, requirements, layer, index))
+    : [];
   const rest = notExamined(read.result, ctx.limits);
   return requirements.map((req, r) => {
     const items = [...perLayer.map((results) => results[r]!), ...rest];
@@ -147,10 +171,12 @@ async function verifyAttestations(ctx: Ctx, requirements: AttestationRequirement
 /** One `.att` layer against every requirement (read once, dropped after): one result per requirement. */
 async function attestationLayer(ctx: Ctx, requirements: AttestationRequirement[], layer: Descriptor, index: number): Promise<ItemResult[]> {
   const all = (outcome: Outcome) => requirements.map(() => toItem(index, layer.digest, outcome));
-  if (layer.mediaType !== SigningMediaTypes.dsseEnvelope) return all(reject('malformed', `layer media type ${JSON.stringify(layer.mediaType)} is not a DSSE envelope`));
+  if (layer.mediaType !== SigningMediaTypes.dsseEnvelope)
+    return all(reject('malformed', `layer media type ${JSON.stringify(layer.mediaType)} is not a DSSE envelope`));
   const annotations = readAnnotations(layer, false);
   if (typeof annotations === 'string') return all(reject('malformed', annotations));
-  if (layer.size > ctx.limits.maxEnvelopeBytes) return all(reject('malformed', `envelope is ${layer.size} bytes; at most ${ctx.limits.maxEnvelopeBytes} are read`));
+  if (layer.size > ctx.limits.maxEnvelopeBytes)
+    return all(reject('malformed', `envelope is ${layer.size} bytes; at most ${ctx.limits.maxEnvelopeBytes} are read`));
   const blob = await readLayer(ctx, layer, ctx.limits.maxEnvelopeBytes);
   if (typeof blob === 'string') return all(reject('malformed', blob));
   const decoded = decodeEnvelope(blob);
@@ -160,7 +186,9 @@ async function attestationLayer(ctx: Ctx, requirements: AttestationRequirement[]
     toItem(
       index,
       layer.digest,
-      type === req.predicateType ? envelopeOutcome(ctx, decoded, annotations, req.keys, req.keyless) : reject('wrong-predicate', `predicate type ${JSON.stringify(type).slice(0, 200)}`),
+      type === req.predicateType
+        ? envelopeOutcome(ctx, decoded, annotations, req.keys, req.keyless)
+        : reject('wrong-predicate', `predicate type ${JSON.stringify(type).slice(0, 200)}`),
       { predicateType: type },
     ),
   );
@@ -190,7 +218,13 @@ async function readAttachmentManifest(ctx: Ctx, tag: string): Promise<ReadManife
   if (!Array.isArray(layers)) return { result: { ...result, problem: `the ${tag} manifest has no layers` }, layers: null };
   result.layers = layers.length;
   if (layers.length > MAX_SIGNATURE_LAYERS) {
-    return { result: { ...result, problem: `the ${tag} manifest has ${layers.length} layers, more than the ${MAX_SIGNATURE_LAYERS} cosign allows` }, layers: null };
+    return {
+      result: {
+        ...result,
+        problem: `the ${tag} manifest has ${layers.length} layers, more than the ${MAX_SIGNATURE_LAYERS} cosign allows`,
+      },
+      layers: null,
+    };
   }
   const examined = layers.slice(0, ctx.limits.maxLayers);
   result.examined = examined.length;
@@ -204,7 +238,10 @@ function notExamined(result: ManifestResult, limits: VerificationLimits): ItemRe
     toItem(
       result.examined,
       null,
-      reject('not-examined', `${left} more layers (${result.examined}–${result.layers - 1}) were not examined: one verification examines at most ${limits.maxLayers}`),
+      reject(
+        'not-examined',
+        `${left} more layers (${result.examined}–${result.layers - 1}) were not examined: one verification examines at most ${limits.maxLayers}`,
+      ),
     ),
   ];
 }

@@ -86,7 +86,8 @@ function entryMismatch(bodyB64: string, expected: RekorExpectation): string | nu
       const hash = obj(obj(spec.data).hash);
       if (hash.algorithm !== 'sha256' || hash.value !== expected.payloadSha256) return 'payload hash differs';
       const signature = obj(spec.signature);
-      if (!expected.signature || !Buffer.from(String(signature.content ?? ''), 'base64').equals(expected.signature)) return 'signature differs';
+      if (!expected.signature || !Buffer.from(String(signature.content ?? ''), 'base64').equals(expected.signature))
+        return 'signature differs';
       if (!sameCertificate(obj(signature.publicKey).content, expected.certificate)) return 'certificate differs';
       return null;
     }

@@ -72,7 +72,9 @@ export type Outcome = { ok: true; signer: VerifiedSigner } | { ok: false; reason
 export const reject = (reason: RejectReason, detail: string): Outcome => ({ ok: false, reason, detail });
 
 export function signerLabel(s: VerifiedSigner): string {
-  return s.kind === 'key' ? `key ${s.source} (${s.fingerprint})` : `${s.subject} via ${s.issuer} (Rekor entry ${s.logIndex}, ${s.integratedTime})`;
+  return s.kind === 'key'
+    ? `key ${s.source} (${s.fingerprint})`
+    : `${s.subject} via ${s.issuer} (Rekor entry ${s.logIndex}, ${s.integratedTime})`;
 }
 
 export function signerKey(s: VerifiedSigner): string {

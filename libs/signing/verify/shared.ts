@@ -1,5 +1,5 @@
-import type { Descriptor, Manifest, RepositoryLocation } from '../../registry/index.js';
-import { isRegistryError } from '../../registry/index.js';
+import type { Descriptor, Manifest, RepositoryLocation } from '#libs/registry/index.js';
+import { isRegistryError } from '#libs/registry/index.js';
 import { verifyKeyless, verifyWithKeys, type SignedItem } from './checks.js';
 import { reject, type ItemResult, type Outcome, type VerificationLimits } from './report.js';
 import type { KeylessTrust, TrustedKey } from './trust.js';
@@ -30,7 +30,8 @@ export const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 /** Keyless when the item carries a certificate and identities are trusted; else the trusted keys. */
 export function check(item: SignedItem, keys: TrustedKey[], keyless: KeylessTrust | null, now: Date): Outcome {
   if (item.certificate !== undefined && keyless) return verifyKeyless(item, keyless, now);
-  if (keys.length === 0 && item.certificate !== undefined) return reject('unknown-key', 'keyless signature, but no keyless identity is trusted here');
+  if (keys.length === 0 && item.certificate !== undefined)
+    return reject('unknown-key', 'keyless signature, but no keyless identity is trusted here');
   if (keys.length === 0) return reject('unknown-key', 'signed with a key, but only keyless identities are trusted here');
   return verifyWithKeys(item, keys);
 }
@@ -50,7 +51,12 @@ export async function readLayer(ctx: Ctx, layer: Descriptor, limit: number): Pro
   }
 }
 
-export function toItem(index: number, digest: string | null, outcome: Outcome, extra: Pick<ItemResult, 'predicateType' | 'source'> = {}): ItemResult {
+export function toItem(
+  index: number,
+  digest: string | null,
+  outcome: Outcome,
+  extra: Pick<ItemResult, 'predicateType' | 'source'> = {},
+): ItemResult {
   const base = { index, digest, ...extra };
   return outcome.ok
     ? { ...base, accepted: true, signer: outcome.signer, detail: 'verified' }

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { SignatureGateConfig, SignatureIdentityConfig } from '../../config/index.js';
+import type { SignatureGateConfig, SignatureIdentityConfig } from '#libs/config/index.js';
 import { readPublicKey, type PublicKeyInfo } from '../keys.js';
 import { pemCertificates, type ParsedCertificate } from './certificate.js';
 
@@ -59,7 +59,8 @@ export function loadVerificationPolicy(config: SignatureGateConfig, baseDir: str
   const read = (file: string, at: string): string => {
     const full = isAbsolute(file) ? file : resolve(baseDir, file);
     try {
-      if (statSync(full).size > MAX_TRUST_FILE_BYTES) throw new TrustConfigError(at, `${file} is larger than ${MAX_TRUST_FILE_BYTES} bytes`);
+      if (statSync(full).size > MAX_TRUST_FILE_BYTES)
+        throw new TrustConfigError(at, `${file} is larger than ${MAX_TRUST_FILE_BYTES} bytes`);
       return readFileSync(full, 'utf8');
     } catch (err) {
       if (err instanceof TrustConfigError) throw err;

@@ -1,8 +1,8 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { QueueEvents, type Queue } from 'bullmq';
-import { ServiceError } from '../../domain/index.js';
-import { JOBS, QUEUES } from '../../queue/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import { JOBS, QUEUES } from '#libs/queue/index.js';
 import { AuditIntegrator } from './audit-integrator.service.js';
 import type { StoredCheckpoint } from './audit-tree.store.js';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { AppConfig } from '../../config/index.js';
-import { formatCheckpoint, leafHash, signNote, type Hash, type NodeId } from '../../tlog/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { formatCheckpoint, leafHash, signNote, type Hash, type NodeId } from '#libs/tlog/index.js';
 import { AUDIT_KEY, type AuditKey } from './audit-key.js';
 import { AuditTreeStore, type StoredCheckpoint } from './audit-tree.store.js';
 
@@ -62,11 +62,15 @@ export class AuditIntegrator {
       const head = await this.store.head(m, true);
       const range = await this.store.compactRange(head.size, m);
       if (!range.root().equals(head.root)) {
-        throw new AuditIntegrityError(`the stored tree of ${head.size} leaves does not hash to the recorded head: refusing to integrate onto it`);
+        throw new AuditIntegrityError(
+          `the stored tree of ${head.size} leaves does not hash to the recorded head: refusing to integrate onto it`,
+        );
       }
       const [{ last }] = await m.query('SELECT max(idx) AS last FROM audit_leaves');
       if ((last === null ? 0 : Number(last) + 1) !== head.size) {
-        throw new AuditIntegrityError(`the log holds leaves up to index ${last} but its head says ${head.size} leaves: refusing a gap or a fork`);
+        throw new AuditIntegrityError(
+          `the log holds leaves up to index ${last} but its head says ${head.size} leaves: refusing a gap or a fork`,
+        );
       }
       const pending: { seq: string; body: string | null }[] = await m.query(
         `SELECT u.seq, e.body FROM audit_unintegrated u LEFT JOIN audit_events e ON e.seq = u.seq ORDER BY u.seq LIMIT $1`,
@@ -96,7 +100,14 @@ export class AuditIntegrator {
     });
     if (!result) return null;
     const made = result.checkpoint?.fresh ?? false;
-    const checkpoint = result.checkpoint ? { size: result.checkpoint.size, rootHash: result.checkpoint.rootHash, note: result.checkpoint.note, createdAt: result.checkpoint.createdAt } : null;
+    const checkpoint = result.checkpoint
+      ? {
+          size: result.checkpoint.size,
+          rootHash: result.checkpoint.rootHash,
+          note: result.checkpoint.note,
+          createdAt: result.checkpoint.createdAt,
+        }
+      : null;
     if (made && checkpoint) {
       for (const listener of this.listeners) {
         try {
@@ -118,7 +129,12 @@ export class AuditIntegrator {
     }
   }
 
-  private async maybeCheckpoint(m: EntityManager, size: number, root: Hash, mode: 'due' | 'now'): Promise<(StoredCheckpoint & { fresh: boolean }) | null> {
+  private async maybeCheckpoint(
+    m: EntityManager,
+    size: number,
+    root: Hash,
+    mode: 'due' | 'now',
+  ): Promise<(StoredCheckpoint & { fresh: boolean }) | null> {
     if (!this.key?.privateKey) return null;
     const latest = await this.store.latestCheckpoint(m);
     if (latest && latest.size === size) return mode === 'now' ? { ...latest, fresh: false } : null;
@@ -130,7 +146,11 @@ export class AuditIntegrator {
     }
     const origin = this.config.pipeline.audit.origin;
     const note = signNote(formatCheckpoint(origin, size, root), origin, this.key.privateKey);
-    const [row] = await m.query('INSERT INTO audit_checkpoints (size, root, note) VALUES ($1, $2, $3) RETURNING created_at', [size, root, note]);
+    const [row] = await m.query('INSERT INTO audit_checkpoints (size, root, note) VALUES ($1, $2, $3) RETURNING created_at', [
+      size,
+      root,
+      note,
+    ]);
     return { size, rootHash: root.toString('base64'), note, createdAt: (row.created_at as Date).toISOString(), fresh: true };
   }
 }

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
-import { noteVerifier, type NoteVerifier } from '../../tlog/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { noteVerifier, type NoteVerifier } from '#libs/tlog/index.js';
 import { HOLDS_SIGNING_KEY } from '../core.module.js';
 
 /** The audit key: the verifier everywhere it is configured, the private key only where checkpoints are signed. */
@@ -24,7 +24,9 @@ export function loadAuditKey(config: AppConfig, signs: boolean): AuditKey | null
     try {
       return readFileSync(resolve(base, path));
     } catch (err) {
-      throw new Error(`audit.key.${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      throw new Error(`audit.key.${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+        cause: err,
+      });
     }
   };
   let privateKey: KeyObject | null = null;

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ServiceError } from '../../domain/index.js';
-import { consistencyRanges, EMPTY_ROOT, inclusionRanges, leafHash, rangeHash, rangeNodes } from '../../tlog/index.js';
-import { AuditEventEntity } from '../../db/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import { consistencyRanges, EMPTY_ROOT, inclusionRanges, leafHash, rangeHash, rangeNodes } from '#libs/tlog/index.js';
+import { AuditEventEntity } from '#libs/db/index.js';
 import { auditEventView, type AuditEventView } from '../audit-query.service.js';
 import { AuditTreeStore } from './audit-tree.store.js';
 
@@ -58,22 +58,37 @@ export class AuditProofService {
         const [queued] = await m.query('SELECT 1 FROM audit_unintegrated WHERE seq = $1', [seq]);
         throw new ServiceError(
           queued ? 'conflict' : 'not_found',
-          queued ? `event ${seq} is not in the tree yet: the integrator links it within moments, ask again` : `no audit event has seq ${seq}`,
+          queued
+            ? `event ${seq} is not in the tree yet: the integrator links it within moments, ask again`
+            : `no audit event has seq ${seq}`,
         );
       }
       const index = Number(row.idx);
       const latest = await this.store.latestCheckpoint(m);
       const n = size ?? latest?.size ?? head.size;
       if (n <= index || n > head.size) {
-        throw new ServiceError('bad_request', `size must be between ${index + 1} (event ${seq} is leaf ${index}) and ${head.size} (the tree's size), got ${n}`, {
-          valid: { min: index + 1, max: head.size },
-        });
+        throw new ServiceError(
+          'bad_request',
+          `size must be between ${index + 1} (event ${seq} is leaf ${index}) and ${head.size} (the tree's size), got ${n}`,
+          {
+            valid: { min: index + 1, max: head.size },
+          },
+        );
       }
       const ranges = inclusionRanges(index, n);
       const [hashes, [root]] = await Promise.all([this.store.rangeHashes(ranges, m), this.store.rangeHashes([[0, n]], m)]);
       const leaf = Buffer.from(row.body as string, 'utf8');
       const checkpoint = await this.store.checkpoint(n, m);
-      return { seq, index, size: n, leaf: b64(leaf), leafHash: b64(leafHash(leaf)), hashes: hashes.map(b64), rootHash: b64(root!), checkpoint: checkpoint?.note ?? null };
+      return {
+        seq,
+        index,
+        size: n,
+        leaf: b64(leaf),
+        leafHash: b64(leafHash(leaf)),
+        hashes: hashes.map(b64),
+        rootHash: b64(root!),
+        checkpoint: checkpoint?.note ?? null,
+      };
     });
   }
 
@@ -88,7 +103,9 @@ export class AuditProofService {
       }
       const ranges = consistencyRanges(from, n);
       const hashes = await this.store.rangeHashes(ranges, m);
-      const [fromRoot, toRoot] = await Promise.all([from, n].map((s) => (s === 0 ? EMPTY_ROOT : this.store.rangeHashes([[0, s]], m).then(([h]) => h!))));
+      const [fromRoot, toRoot] = await Promise.all(
+        [from, n].map((s) => (s === 0 ? EMPTY_ROOT : this.store.rangeHashes([[0, s]], m).then(([h]) => h!))),
+      );
       return { from, to: n, hashes: hashes.map(b64), fromRoot: b64(fromRoot!), toRoot: b64(toRoot!) };
     });
   }
@@ -101,7 +118,9 @@ export class AuditProofService {
     return this.dataSource.transaction('REPEATABLE READ', async (m) => {
       const head = await this.store.head(m);
       if (q.size > head.size) {
-        throw new ServiceError('bad_request', `size must be between 0 and ${head.size} (the tree's size), got ${q.size}`, { valid: { min: 0, max: head.size } });
+        throw new ServiceError('bad_request', `size must be between 0 and ${head.size} (the tree's size), got ${q.size}`, {
+          valid: { min: 0, max: head.size },
+        });
       }
       const end = Math.min(q.start + q.limit, q.size);
       if (q.start >= end) return { size: q.size, items: [], next: null };
@@ -115,7 +134,10 @@ export class AuditProofService {
       let proofs: string[][] = [];
       if (q.proofs && rows.length > 0) {
         const ranges = rows.map((r) => inclusionRanges(Number(r.idx), q.size));
-        const nodes = await this.store.nodes(ranges.flat().flatMap(([a, b]) => rangeNodes(a, b)), m);
+        const nodes = await this.store.nodes(
+          ranges.flat().flatMap(([a, b]) => rangeNodes(a, b)),
+          m,
+        );
         const node = (id: { level: number; index: number }) => nodes.get(`${id.level}/${id.index}`)!;
         proofs = ranges.map((list) => list.map(([a, b]) => b64(rangeHash(a, b, node))));
       }

@@ -1,8 +1,8 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { AppConfig } from '../../config/index.js';
-import { JOBS, QUEUES, type AuditPublishJobData } from '../../queue/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { JOBS, QUEUES, type AuditPublishJobData } from '#libs/queue/index.js';
 import { HOLDS_SIGNING_KEY } from '../core.module.js';
 import { Inject } from '@nestjs/common';
 import { AuditIntegrator } from './audit-integrator.service.js';
@@ -26,7 +26,9 @@ export class AuditPublisher implements OnModuleInit {
   onModuleInit(): void {
     if (!this.signs) return;
     this.integrator.onCheckpoint((checkpoint) => {
-      const targets: AuditPublishJobData['target'][] = this.config.pipeline.webhooks.flatMap((hook, webhook) => (hook.events.includes('audit.checkpoint') ? [{ webhook }] : []));
+      const targets: AuditPublishJobData['target'][] = this.config.pipeline.webhooks.flatMap((hook, webhook) =>
+        hook.events.includes('audit.checkpoint') ? [{ webhook }] : [],
+      );
       if (this.config.pipeline.audit.publish) targets.push({ registry: true });
       if (targets.length === 0) return;
       const jobs = targets.map((target) => ({
@@ -40,7 +42,9 @@ export class AuditPublisher implements OnModuleInit {
           removeOnFail: { age: 86_400 },
         },
       }));
-      this.queue.addBulk(jobs).catch((err: Error) => this.logger.warn(`could not queue the copies of checkpoint ${checkpoint.size}: ${err.message}`));
+      this.queue
+        .addBulk(jobs)
+        .catch((err: Error) => this.logger.warn(`could not queue the copies of checkpoint ${checkpoint.size}: ${err.message}`));
     });
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { CompactRange, rangeHash, rangeNodes, type Hash, type NodeId } from '../../tlog/index.js';
+import { CompactRange, rangeHash, rangeNodes, type Hash, type NodeId } from '#libs/tlog/index.js';
 
 export interface TreeHead {
   size: number;
@@ -37,7 +37,8 @@ export class AuditTreeStore {
     );
     for (const r of rows) found.set(`${r.level}/${r.idx}`, r.hash);
     for (const id of ids) {
-      if (!found.has(`${id.level}/${id.index}`)) throw new Error(`the audit tree has no node ${id.level}/${id.index}: the tree store is incomplete`);
+      if (!found.has(`${id.level}/${id.index}`))
+        throw new Error(`the audit tree has no node ${id.level}/${id.index}: the tree store is incomplete`);
     }
     return found;
   }
@@ -53,7 +54,10 @@ export class AuditTreeStore {
   async compactRange(size: number, db: Queryable = this.dataSource): Promise<CompactRange> {
     const ids = CompactRange.ids(size);
     const nodes = await this.nodes(ids, db);
-    return CompactRange.of(size, ids.map((id) => nodes.get(`${id.level}/${id.index}`)!));
+    return CompactRange.of(
+      size,
+      ids.map((id) => nodes.get(`${id.level}/${id.index}`)!),
+    );
   }
 
   async leafIndex(seq: number, db: Queryable = this.dataSource): Promise<number | null> {

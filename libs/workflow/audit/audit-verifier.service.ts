@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type QueryRunner } from 'typeorm';
-import { AppConfig } from '../../config/index.js';
-import { CompactRange, openCheckpoint, type Hash } from '../../tlog/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { CompactRange, openCheckpoint, type Hash } from '#libs/tlog/index.js';
 import { AUDIT_KEY, type AuditKey } from './audit-key.js';
 import { AuditTreeStore } from './audit-tree.store.js';
 
@@ -87,7 +87,14 @@ export class AuditVerifier {
       // What was verified must still be what is stored: a rewrite of it changes these nodes.
       const stored = await this.store.compactRange(this.verified.size, q);
       if (!stored.root().equals(range.root())) {
-        return this.broken(q, range, pending, range.size, `the stored tree of ${range.size} leaves no longer has the root verified before: history was rewritten`, { size: range.size });
+        return this.broken(
+          q,
+          range,
+          pending,
+          range.size,
+          `the stored tree of ${range.size} leaves no longer has the root verified before: history was rewritten`,
+          { size: range.size },
+        );
       }
     }
     const from = range.size;
@@ -99,7 +106,14 @@ export class AuditVerifier {
       while (next < checkpoints.list.length && checkpoints.list[next]!.size === range.size) {
         const cp = checkpoints.list[next]!;
         if (!range.root().equals(cp.root)) {
-          return this.broken(q, range, pending, from, `the tree of ${cp.size} leaves does not have the root of the signed checkpoint at that size: history was rewritten`, { size: cp.size });
+          return this.broken(
+            q,
+            range,
+            pending,
+            from,
+            `the tree of ${cp.size} leaves does not have the root of the signed checkpoint at that size: history was rewritten`,
+            { size: cp.size },
+          );
         }
         lastCheckpoint = { size: cp.size, rootHash: cp.root.toString('base64') };
         next += 1;
@@ -110,64 +124,106 @@ export class AuditVerifier {
     if (early) return early;
 
     for (let start = from; start < head.size; start += PAGE) {
-      const rows: { idx: string; seq: string; present: boolean; leaf: Buffer | null; stored: Buffer | null; matches: boolean | null }[] = await q.query(
-        `SELECT l.idx, l.seq, e.id IS NOT NULL AS present, n.hash AS stored,
+      const rows: { idx: string; seq: string; present: boolean; leaf: Buffer | null; stored: Buffer | null; matches: boolean | null }[] =
+        await q.query(
+          `SELECT l.idx, l.seq, e.id IS NOT NULL AS present, n.hash AS stored,
                 sha256('\\x00'::bytea || convert_to(e.body, 'UTF8')) AS leaf, ${EVENT_MATCHES_LEAF} AS matches
            FROM audit_leaves l
            LEFT JOIN audit_events e ON e.seq = l.seq
            LEFT JOIN audit_tree n ON n.level = 0 AND n.idx = l.idx
           WHERE l.idx >= $1 AND l.idx < $2
           ORDER BY l.idx`,
-        [start, Math.min(start + PAGE, head.size)],
-      );
+          [start, Math.min(start + PAGE, head.size)],
+        );
       for (const row of rows) {
         const index = Number(row.idx);
         const seq = Number(row.seq);
-        if (index !== range.size) return this.broken(q, range, pending, from, `leaf ${range.size} is missing (the next one present is ${index})`, { index: range.size });
+        if (index !== range.size)
+          return this.broken(q, range, pending, from, `leaf ${range.size} is missing (the next one present is ${index})`, {
+            index: range.size,
+          });
         if (!row.present) return this.broken(q, range, pending, from, `event ${seq} (leaf ${index}) was removed`, { seq, index });
-        if (!row.stored || !row.leaf!.equals(row.stored)) return this.broken(q, range, pending, from, 'hash does not match the event content', { seq, index });
-        if (!row.matches) return this.broken(q, range, pending, from, 'the event does not match its leaf: its stored fields were edited', { seq, index });
+        if (!row.stored || !row.leaf!.equals(row.stored))
+          return this.broken(q, range, pending, from, 'hash does not match the event content', { seq, index });
+        if (!row.matches)
+          return this.broken(q, range, pending, from, 'the event does not match its leaf: its stored fields were edited', { seq, index });
         range.append(row.leaf!);
         const failed = atCheckpoint();
         if (failed) return failed;
       }
       if (rows.length < Math.min(PAGE, head.size - start)) {
-        return this.broken(q, range, pending, from, `leaf ${range.size} is missing: events were removed from the end`, { index: range.size });
+        return this.broken(q, range, pending, from, `leaf ${range.size} is missing: events were removed from the end`, {
+          index: range.size,
+        });
       }
       await new Promise((resolve) => setImmediate(resolve));
     }
     if (next < checkpoints.list.length) {
       const cp = checkpoints.list[next]!;
-      return this.broken(q, range, pending, from, `a signed checkpoint has ${cp.size} leaves but the log holds ${range.size}: events were removed from the end`, { size: cp.size });
+      return this.broken(
+        q,
+        range,
+        pending,
+        from,
+        `a signed checkpoint has ${cp.size} leaves but the log holds ${range.size}: events were removed from the end`,
+        { size: cp.size },
+      );
     }
     if (!range.root().equals(head.root)) {
-      return this.broken(q, range, pending, from, `the tree of ${range.size} leaves does not have the recorded head's root`, { size: range.size });
+      return this.broken(q, range, pending, from, `the tree of ${range.size} leaves does not have the recorded head's root`, {
+        size: range.size,
+      });
     }
     const [{ beyond }] = await q.query('SELECT count(*)::int AS beyond FROM audit_leaves WHERE idx >= $1', [head.size]);
-    if (beyond > 0) return this.broken(q, range, pending, from, `${beyond} leaf(s) lie past the recorded head: a fork`, { index: head.size });
+    if (beyond > 0)
+      return this.broken(q, range, pending, from, `${beyond} leaf(s) lie past the recorded head: a fork`, { index: head.size });
     const [{ outside }] = await q.query(
       `SELECT count(*)::int AS outside FROM audit_events e
         WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.seq = e.seq)
           AND NOT EXISTS (SELECT 1 FROM audit_unintegrated u WHERE u.seq = e.seq)`,
     );
     if (outside > 0) {
-      return this.broken(q, range, pending, from, `${outside} event(s) are outside the log: they were inserted around the database's queueing trigger`);
+      return this.broken(
+        q,
+        range,
+        pending,
+        from,
+        `${outside} event(s) are outside the log: they were inserted around the database's queueing trigger`,
+      );
     }
     this.lastRange = range;
-    return { ok: true, events: range.size, pending, head: range.size === 0 ? null : range.root().toString('base64'), checkpoint: lastCheckpoint, from, brokenAt: null };
+    return {
+      ok: true,
+      events: range.size,
+      pending,
+      head: range.size === 0 ? null : range.root().toString('base64'),
+      checkpoint: lastCheckpoint,
+      from,
+      brokenAt: null,
+    };
   }
 
   /** The signed checkpoints past `from`, smallest first, each checked against the audit key. */
-  private async checkpoints(q: QueryRunner, from: number): Promise<{ list: { size: number; root: Buffer }[] } | { reason: string; size: number }> {
-    const rows: { size: string; root: Buffer; note: string }[] = await q.query('SELECT size, root, note FROM audit_checkpoints WHERE size >= $1 ORDER BY size', [from]);
+  private async checkpoints(
+    q: QueryRunner,
+    from: number,
+  ): Promise<{ list: { size: number; root: Buffer }[] } | { reason: string; size: number }> {
+    const rows: { size: string; root: Buffer; note: string }[] = await q.query(
+      'SELECT size, root, note FROM audit_checkpoints WHERE size >= $1 ORDER BY size',
+      [from],
+    );
     const list: { size: number; root: Buffer }[] = [];
     for (const row of rows) {
       if (this.key) {
         try {
           const cp = openCheckpoint(row.note, this.key.verifier, this.config.pipeline.audit.origin);
-          if (cp.size !== Number(row.size) || !cp.rootHash.equals(row.root)) return { reason: `the stored checkpoint at ${row.size} does not match its signed note`, size: Number(row.size) };
+          if (cp.size !== Number(row.size) || !cp.rootHash.equals(row.root))
+            return { reason: `the stored checkpoint at ${row.size} does not match its signed note`, size: Number(row.size) };
         } catch (err) {
-          return { reason: `the stored checkpoint at ${row.size} is not validly signed by the audit key: ${(err as Error).message}`, size: Number(row.size) };
+          return {
+            reason: `the stored checkpoint at ${row.size} is not validly signed by the audit key: ${(err as Error).message}`,
+            size: Number(row.size),
+          };
         }
       }
       list.push({ size: Number(row.size), root: row.root });
@@ -175,7 +231,14 @@ export class AuditVerifier {
     return { list };
   }
 
-  private async broken(q: QueryRunner, range: CompactRange, pending: number, from: number, reason: string, at: { seq?: number; index?: number; size?: number } = {}): Promise<AuditVerification> {
+  private async broken(
+    q: QueryRunner,
+    range: CompactRange,
+    pending: number,
+    from: number,
+    reason: string,
+    at: { seq?: number; index?: number; size?: number } = {},
+  ): Promise<AuditVerification> {
     let id: string | null = null;
     if (at.seq !== undefined) {
       const [row] = await q.query('SELECT id FROM audit_events WHERE seq = $1', [at.seq]);

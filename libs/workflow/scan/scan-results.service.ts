@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { Principal } from '../../auth/index.js';
-import { canonicalJson, ServiceError, sha256Hex } from '../../domain/index.js';
+import type { Principal } from '#libs/auth/index.js';
+import { canonicalJson, ServiceError, sha256Hex } from '#libs/domain/index.js';
 import {
   countBySeverity,
   parseReportFor,
@@ -16,7 +16,7 @@ import {
   type ParsedReport,
   type ReportFormat,
   type ScanSource,
-} from '../../scanning/index.js';
+} from '#libs/scanning/index.js';
 import { AuditService } from '../audit.service.js';
 import { SCAN_COLUMNS, scanRow, type ScanResultRow } from './scan-rows.js';
 import { WaiverService } from './waiver.service.js';
@@ -73,7 +73,10 @@ export class ScanResultsService {
       throw new ServiceError(err.code === 'malformed' ? 'bad_request' : 'unprocessable', `report: ${err.message}`, { reason: err.code });
     }
     if (parsed.findings.length > MAX_REPORT_FINDINGS) {
-      throw new ServiceError('payload_too_large', `report: ${parsed.findings.length} findings; at most ${MAX_REPORT_FINDINGS} are accepted`);
+      throw new ServiceError(
+        'payload_too_large',
+        `report: ${parsed.findings.length} findings; at most ${MAX_REPORT_FINDINGS} are accepted`,
+      );
     }
     const source: ScanSource = parsed.format;
     const input: NewScanResult = {
@@ -94,7 +97,14 @@ export class ScanResultsService {
         await this.audit.append(manager, who, {
           action: 'scan.uploaded',
           subject: `image:${digest}`,
-          data: { scanId: row.id, source, scanner: row.scanner, scannedAt: row.scannedAt.toISOString(), counts: row.counts, reportDigest: row.reportDigest },
+          data: {
+            scanId: row.id,
+            source,
+            scanner: row.scanner,
+            scannedAt: row.scannedAt.toISOString(),
+            counts: row.counts,
+            reportDigest: row.reportDigest,
+          },
         });
       }
       return {
@@ -112,7 +122,11 @@ export class ScanResultsService {
   }
 
   /** Stores a result; an upload or attached report already stored (same report bytes) is returned as it is. */
-  async insert(r: NewScanResult, manager: EntityManager | DataSource = this.dataSource, now = new Date()): Promise<{ row: ScanResultRow; created: boolean }> {
+  async insert(
+    r: NewScanResult,
+    manager: EntityManager | DataSource = this.dataSource,
+    now = new Date(),
+  ): Promise<{ row: ScanResultRow; created: boolean }> {
     const rows = await manager.query(
       `INSERT INTO scan_results (id, digest, source, origin, scanner, scanned_at, received_at, submitted_by, repository, findings, counts, report_digest, envelope, sbom, packages, os, db_imported_at)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
@@ -139,11 +153,10 @@ export class ScanResultsService {
       ],
     );
     if (rows.length > 0) return { row: scanRow(rows[0]), created: true };
-    const existing = await manager.query(`SELECT ${SCAN_COLUMNS} FROM scan_results WHERE digest = $1 AND source = $2 AND report_digest = $3 AND origin <> 'scanner'`, [
-      r.digest,
-      r.source,
-      r.reportDigest,
-    ]);
+    const existing = await manager.query(
+      `SELECT ${SCAN_COLUMNS} FROM scan_results WHERE digest = $1 AND source = $2 AND report_digest = $3 AND origin <> 'scanner'`,
+      [r.digest, r.source, r.reportDigest],
+    );
     return { row: scanRow(existing[0]), created: false };
   }
 
@@ -167,10 +180,21 @@ export class ScanResultsService {
 
   /** `GET /images/:digest/findings`: each stored result (newest first) with each finding's waiver, if one counts now. */
   async findingsOf(digest: string, now = new Date()) {
-    const rows: ScanResultRow[] = (await this.dataSource.query(`SELECT ${SCAN_COLUMNS} FROM scan_results WHERE digest = $1 ORDER BY scanned_at DESC, received_at DESC LIMIT 200`, [digest])).map(scanRow);
-    const repoRows: { repository: string; target_repository: string }[] = await this.dataSource.query('SELECT DISTINCT repository, target_repository FROM promotions WHERE digest = $1', [digest]);
+    const rows: ScanResultRow[] = (
+      await this.dataSource.query(
+        `SELECT ${SCAN_COLUMNS} FROM scan_results WHERE digest = $1 ORDER BY scanned_at DESC, received_at DESC LIMIT 200`,
+        [digest],
+      )
+    ).map(scanRow);
+    const repoRows: { repository: string; target_repository: string }[] = await this.dataSource.query(
+      'SELECT DISTINCT repository, target_repository FROM promotions WHERE digest = $1',
+      [digest],
+    );
     const target = { digest, repositories: [...new Set(repoRows.flatMap((r) => [r.repository, r.target_repository]))] };
-    const waivers = await this.waivers.activeFor(rows.flatMap((r) => r.findings.flatMap((f) => [f.id, ...f.aliases])), now);
+    const waivers = await this.waivers.activeFor(
+      rows.flatMap((r) => r.findings.flatMap((f) => [f.id, ...f.aliases])),
+      now,
+    );
     return {
       digest,
       results: rows.map((r) => ({

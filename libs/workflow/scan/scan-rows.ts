@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { CycloneDxBom, Finding, ScanSource, Severity } from '../../scanning/index.js';
+import type { CycloneDxBom, Finding, ScanSource, Severity } from '#libs/scanning/index.js';
 
 /** A stored scan result as the gate and the API use it. */
 export interface ScanResultRow {
@@ -41,7 +41,8 @@ export function scanRow(r: any): ScanResultRow {
 }
 
 /** Columns read for a result (not the SBOM and packages: those are read only when needed). */
-export const SCAN_COLUMNS = 'id, digest, source, origin, scanner, scanned_at, received_at, submitted_by, repository, findings, counts, report_digest, envelope, db_imported_at';
+export const SCAN_COLUMNS =
+  'id, digest, source, origin, scanner, scanned_at, received_at, submitted_by, repository, findings, counts, report_digest, envelope, db_imported_at';
 
 /**
  * The SBOM the built-in scanner kept with its latest result for a digest, or null. The promote step

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Principal } from '../../auth/index.js';
-import { AppConfig } from '../../config/index.js';
-import { ServiceError } from '../../domain/index.js';
-import type { VexJustification, VexStatus, WaiverRule, WaiverScope } from '../../scanning/index.js';
+import type { Principal } from '#libs/auth/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import type { VexJustification, VexStatus, WaiverRule, WaiverScope } from '#libs/scanning/index.js';
 import { AuditService } from '../audit.service.js';
 
 export interface WaiverInput {
@@ -47,21 +47,47 @@ export class WaiverService {
     const maxMs = this.config.pipeline.scanning.maxWaiverMs;
     if (input.expiresAt.getTime() <= now.getTime()) throw new ServiceError('bad_request', 'expiresAt: must be in the future');
     if (input.expiresAt.getTime() > now.getTime() + maxMs) {
-      throw new ServiceError('bad_request', `expiresAt: at most ${new Date(now.getTime() + maxMs).toISOString()} (scanning.maxWaiver is ${maxMs / 86_400_000} days)`);
+      throw new ServiceError(
+        'bad_request',
+        `expiresAt: at most ${new Date(now.getTime() + maxMs).toISOString()} (scanning.maxWaiver is ${maxMs / 86_400_000} days)`,
+      );
     }
     const id = randomUUID();
-    const [kind, value] = 'all' in input.scope ? ['all', null] : 'digest' in input.scope ? ['digest', input.scope.digest] : ['repository', input.scope.repository];
+    const [kind, value] =
+      'all' in input.scope
+        ? ['all', null]
+        : 'digest' in input.scope
+          ? ['digest', input.scope.digest]
+          : ['repository', input.scope.repository];
     return this.audit.transaction(async (manager) => {
       const rows = await manager.query(
         `INSERT INTO waivers (id, vulnerability_id, scope_kind, scope_value, justification, vex_status, vex_justification, expires_at, created_by, created_by_name, created_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING *`,
-        [id, input.vulnerabilityId, kind, value, input.justification, input.vex?.status ?? null, input.vex?.justification ?? null, input.expiresAt, who.id, who.name, now],
+        [
+          id,
+          input.vulnerabilityId,
+          kind,
+          value,
+          input.justification,
+          input.vex?.status ?? null,
+          input.vex?.justification ?? null,
+          input.expiresAt,
+          who.id,
+          who.name,
+          now,
+        ],
       );
       const view = waiverView(rows[0], now);
       await this.audit.append(manager, who, {
         action: 'waiver.created',
         subject: `waiver:${id}`,
-        data: { vulnerabilityId: view.vulnerabilityId, scope: view.scope, justification: view.justification, vex: view.vex, expiresAt: view.expiresAt },
+        data: {
+          vulnerabilityId: view.vulnerabilityId,
+          scope: view.scope,
+          justification: view.justification,
+          vex: view.vex,
+          expiresAt: view.expiresAt,
+        },
       });
       return view;
     });
@@ -76,9 +102,16 @@ export class WaiverService {
     }
     if (filter.active !== undefined) {
       params.push(now);
-      where.push(filter.active ? `revoked_at IS NULL AND expires_at > $${params.length}` : `(revoked_at IS NOT NULL OR expires_at <= $${params.length})`);
+      where.push(
+        filter.active
+          ? `revoked_at IS NULL AND expires_at > $${params.length}`
+          : `(revoked_at IS NOT NULL OR expires_at <= $${params.length})`,
+      );
     }
-    const rows = await this.dataSource.query(`SELECT * FROM waivers ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id LIMIT 1000`, params);
+    const rows = await this.dataSource.query(
+      `SELECT * FROM waivers ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id LIMIT 1000`,
+      params,
+    );
     return rows.map((r: unknown) => waiverView(r, now));
   }
 
@@ -86,10 +119,19 @@ export class WaiverService {
     return this.audit.transaction(async (manager) => {
       const rows = await manager.query('SELECT * FROM waivers WHERE id = $1 FOR UPDATE', [id]);
       if (rows.length === 0) throw new ServiceError('not_found', `no waiver ${id}`);
-      if (rows[0].revoked_at) throw new ServiceError('conflict', `waiver ${id} was already revoked at ${new Date(rows[0].revoked_at).toISOString()}`);
-      const updated = await manager.query('UPDATE waivers SET revoked_at = $2, revoked_by = $3 WHERE id = $1 RETURNING *', [id, now, who.id]);
+      if (rows[0].revoked_at)
+        throw new ServiceError('conflict', `waiver ${id} was already revoked at ${new Date(rows[0].revoked_at).toISOString()}`);
+      const updated = await manager.query('UPDATE waivers SET revoked_at = $2, revoked_by = $3 WHERE id = $1 RETURNING *', [
+        id,
+        now,
+        who.id,
+      ]);
       const view = waiverView(updated[0][0] ?? updated[0], now);
-      await this.audit.append(manager, who, { action: 'waiver.revoked', subject: `waiver:${id}`, data: { vulnerabilityId: view.vulnerabilityId, scope: view.scope } });
+      await this.audit.append(manager, who, {
+        action: 'waiver.revoked',
+        subject: `waiver:${id}`,
+        data: { vulnerabilityId: view.vulnerabilityId, scope: view.scope },
+      });
       return view;
     });
   }
@@ -112,7 +154,14 @@ function scopeOf(r: any): WaiverScope {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a pg row
 function waiverRule(r: any): WaiverRule {
-  return { id: r.id, vulnerabilityId: r.vulnerability_id, scope: scopeOf(r), justification: r.justification, expiresAt: new Date(r.expires_at), vexStatus: r.vex_status };
+  return {
+    id: r.id,
+    vulnerabilityId: r.vulnerability_id,
+    scope: scopeOf(r),
+    justification: r.justification,
+    expiresAt: new Date(r.expires_at),
+    vexStatus: r.vex_status,
+  };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a pg row

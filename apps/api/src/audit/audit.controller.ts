@@ -1,12 +1,22 @@
 import { Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { Roles } from '../../../../libs/auth/index.js';
-import { ServiceError } from '../../../../libs/domain/index.js';
-import { AUDIT_KEY, AuditCheckpointService, AuditProofService, AuditQueryService, AuditTreeStore, AuditVerifier, type AuditKey } from '../../../../libs/workflow/index.js';
+import { Roles } from '#libs/auth/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import {
+  AUDIT_KEY,
+  AuditCheckpointService,
+  AuditProofService,
+  AuditQueryService,
+  AuditTreeStore,
+  AuditVerifier,
+  type AuditKey,
+} from '#libs/workflow/index.js';
 import { limitSchema, ZodPipe } from '../validation.js';
 
-const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-24T10:00:00Z' }).transform((s) => new Date(s));
+const instant = z.iso
+  .datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-24T10:00:00Z' })
+  .transform((s) => new Date(s));
 const listSchema = z.strictObject({
   subject: z.string().min(1).max(200).optional(),
   actor: z.string().min(1).max(200).optional(),
@@ -65,7 +75,8 @@ export class AuditController {
   @Get('key')
   @Roles('auditor', 'admin', 'ci', 'release-manager', 'security-reviewer')
   auditKey() {
-    if (!this.key) throw new ServiceError('not_found', 'no audit key is configured (audit.key in the pipeline file): checkpoints are not signed');
+    if (!this.key)
+      throw new ServiceError('not_found', 'no audit key is configured (audit.key in the pipeline file): checkpoints are not signed');
     return { vkey: this.key.verifier.vkey };
   }
 
@@ -80,7 +91,8 @@ export class AuditController {
   @HttpCode(201)
   @Roles('admin')
   checkpointNow() {
-    if (!this.key) throw new ServiceError('conflict', 'no audit key is configured (audit.key in the pipeline file): checkpoints cannot be signed');
+    if (!this.key)
+      throw new ServiceError('conflict', 'no audit key is configured (audit.key in the pipeline file): checkpoints cannot be signed');
     return this.checkpointer.now();
   }
 

@@ -13,8 +13,8 @@ import {
   SsoService,
   STATE_COOKIE,
   type Principal,
-} from '../../../../libs/auth/index.js';
-import { ServiceError } from '../../../../libs/domain/index.js';
+} from '#libs/auth/index.js';
+import { ServiceError } from '#libs/domain/index.js';
 
 type CookieRequest = FastifyRequest & { cookies: Record<string, string | undefined>; sessionToken?: string };
 
@@ -31,7 +31,13 @@ export class AuthController {
   ) {}
 
   private cookieOptions(maxAgeSeconds?: number) {
-    return { path: '/', httpOnly: true, secure: this.sso.secureCookies, sameSite: 'lax' as const, ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }) };
+    return {
+      path: '/',
+      httpOnly: true,
+      secure: this.sso.secureCookies,
+      sameSite: 'lax' as const,
+      ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
+    };
   }
 
   /** Starts a sign-in: to the provider, and back to returnTo (a path on this service) afterwards. */
@@ -40,7 +46,10 @@ export class AuthController {
   @ApiExcludeEndpoint()
   async login(@Query('returnTo') returnTo: unknown, @Res() reply: FastifyReply) {
     const target = safeReturnTo(returnTo);
-    if (target === null) throw new ServiceError('bad_request', 'returnTo must be a path on this service (e.g. /promotions), not another site', { field: 'returnTo' });
+    if (target === null)
+      throw new ServiceError('bad_request', 'returnTo must be a path on this service (e.g. /promotions), not another site', {
+        field: 'returnTo',
+      });
     const { url, state } = await this.sso.start(target);
     reply.setCookie(STATE_COOKIE, state, { ...this.cookieOptions(600), path: '/auth/callback' });
     return reply.redirect(url, 302);
@@ -51,7 +60,10 @@ export class AuthController {
   @Public()
   @ApiExcludeEndpoint()
   async callback(@Query() query: Record<string, string>, @Req() req: CookieRequest, @Res() reply: FastifyReply) {
-    const flat = Object.fromEntries(Object.entries(query).filter(([, v]) => typeof v === 'string' && v.length <= 4096)) as Record<string, string>;
+    const flat = Object.fromEntries(Object.entries(query).filter(([, v]) => typeof v === 'string' && v.length <= 4096)) as Record<
+      string,
+      string
+    >;
     const { who, returnTo } = await this.sso.finish(flat, req.cookies[STATE_COOKIE]);
     const session = await this.sessions.create(who, 'browser', req.cookies[SESSION_COOKIE]);
     const maxAge = Math.floor((session.expiresAt.getTime() - Date.now()) / 1000);
@@ -69,7 +81,8 @@ export class AuthController {
   async logout(@Req() req: CookieRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const header = req.headers.authorization;
     const token = req.sessionToken ?? (typeof header === 'string' ? /^Bearer\s+(pms_\S+)$/i.exec(header)?.[1] : undefined);
-    if (!token) throw new ServiceError('bad_request', 'only a sign-in session can sign out; revoke API tokens with DELETE /api/v1/tokens/{id}');
+    if (!token)
+      throw new ServiceError('bad_request', 'only a sign-in session can sign out; revoke API tokens with DELETE /api/v1/tokens/{id}');
     await this.sessions.revoke(token);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.clearCookie(CSRF_COOKIE, { path: '/' });

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../../../../libs/auth/index.js';
-import { EnvironmentService } from '../../../../libs/workflow/index.js';
+import { Roles } from '#libs/auth/index.js';
+import { EnvironmentService } from '#libs/workflow/index.js';
 import { ROLE_SETS } from '#libs/domain/index.js';
 
 @ApiTags('environments')

@@ -1,9 +1,9 @@
 import { Controller, Get, Header, HttpCode } from '@nestjs/common';
 import { register } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { Public, Roles } from '../../../../libs/auth/index.js';
-import { ServiceError } from '../../../../libs/domain/index.js';
-import { JobQueues } from '../../../../libs/queue/index.js';
+import { Public, Roles } from '#libs/auth/index.js';
+import { ServiceError } from '#libs/domain/index.js';
+import { JobQueues } from '#libs/queue/index.js';
 import { ROLE_SETS } from '#libs/domain/index.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -25,10 +25,7 @@ export class HealthController {
   @Public()
   @HttpCode(200)
   async ready() {
-    const [database, redis] = await Promise.all([
-      check(() => this.dataSource.query('SELECT 1')),
-      check(() => this.queues.ping()),
-    ]);
+    const [database, redis] = await Promise.all([check(() => this.dataSource.query('SELECT 1')), check(() => this.queues.ping())]);
     const checks = { database, redis };
     if (database !== 'ok' || redis !== 'ok') throw new ServiceError('unavailable', 'not ready', checks);
     return { status: 'ok', checks };

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { AuthModule } from '../../../../libs/auth/index.js';
-import { WorkflowModule } from '../../../../libs/workflow/index.js';
+import { AuthModule } from '#libs/auth/index.js';
+import { WorkflowModule } from '#libs/workflow/index.js';
 import { HealthController } from './health.controller.js';
 
 /**

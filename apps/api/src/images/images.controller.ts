@@ -1,7 +1,7 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../../../../libs/auth/index.js';
-import { ProvenanceService } from '../../../../libs/workflow/index.js';
+import { Roles } from '#libs/auth/index.js';
+import { ProvenanceService } from '#libs/workflow/index.js';
 
 @ApiTags('images')
 @ApiBearerAuth()

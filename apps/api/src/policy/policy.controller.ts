@@ -1,8 +1,8 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
-import { PolicyService } from '../../../../libs/workflow/index.js';
+import { CurrentPrincipal, Roles, type Principal } from '#libs/auth/index.js';
+import { PolicyService } from '#libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
 import { ROLE_SETS } from '#libs/domain/index.js';
 
@@ -24,7 +24,10 @@ export class PolicyController {
   @HttpCode(200)
   @Roles(...ROLE_SETS.policyDryRun)
   @ApiBody({ schema: z.toJSONSchema(evaluatePolicySchema, { io: 'input' }) as object })
-  @ApiResponse({ status: 200, description: 'the evaluation: status passed or failed, each rule on each platform, the policy digest, the facts' })
+  @ApiResponse({
+    status: 200,
+    description: 'the evaluation: status passed or failed, each rule on each platform, the policy digest, the facts',
+  })
   evaluate(@CurrentPrincipal() who: Principal, @Body(new ZodPipe(evaluatePolicySchema)) body: z.output<typeof evaluatePolicySchema>) {
     return this.policy.dryRun(who, body);
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DECISIONS } from '../../../../libs/domain/index.js';
+import { DECISIONS } from '#libs/domain/index.js';
 import { limitSchema } from '../validation.js';
 
 export const requestPromotionSchema = z.strictObject({
@@ -16,7 +16,10 @@ export const idempotencyKeySchema = z
   .optional();
 
 /** The promotion's `evidenceDigest` the decider looked at: the decision is refused (409) if it has changed since. */
-const seenEvidence = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256: and 64 lowercase hex digits (the promotion\'s evidenceDigest)').optional();
+const seenEvidence = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, "must be sha256: and 64 lowercase hex digits (the promotion's evidenceDigest)")
+  .optional();
 
 export const decisionSchema = z.strictObject({
   decision: z.enum(DECISIONS),
@@ -33,7 +36,9 @@ export const reviewSchema = z.strictObject({
 
 export const cancelSchema = z.strictObject({ reason: z.string().max(4000).default('') }).default({ reason: '' });
 
-const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-24T10:00:00Z' }).transform((s) => new Date(s));
+const instant = z.iso
+  .datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-24T10:00:00Z' })
+  .transform((s) => new Date(s));
 
 export const listPromotionsSchema = z.strictObject({
   status: z.string().min(1).optional(),

@@ -2,8 +2,8 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } fro
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
-import { ApprovalService, PromoteService, PromotionService, type Channel } from '../../../../libs/workflow/index.js';
+import { CurrentPrincipal, Roles, type Principal } from '#libs/auth/index.js';
+import { ApprovalService, PromoteService, PromotionService, type Channel } from '#libs/workflow/index.js';
 import { parseInput, uuidParam, ZodPipe } from '../validation.js';
 import {
   cancelSchema,
@@ -34,7 +34,11 @@ export class PromotionsController {
 
   @Post()
   @Roles(...REQUESTERS)
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'same key and body: the same promotion (200); same key, other body: 409' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'same key and body: the same promotion (200); same key, other body: 409',
+  })
   @ApiResponse({ status: 202, description: 'the promotion was created' })
   @ApiResponse({ status: 200, description: 'an idempotent replay: the promotion created earlier with this key' })
   @ApiBody({ schema: z.toJSONSchema(requestPromotionSchema, { io: 'input' }) as object })
@@ -57,12 +61,19 @@ export class PromotionsController {
   @ApiQuery({ name: 'app', required: false, description: 'an application name; an unknown one is a 422 listing the known ones' })
   @ApiQuery({ name: 'image', required: false, description: 'a digest, or registry/repository@digest' })
   @ApiQuery({ name: 'requestedBy', required: false, description: "a requester's name or principal id, or 'me'" })
-  @ApiQuery({ name: 'awaitingDecisionBy', required: false, description: "'me': promotions awaiting an approval or review the caller may still give" })
+  @ApiQuery({
+    name: 'awaitingDecisionBy',
+    required: false,
+    description: "'me': promotions awaiting an approval or review the caller may still give",
+  })
   @ApiQuery({ name: 'from', required: false, description: 'created at or after (ISO 8601 date-time)' })
   @ApiQuery({ name: 'to', required: false, description: 'created before (ISO 8601 date-time)' })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
   @ApiQuery({ name: 'limit', required: false, description: '1–500, default 50' })
-  list(@CurrentPrincipal() who: Principal, @Query(new ZodPipe(listPromotionsSchema, 'query')) query: z.output<typeof listPromotionsSchema>) {
+  list(
+    @CurrentPrincipal() who: Principal,
+    @Query(new ZodPipe(listPromotionsSchema, 'query')) query: z.output<typeof listPromotionsSchema>,
+  ) {
     return this.promotions.list(who, query);
   }
 

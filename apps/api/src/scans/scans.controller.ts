@@ -2,9 +2,9 @@ import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { CurrentPrincipal, Roles, type Principal } from '../../../../libs/auth/index.js';
-import { REPORT_FORMATS } from '../../../../libs/scanning/index.js';
-import { ScanResultsService } from '../../../../libs/workflow/index.js';
+import { CurrentPrincipal, Roles, type Principal } from '#libs/auth/index.js';
+import { REPORT_FORMATS } from '#libs/scanning/index.js';
+import { ScanResultsService } from '#libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
 import { ROLE_SETS } from '#libs/domain/index.js';
 
@@ -30,7 +30,11 @@ export class ScansController {
   @RouteConfig({ bodyLimit: REPORT_BODY_LIMIT })
   @HttpCode(201)
   @Roles('ci')
-  upload(@CurrentPrincipal() who: Principal, @Param('digest', digestParam) digest: string, @Body(new ZodPipe(uploadSchema)) body: z.output<typeof uploadSchema>) {
+  upload(
+    @CurrentPrincipal() who: Principal,
+    @Param('digest', digestParam) digest: string,
+    @Body(new ZodPipe(uploadSchema)) body: z.output<typeof uploadSchema>,
+  ) {
     return this.scans.upload(who, digest, body.report, body.format);
   }
 

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { CurrentPrincipal, Roles, TokenService, type Principal } from '../../../../libs/auth/index.js';
-import { ROLES } from '../../../../libs/domain/index.js';
-import { AuditService } from '../../../../libs/workflow/index.js';
+import { CurrentPrincipal, Roles, TokenService, type Principal } from '#libs/auth/index.js';
+import { ROLES } from '#libs/domain/index.js';
+import { AuditService } from '#libs/workflow/index.js';
 import { ZodPipe } from '../validation.js';
 
 // eslint-disable-next-line no-useless-assignment -- read by a parameter decorator, which the rule does not see

@@ -1,7 +1,15 @@
 import { createReadStream, openSync, readFileSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { EMPTY_ROOT, exportCheckpoint, ExportVerifier, openCheckpoint, verifyConsistency, type Checkpoint, type NoteVerifier } from '../../../../libs/tlog/index.js';
+import {
+  EMPTY_ROOT,
+  exportCheckpoint,
+  ExportVerifier,
+  openCheckpoint,
+  verifyConsistency,
+  type Checkpoint,
+  type NoteVerifier,
+} from '#libs/tlog/index.js';
 import { CliError, contextFor, type CommandEnv, type Ctx } from '../context.js';
 import type { AuditVerification } from '../types.js';
 import { latestCheckpoint, loadVerifier, originOf, type CheckpointView } from './audit.js';
@@ -16,7 +24,7 @@ export function registerAuditVerify(parent: Command, env: CommandEnv): void {
   parent
     .command('verify')
     .description(
-      "verify the audit log: on the service (default); that it still extends a checkpoint you saved (--checkpoint FILE); or an export file offline (--export FILE --key VKEY)",
+      'verify the audit log: on the service (default); that it still extends a checkpoint you saved (--checkpoint FILE); or an export file offline (--export FILE --key VKEY)',
     )
     .option('--checkpoint <file>', 'a signed checkpoint saved earlier (promoctl audit checkpoint --save)')
     .option('--export <file>', 'an export (promoctl audit export), verified with no network access')
@@ -30,10 +38,19 @@ export function registerAuditVerify(parent: Command, env: CommandEnv): void {
         ctx.printJson(body);
       } else if (body.ok) {
         const against = body.checkpoint ? `, matches the signed checkpoint at size ${body.checkpoint.size}` : ', no signed checkpoint yet';
-        ctx.out(`audit log intact: ${body.events} events, root ${body.head ?? '(empty)'}${against}${body.pending ? ` (${body.pending} pending)` : ''}`);
+        ctx.out(
+          `audit log intact: ${body.events} events, root ${body.head ?? '(empty)'}${against}${body.pending ? ` (${body.pending} pending)` : ''}`,
+        );
       } else if (body.brokenAt) {
         const b = body.brokenAt;
-        const where = b.seq !== null ? `at seq ${b.seq} (event ${b.id}, leaf ${b.index})` : b.size !== null ? `at tree size ${b.size}` : b.index !== null ? `at leaf ${b.index}` : '';
+        const where =
+          b.seq !== null
+            ? `at seq ${b.seq} (event ${b.id}, leaf ${b.index})`
+            : b.size !== null
+              ? `at tree size ${b.size}`
+              : b.index !== null
+                ? `at leaf ${b.index}`
+                : '';
         ctx.out(`audit log BROKEN ${where}: ${b.reason}`);
       } else {
         ctx.out('audit log BROKEN (no location reported)');
@@ -72,19 +89,37 @@ async function verifyAgainstCheckpoint(file: string, keyArg: string | undefined,
     return 1;
   }
   const report = (ok: boolean, message: string, extra: Record<string, unknown> = {}) => {
-    if (ctx.json) ctx.printJson({ ok, checkpoint: { size: saved.size, rootHash: saved.rootHash.toString('base64') }, latest: { size: latest.size, rootHash: latest.rootHash.toString('base64') }, message, ...extra });
+    if (ctx.json)
+      ctx.printJson({
+        ok,
+        checkpoint: { size: saved.size, rootHash: saved.rootHash.toString('base64') },
+        latest: { size: latest.size, rootHash: latest.rootHash.toString('base64') },
+        message,
+        ...extra,
+      });
     else ctx.out(message);
     return ok ? 0 : 1;
   };
   if (latest.size < saved.size) {
-    return report(false, `audit log DIVERGES: the service's latest checkpoint has ${latest.size} leaves, fewer than the ${saved.size} of ${file}: first differing size ${latest.size + 1}`, { firstDifferingSize: latest.size + 1 });
+    return report(
+      false,
+      `audit log DIVERGES: the service's latest checkpoint has ${latest.size} leaves, fewer than the ${saved.size} of ${file}: first differing size ${latest.size + 1}`,
+      { firstDifferingSize: latest.size + 1 },
+    );
   }
   const { body: proof } = await ctx.client.get<{ hashes: string[] }>(`/audit/proofs/consistency?from=${saved.size}&to=${latest.size}`);
   if (verifyConsistency(saved.size, latest.size, saved.size === 0 ? EMPTY_ROOT : saved.rootHash, latest.rootHash, proof.hashes.map(b64))) {
-    return report(true, `audit log consistent: the checkpoint at size ${saved.size} is a prefix of the service's log at size ${latest.size}`);
+    return report(
+      true,
+      `audit log consistent: the checkpoint at size ${saved.size} is a prefix of the service's log at size ${latest.size}`,
+    );
   }
   const first = await firstDifferingSize(ctx, verifier, saved);
-  return report(false, `audit log DIVERGES from ${file}: the service's log no longer extends the checkpoint at size ${saved.size}; first differing size ${first}`, { firstDifferingSize: first });
+  return report(
+    false,
+    `audit log DIVERGES from ${file}: the service's log no longer extends the checkpoint at size ${saved.size}; first differing size ${first}`,
+    { firstDifferingSize: first },
+  );
 }
 
 /** Binary search over the genuine signed roots (the service's checkpoints and ours) for the first the current tree contradicts. */
@@ -92,7 +127,9 @@ async function firstDifferingSize(ctx: Ctx, verifier: NoteVerifier, saved: Check
   const signed: { size: number; root: Buffer }[] = [{ size: saved.size, root: saved.rootHash }];
   let before: number | undefined;
   for (let pages = 0; pages < 50; pages++) {
-    const { body }: { body: { items: CheckpointView[]; nextBefore: number | null } } = await ctx.client.get(`/audit/checkpoints?limit=500&before=${before ?? saved.size}`);
+    const { body }: { body: { items: CheckpointView[]; nextBefore: number | null } } = await ctx.client.get(
+      `/audit/checkpoints?limit=500&before=${before ?? saved.size}`,
+    );
     for (const item of body.items) {
       try {
         const cp = openCheckpoint(item.note, verifier, saved.origin);
@@ -105,7 +142,8 @@ async function firstDifferingSize(ctx: Ctx, verifier: NoteVerifier, saved: Check
     before = body.nextBefore;
   }
   signed.sort((a, b) => a.size - b.size);
-  const rootNow = async (size: number) => b64((await ctx.client.get<{ toRoot: string }>(`/audit/proofs/consistency?from=${size}&to=${size}`)).body.toRoot);
+  const rootNow = async (size: number) =>
+    b64((await ctx.client.get<{ toRoot: string }>(`/audit/proofs/consistency?from=${size}&to=${size}`)).body.toRoot);
   let lo = 0;
   let hi = signed.length - 1;
   while (lo < hi) {
@@ -124,7 +162,10 @@ function lastLine(path: string): string {
     const length = Math.min(size, 256 * 1024);
     const buf = Buffer.alloc(length);
     readSync(fd, buf, 0, length, size - length);
-    const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = buf
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     return lines.at(-1) ?? '';
   } finally {
     closeSync(fd);
@@ -136,13 +177,16 @@ async function verifyExport(opts: Options, env: CommandEnv): Promise<number> {
   if (!opts.key) throw new CliError('error: --export needs --key (the audit key you hold: promoctl audit key, or its PEM public key)');
   const file = opts.export!;
   const tail = lastLine(file);
-  const verifier = loadVerifier(opts.key, (() => {
-    try {
-      return originOf((JSON.parse(tail) as { checkpoint: string }).checkpoint);
-    } catch {
-      return null;
-    }
-  })());
+  const verifier = loadVerifier(
+    opts.key,
+    (() => {
+      try {
+        return originOf((JSON.parse(tail) as { checkpoint: string }).checkpoint);
+      } catch {
+        return null;
+      }
+    })(),
+  );
   let opened;
   try {
     opened = exportCheckpoint(tail, verifier);
@@ -163,7 +207,9 @@ async function verifyExport(opts: Options, env: CommandEnv): Promise<number> {
   }
   const report = checker.finish(lineNo);
   if (report.ok) {
-    out(`export verified: ${report.events} events ${report.complete ? 'rebuild' : 'are proved included in'} the checkpoint of ${opened.checkpoint.origin} at size ${opened.checkpoint.size}, root ${opened.checkpoint.rootHash.toString('base64')}`);
+    out(
+      `export verified: ${report.events} events ${report.complete ? 'rebuild' : 'are proved included in'} the checkpoint of ${opened.checkpoint.origin} at size ${opened.checkpoint.size}, root ${opened.checkpoint.rootHash.toString('base64')}`,
+    );
     return 0;
   }
   const b = report.brokenAt!;

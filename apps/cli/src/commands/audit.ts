@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { noteVerifier, parseCheckpoint, parseVkey, type NoteVerifier } from '../../../../libs/tlog/index.js';
+import { noteVerifier, parseCheckpoint, parseVkey, type NoteVerifier } from '#libs/tlog/index.js';
 import { CliError, contextFor, type CommandEnv } from '../context.js';
 
 export interface CheckpointView {
@@ -24,7 +24,8 @@ interface LeafPage {
 export function loadVerifier(arg: string, origin: string | null): NoteVerifier {
   const text = existsSync(arg) ? readFileSync(arg, 'utf8').trim() : arg.trim();
   if (text.includes('BEGIN PUBLIC KEY')) {
-    if (!origin) throw new CliError('error: a PEM key needs the checkpoint origin to name it; pass the verifier key (promoctl audit key) instead');
+    if (!origin)
+      throw new CliError('error: a PEM key needs the checkpoint origin to name it; pass the verifier key (promoctl audit key) instead');
     try {
       return noteVerifier(origin, createPublicKey(text));
     } catch (err) {
@@ -50,12 +51,14 @@ export function originOf(note: string): string | null {
 export async function latestCheckpoint(ctx: ReturnType<typeof contextFor>): Promise<CheckpointView> {
   const { body } = await ctx.client.get<{ items: CheckpointView[] }>('/audit/checkpoints?limit=1');
   const latest = body.items[0];
-  if (!latest) throw new CliError('error: the service has signed no checkpoint yet (an admin can make one: POST /api/v1/audit/checkpoints)', 1);
+  if (!latest)
+    throw new CliError('error: the service has signed no checkpoint yet (an admin can make one: POST /api/v1/audit/checkpoints)', 1);
   return latest;
 }
 
 const instant = (value: string) => {
-  if (Number.isNaN(Date.parse(value)) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new InvalidArgumentError('must be an ISO 8601 date-time, e.g. 2026-11-24T10:00:00Z');
+  if (Number.isNaN(Date.parse(value)) || !/^\d{4}-\d{2}-\d{2}/.test(value))
+    throw new InvalidArgumentError('must be an ISO 8601 date-time, e.g. 2026-11-24T10:00:00Z');
   return new Date(value).toISOString();
 };
 const whole = (value: string) => {
@@ -91,7 +94,9 @@ export function registerAudit(audit: Command, env: CommandEnv): void {
 
   audit
     .command('export')
-    .description('write the audit log as JSON lines (index and leaf beside each event, the signed checkpoint last); a partial export carries inclusion proofs')
+    .description(
+      'write the audit log as JSON lines (index and leaf beside each event, the signed checkpoint last); a partial export carries inclusion proofs',
+    )
     .option('--from <time>', 'only events at or after this time', instant)
     .option('--to <time>', 'only events before this time', instant)
     .option('--after-seq <seq>', 'resume after the event with this seq (the last one a broken export wrote)', whole)
@@ -104,7 +109,7 @@ export function registerAudit(audit: Command, env: CommandEnv): void {
       if (opts.to) query.set('to', opts.to);
       if (opts.afterSeq !== undefined) query.set('afterSeq', String(opts.afterSeq));
       // Page by page: memory holds one page whatever the size of the log.
-      for (let start: number | null = 0; start !== null; ) {
+      for (let start: number | null = 0; start !== null;) {
         query.set('start', String(start));
         const { body }: { body: LeafPage } = await ctx.client.get<LeafPage>(`/audit/leaves?${query.toString()}`);
         if (body.items.length > 0) env.io.stdout(body.items.map((item) => JSON.stringify(item)).join('\n') + '\n');

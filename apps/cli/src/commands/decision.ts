@@ -6,7 +6,8 @@ import type { Promotion } from '../types.js';
 const EVIDENCE_DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 export function evidenceDigestOption(value: string): string {
-  if (!EVIDENCE_DIGEST.test(value)) throw new InvalidArgumentError('expected sha256: and 64 lowercase hex digits (the evidence digest promoctl status shows)');
+  if (!EVIDENCE_DIGEST.test(value))
+    throw new InvalidArgumentError('expected sha256: and 64 lowercase hex digits (the evidence digest promoctl status shows)');
   return value;
 }
 
@@ -34,11 +35,19 @@ export function registerDecision(program: Command, env: CommandEnv, decision: 'a
     .description(`${decision} a promotion, on the gate evidence it shows first`)
     .argument('<id>', 'promotion id')
     .option('--comment <text>', 'comment recorded with the decision')
-    .option('--evidence-digest <digest>', 'the evidence digest you looked at (promoctl status); refused if the evidence has changed since', evidenceDigestOption)
+    .option(
+      '--evidence-digest <digest>',
+      'the evidence digest you looked at (promoctl status); refused if the evidence has changed since',
+      evidenceDigestOption,
+    )
     .action(async (id: string, opts: { comment?: string; evidenceDigest?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, env.io);
       const evidenceDigest = await evidenceToDecideOn(ctx, id, opts.evidenceDigest);
-      const payload = { decision, ...(opts.comment === undefined ? {} : { comment: opts.comment }), ...(evidenceDigest ? { evidenceDigest } : {}) };
+      const payload = {
+        decision,
+        ...(opts.comment === undefined ? {} : { comment: opts.comment }),
+        ...(evidenceDigest ? { evidenceDigest } : {}),
+      };
       const { body } = await ctx.client.post<Promotion>(`/promotions/${encodeURIComponent(id)}/approvals`, payload);
       if (ctx.json) {
         ctx.printJson(body);

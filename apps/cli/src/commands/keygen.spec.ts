@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readPrivateKey, readPublicKey, KeySigner } from '../../../../libs/signing/index.js';
+import { readPrivateKey, readPublicKey, KeySigner } from '#libs/signing/index.js';
 import { runCli } from '../cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygen-'));
@@ -38,7 +38,10 @@ describe('promoctl keygen', () => {
     const signer = new KeySigner(await readPrivateKey(keyPem, 'pw', 'cosign.key'));
     writeFileSync(join(cwd, 'data'), 'hello');
     writeFileSync(join(cwd, 'sig'), await signer.sign(Buffer.from('hello')));
-    const verified = execFileSync('openssl', ['dgst', '-sha256', '-verify', 'cosign.pub', '-signature', 'sig', 'data'], { cwd, encoding: 'utf8' });
+    const verified = execFileSync('openssl', ['dgst', '-sha256', '-verify', 'cosign.pub', '-signature', 'sig', 'data'], {
+      cwd,
+      encoding: 'utf8',
+    });
     expect(verified.trim()).toBe('Verified OK');
     await expect(readPrivateKey(keyPem, 'other', 'cosign.key')).rejects.toThrow(/wrong password/);
   });

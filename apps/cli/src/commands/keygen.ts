@@ -1,7 +1,7 @@
 import { chmod, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { generateCosignKeyPair } from '../../../../libs/signing/index.js';
+import { generateCosignKeyPair } from '#libs/signing/index.js';
 import { CliError, type CommandEnv } from '../context.js';
 
 interface KeygenOptions {
@@ -20,14 +20,17 @@ async function exists(path: string): Promise<boolean> {
 export function registerKeygen(program: Command, env: CommandEnv): void {
   program
     .command('keygen')
-    .description('write a cosign-compatible key pair (cosign.key, cosign.pub) into the current directory; password from $PROMOTER_KEY_PASSWORD (may be empty)')
+    .description(
+      'write a cosign-compatible key pair (cosign.key, cosign.pub) into the current directory; password from $PROMOTER_KEY_PASSWORD (may be empty)',
+    )
     .option('--output-key-prefix <prefix>', 'file name prefix, as cosign names it', 'cosign')
     .option('--force', 'overwrite existing key files')
     .action(async (opts: KeygenOptions) => {
       const keyPath = resolve(`${opts.outputKeyPrefix}.key`);
       const pubPath = resolve(`${opts.outputKeyPrefix}.pub`);
       if (!opts.force) {
-        for (const p of [keyPath, pubPath]) if (await exists(p)) throw new CliError(`error: ${p} already exists; pass --force to overwrite it`);
+        for (const p of [keyPath, pubPath])
+          if (await exists(p)) throw new CliError(`error: ${p} already exists; pass --force to overwrite it`);
       }
       const password = env.io.env.PROMOTER_KEY_PASSWORD ?? '';
       const pair = await generateCosignKeyPair(password);

@@ -16,7 +16,9 @@ export function registerPolicyEvaluate(program: Command, env: CommandEnv): void 
     .command('policy')
     .description('dry runs of the policy gate')
     .command('evaluate')
-    .description("run an environment's policy rules on an image, as its policy gate would (no promotion, nothing recorded); exit 1 when they deny it")
+    .description(
+      "run an environment's policy rules on an image, as its policy gate would (no promotion, nothing recorded); exit 1 when they deny it",
+    )
     .requiredOption('--image <image>', 'image by digest or tag, in one of the pipeline registries')
     .requiredOption('--to <env>', 'the environment whose policy applies')
     .option('--reason <text>', 'what the rules see as promotion.reason')

@@ -27,7 +27,10 @@ export function registerPromote(program: Command, env: CommandEnv): void {
     .option('--reason <text>', 'why this promotion is requested')
     .option('--idempotency-key <key>', 'replaying the same key returns the original promotion')
     .option('--wait', 'poll until the promotion finishes, is blocked, or the timeout passes')
-    .option('--oidc <source>', "authenticate with the CI system's OIDC token instead of a stored one: github, gitlab (PROMOTER_ID_TOKEN) or env:VARIABLE")
+    .option(
+      '--oidc <source>',
+      "authenticate with the CI system's OIDC token instead of a stored one: github, gitlab (PROMOTER_ID_TOKEN) or env:VARIABLE",
+    )
     .option('--audience <aud>', 'the audience to ask GitHub for (identity.ci audience)', DEFAULT_AUDIENCE);
   for (const option of waitOptions()) cmd.addOption(option);
   cmd.action(async (opts: PromoteOptions, cmd: Command) => {

@@ -29,8 +29,14 @@ export function registerProvenance(program: Command, env: CommandEnv): void {
         ctx.out(`promotion ${p.id}  ${route(p)}  ${p.status}`);
         ctx.out(`  requested by ${p.requestedBy.name} at ${p.createdAt}${p.reason ? `: ${p.reason}` : ''}`);
         for (const g of p.gates) ctx.out(`  gate ${g.gate} ${g.status}: ${g.summary ?? ''}`);
-        for (const a of p.approvals) ctx.out(`  ${a.decision} by ${a.approver.name} at ${a.at}${a.counts ? '' : ' (does not count)'}${a.comment ? `: "${a.comment}"` : ''}`);
-        for (const r of p.reviews ?? []) ctx.out(`  ${r.kind} review ${r.verdict} by ${r.reviewer.name} at ${r.at}${r.counts ? '' : ' (does not count)'}${r.notes ? `: "${r.notes}"` : ''}`);
+        for (const a of p.approvals)
+          ctx.out(
+            `  ${a.decision} by ${a.approver.name} at ${a.at}${a.counts ? '' : ' (does not count)'}${a.comment ? `: "${a.comment}"` : ''}`,
+          );
+        for (const r of p.reviews ?? [])
+          ctx.out(
+            `  ${r.kind} review ${r.verdict} by ${r.reviewer.name} at ${r.at}${r.counts ? '' : ' (does not count)'}${r.notes ? `: "${r.notes}"` : ''}`,
+          );
       }
       env.done(0);
     });

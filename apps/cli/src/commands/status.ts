@@ -25,12 +25,14 @@ function printStatus(ctx: Ctx, p: Promotion): void {
   ctx.out(`  route:     ${route(p)}`);
   ctx.out(`  requester: ${p.requestedBy.name} (${p.requestedBy.id}) at ${p.createdAt}`);
   if (p.reason) ctx.out(`  reason:    ${p.reason}`);
-  if (p.status === 'promoting' && p.progress && p.progress.blobsTotal > 0) ctx.out(`  copy:      ${progressLine(p.progress)} (as of ${p.progress.updatedAt})`);
+  if (p.status === 'promoting' && p.progress && p.progress.blobsTotal > 0)
+    ctx.out(`  copy:      ${progressLine(p.progress)} (as of ${p.progress.updatedAt})`);
   if (p.lastError) ctx.out(`  last error: ${lastErrorLine(p.lastError)}`);
   ctx.out('gates:');
   if (p.gates.length === 0) ctx.out('  (none demanded by this environment)');
   for (const line of table(p.gates.map((g) => [g.gate, g.status, g.summary ?? '']))) ctx.out(line);
-  if (p.evidenceDigest) ctx.out(`evidence: ${p.evidenceDigest} (round ${p.round ?? 1}; promoctl approve --evidence-digest binds a decision to it)`);
+  if (p.evidenceDigest)
+    ctx.out(`evidence: ${p.evidenceDigest} (round ${p.round ?? 1}; promoctl approve --evidence-digest binds a decision to it)`);
   ctx.out('approvals:');
   if (p.approvals.length === 0) ctx.out('  (none)');
   const approvalRows = p.approvals.map((a) => [

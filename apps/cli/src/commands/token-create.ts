@@ -1,12 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseDuration } from '../../../../libs/config/duration.js';
+import { parseDuration } from '#libs/domain/index.js';
 import { CliError, contextFor, type CommandEnv, type Ctx } from '../context.js';
 import type { CreatedToken, TokenInfo } from '../types.js';
 import { isRole, ROLES } from '#libs/domain/index.js';
 
-
 function collectRoles(value: string, previous: string[] | undefined): string[] {
-  const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = value
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   if (roles.length === 0) throw new InvalidArgumentError('expected a role');
   for (const role of roles) {
     if (!isRole(role)) throw new InvalidArgumentError(`unknown role '${role}' (one of: ${ROLES.join(', ')})`);
@@ -33,7 +35,7 @@ export function registerTokenCreate(parent: Command, env: CommandEnv): void {
     .requiredOption('--name <name>', 'token name')
     .requiredOption('--role <role>', `role, repeatable or comma-separated (${ROLES.join(', ')})`, collectRoles)
     .option('--owner <person>', "the person (e-mail) or workload it acts for; default: the token's name")
-    .option('--workload', 'a service token (kind workload) rather than a person\'s')
+    .option('--workload', "a service token (kind workload) rather than a person's")
     .option('--expires <when>', 'a duration from now (30d) or a date-time; default identity.tokens.defaultExpiry', expiresOption)
     .action(async (opts: { name: string; role: string[]; owner?: string; workload?: boolean; expires?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, env.io);

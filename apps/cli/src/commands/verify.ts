@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { RegistryConfig, SignatureGateConfig, SignatureIdentityConfig } from '../../../../libs/config/index.js';
-import { InvalidReferenceError, RegistryClient, isRegistryError, parseReference } from '../../../../libs/registry/index.js';
+import type { RegistryConfig, SignatureGateConfig, SignatureIdentityConfig } from '#libs/config/index.js';
+import { InvalidReferenceError, RegistryClient, isRegistryError, parseReference } from '#libs/registry/index.js';
 import {
   loadVerificationPolicy,
   signerLabel,
@@ -12,7 +12,7 @@ import {
   type ItemResult,
   type ManifestResult,
   type VerificationReport,
-} from '../../../../libs/signing/index.js';
+} from '#libs/signing/index.js';
 import { CliError, type CommandEnv } from '../context.js';
 
 interface VerifyOptions {
@@ -34,7 +34,9 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
 export function registerVerify(program: Command, env: CommandEnv): void {
   program
     .command('verify')
-    .description("verify an image's cosign signatures (or, with --attestation, its attestations) against keys or a keyless identity; exit 0 only when one is valid")
+    .description(
+      "verify an image's cosign signatures (or, with --attestation, its attestations) against keys or a keyless identity; exit 0 only when one is valid",
+    )
     .argument('<image>', 'image reference: registry/repository:tag or @sha256:…')
     .option('--key <file>', 'trusted public key (PEM); repeatable', collect, [])
     .option('--certificate-identity <subject>', 'keyless: the certificate SAN (URI or email) exactly')
@@ -58,7 +60,9 @@ export function registerVerify(program: Command, env: CommandEnv): void {
 async function run(reference: string, opts: VerifyOptions, env: CommandEnv): Promise<VerificationReport> {
   // A bare digest would parse as Docker Hub's `library/sha256` with a tag: name the repository instead.
   if (/^@?sha256:/i.test(reference.trim())) {
-    throw new CliError(`error: '${reference}' names no repository: give registry/repository@sha256:<hex> (e.g. 127.0.0.1:5000/staging/web@sha256:…)`);
+    throw new CliError(
+      `error: '${reference}' names no repository: give registry/repository@sha256:<hex> (e.g. 127.0.0.1:5000/staging/web@sha256:…)`,
+    );
   }
   let ref;
   try {
@@ -86,7 +90,10 @@ async function run(reference: string, opts: VerifyOptions, env: CommandEnv): Pro
     throw err;
   }
 
-  const client = new RegistryClient([registryFor(ref.registry, opts.insecure === true, env)], { env: env.io.env, retries: { attempts: 2 } });
+  const client = new RegistryClient([registryFor(ref.registry, opts.insecure === true, env)], {
+    env: env.io.env,
+    retries: { attempts: 2 },
+  });
   const location = { registry: ref.registry, repository: ref.repository };
   try {
     const digest = ref.digest ?? (await client.resolve(ref)).digest;
@@ -101,9 +108,12 @@ function identitiesFrom(opts: VerifyOptions): SignatureIdentityConfig[] {
   const subject = opts.certificateIdentity ?? opts.certificateIdentityRegexp;
   const issuer = opts.certificateOidcIssuer ?? opts.certificateOidcIssuerRegexp;
   if (subject === undefined && issuer === undefined) return [];
-  if (opts.certificateIdentity !== undefined && opts.certificateIdentityRegexp !== undefined) throw new CliError('error: give --certificate-identity or --certificate-identity-regexp, not both');
-  if (opts.certificateOidcIssuer !== undefined && opts.certificateOidcIssuerRegexp !== undefined) throw new CliError('error: give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both');
-  if (subject === undefined || issuer === undefined) throw new CliError('error: keyless verification needs both a certificate identity and an OIDC issuer');
+  if (opts.certificateIdentity !== undefined && opts.certificateIdentityRegexp !== undefined)
+    throw new CliError('error: give --certificate-identity or --certificate-identity-regexp, not both');
+  if (opts.certificateOidcIssuer !== undefined && opts.certificateOidcIssuerRegexp !== undefined)
+    throw new CliError('error: give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both');
+  if (subject === undefined || issuer === undefined)
+    throw new CliError('error: keyless verification needs both a certificate identity and an OIDC issuer');
   for (const re of [opts.certificateIdentityRegexp, opts.certificateOidcIssuerRegexp]) {
     if (re === undefined) continue;
     try {
@@ -114,8 +124,12 @@ function identitiesFrom(opts: VerifyOptions): SignatureIdentityConfig[] {
   }
   return [
     {
-      ...(opts.certificateIdentity !== undefined ? { subject: opts.certificateIdentity } : { subjectRegExp: opts.certificateIdentityRegexp! }),
-      ...(opts.certificateOidcIssuer !== undefined ? { issuer: opts.certificateOidcIssuer } : { issuerRegExp: opts.certificateOidcIssuerRegexp! }),
+      ...(opts.certificateIdentity !== undefined
+        ? { subject: opts.certificateIdentity }
+        : { subjectRegExp: opts.certificateIdentityRegexp! }),
+      ...(opts.certificateOidcIssuer !== undefined
+        ? { issuer: opts.certificateOidcIssuer }
+        : { issuerRegExp: opts.certificateOidcIssuerRegexp! }),
     },
   ];
 }
@@ -154,7 +168,8 @@ function section(title: string, m: ManifestResult, out: (line?: string) => void)
     out(`${title}: none (no ${m.tag} in the repository, no sigstore bundle referrer)`);
     return;
   }
-  if (m.manifest !== null || m.problem) out(`${title}: ${m.tag} (${m.manifest ?? 'unreadable'}), ${m.layers} layer(s), ${m.examined} examined`);
+  if (m.manifest !== null || m.problem)
+    out(`${title}: ${m.tag} (${m.manifest ?? 'unreadable'}), ${m.layers} layer(s), ${m.examined} examined`);
   else out(`${title}: no ${m.tag}; sigstore bundle referrers:`);
   if (m.problem) out(`  rejected: ${m.problem}`);
   for (const item of m.items) out(`  ${line(item)}`);

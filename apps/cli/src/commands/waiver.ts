@@ -66,7 +66,9 @@ export function registerWaiver(program: Command, env: CommandEnv): void {
         scope: scopeOf(opts),
         justification: opts.justification,
         expiresAt: opts.expires,
-        ...(opts.vex === undefined ? {} : { vex: { status: opts.vex, ...(opts.vexJustification === undefined ? {} : { justification: opts.vexJustification }) } }),
+        ...(opts.vex === undefined
+          ? {}
+          : { vex: { status: opts.vex, ...(opts.vexJustification === undefined ? {} : { justification: opts.vexJustification }) } }),
       };
       const { body: created } = await ctx.client.post<Waiver>('/waivers', body);
       if (ctx.json) ctx.printJson(created);

@@ -1,7 +1,7 @@
-import type { RegistryClient } from '../../../../libs/registry/index.js';
-import { parseVulnStatement, ReportError, VULN_PREDICATE_TYPE } from '../../../../libs/scanning/index.js';
-import { attestationTag, FormatError, parseDsseEnvelope, parseInTotoStatement, verifyImage, type TrustedKey } from '../../../../libs/signing/index.js';
-import type { ScanResultsService } from '../../../../libs/workflow/index.js';
+import type { RegistryClient } from '#libs/registry/index.js';
+import { parseVulnStatement, ReportError, VULN_PREDICATE_TYPE } from '#libs/scanning/index.js';
+import { attestationTag, FormatError, parseDsseEnvelope, parseInTotoStatement, verifyImage, type TrustedKey } from '#libs/signing/index.js';
+import type { ScanResultsService } from '#libs/workflow/index.js';
 
 const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 
@@ -17,15 +17,28 @@ interface ImageRef {
  * digest), and stores each as an `attached` scan result (once per envelope). Problems are returned
  * as text for the evidence; registry failures other than "not there" are thrown.
  */
-export async function readAttachedVulnAttestations(registry: RegistryClient, results: ScanResultsService, image: ImageRef, keys: TrustedKey[], now: Date, signal?: AbortSignal): Promise<{ stored: number; problems: string[] }> {
+export async function readAttachedVulnAttestations(
+  registry: RegistryClient,
+  results: ScanResultsService,
+  image: ImageRef,
+  keys: TrustedKey[],
+  now: Date,
+  signal?: AbortSignal,
+): Promise<{ stored: number; problems: string[] }> {
   if (keys.length === 0) return { stored: 0, problems: ['no attestationKeys configured: attached attestations are not read'] };
-  const report = await verifyImage(registry, image, { keys: [], keyless: null, attestations: [{ predicateType: VULN_PREDICATE_TYPE, keys, keyless: null }] }, { now, signal });
+  const report = await verifyImage(
+    registry,
+    image,
+    { keys: [], keyless: null, attestations: [{ predicateType: VULN_PREDICATE_TYPE, keys, keyless: null }] },
+    { now, signal },
+  );
   const result = report.attestations[0]!;
   const problems: string[] = [];
   if (result.problem) problems.push(result.problem);
   const accepted = result.items.filter((i) => i.accepted && i.digest);
   for (const item of result.items) {
-    if (!item.accepted && item.predicateType === VULN_PREDICATE_TYPE) problems.push(`attached attestation layer ${item.index} refused: ${item.detail}`);
+    if (!item.accepted && item.predicateType === VULN_PREDICATE_TYPE)
+      problems.push(`attached attestation layer ${item.index} refused: ${item.detail}`);
   }
   if (accepted.length === 0) return { stored: 0, problems };
   const location = { registry: image.registry, repository: image.repository };
@@ -50,7 +63,8 @@ export async function readAttachedVulnAttestations(registry: RegistryClient, res
       });
       stored++;
     } catch (err) {
-      if (err instanceof ReportError || err instanceof FormatError) problems.push(`attached attestation layer ${item.index}: ${err.message}`);
+      if (err instanceof ReportError || err instanceof FormatError)
+        problems.push(`attached attestation layer ${item.index}: ${err.message}`);
       else throw err;
     }
   }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ScanModule, WorkflowModule } from '../../../../libs/workflow/index.js';
+import { ScanModule, WorkflowModule } from '#libs/workflow/index.js';
 import { ScanWatcher } from './scan-watcher.js';
 import { ScanGate } from './scan.gate.js';
 

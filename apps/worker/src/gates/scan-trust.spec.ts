@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, parsePipeline, type AppConfig } from '../../../../libs/config/index.js';
-import { pae } from '../../../../libs/signing/index.js';
+import { ConfigError, parsePipeline, type AppConfig } from '#libs/config/index.js';
+import { pae } from '#libs/signing/index.js';
 import { envelopeSigner, loadAttestationKeys } from './scan-trust.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'scan-trust-'));

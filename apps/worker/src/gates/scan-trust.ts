@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
-import { AppConfig, ConfigError, scanGateSchema, type ConfigIssue } from '../../../../libs/config/index.js';
-import { hashFor, loadVerificationPolicy, pae, TrustConfigError, type DsseEnvelope, type TrustedKey } from '../../../../libs/signing/index.js';
+import { AppConfig, ConfigError, scanGateSchema, type ConfigIssue } from '#libs/config/index.js';
+import { hashFor, loadVerificationPolicy, pae, TrustConfigError, type DsseEnvelope, type TrustedKey } from '#libs/signing/index.js';
 import { verify } from 'node:crypto';
 
 /**

@@ -3,10 +3,10 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { AppConfig, jobRetry, scanGateSchema } from '../../../../libs/config/index.js';
-import { QUEUES } from '../../../../libs/queue/index.js';
-import { isRegistryError } from '../../../../libs/registry/index.js';
-import { CYCLONEDX_PREDICATE_TYPE, judgeFindings, ScannerService, type Finding } from '../../../../libs/scanning/index.js';
+import { AppConfig, jobRetry, scanGateSchema } from '#libs/config/index.js';
+import { QUEUES } from '#libs/queue/index.js';
+import { isRegistryError } from '#libs/registry/index.js';
+import { CYCLONEDX_PREDICATE_TYPE, judgeFindings, ScannerService, type Finding } from '#libs/scanning/index.js';
 import {
   AttestationService,
   AuditService,
@@ -15,12 +15,19 @@ import {
   ScanResultsService,
   WaiverService,
   type NewFindingsJobData,
-} from '../../../../libs/workflow/index.js';
+} from '#libs/workflow/index.js';
 
 const WORKER = SYSTEM_ACTORS.worker;
 export interface RematchReport {
   importId: string;
-  images: { promotionId: string; environment: string; image: string; status: 'rematched' | 'skipped'; reason?: string; newBlocking: number }[];
+  images: {
+    promotionId: string;
+    environment: string;
+    image: string;
+    status: 'rematched' | 'skipped';
+    reason?: string;
+    newBlocking: number;
+  }[];
 }
 
 /**
@@ -99,10 +106,11 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
     );
     if (claimed.length === 0) return null;
     const importId = String(current.id);
-    const promoted: { id: string; digest: string; target: string; target_repository: string; repository: string }[] = await this.dataSource.query(
-      `SELECT DISTINCT ON (target_repository) id, digest, target, target_repository, repository
+    const promoted: { id: string; digest: string; target: string; target_repository: string; repository: string }[] =
+      await this.dataSource.query(
+        `SELECT DISTINCT ON (target_repository) id, digest, target, target_repository, repository
          FROM promotions WHERE status = 'promoted' ORDER BY target_repository, seq DESC`,
-    );
+      );
     const report: RematchReport = { importId, images: [] };
     for (const p of promoted) {
       const image = `${p.target_repository}@${p.digest}`;
@@ -121,8 +129,17 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
       }
       const match = await this.scanner.matchPackages(stored.packages);
       const before = new Set(stored.findings.map(findingKey));
-      const waivers = await this.waivers.activeFor(match.findings.flatMap((f) => [f.id, ...f.aliases]), now);
-      const judged = judgeFindings(match.findings, options.data, waivers, { digest: p.digest, repositories: [p.repository, p.target_repository] }, now);
+      const waivers = await this.waivers.activeFor(
+        match.findings.flatMap((f) => [f.id, ...f.aliases]),
+        now,
+      );
+      const judged = judgeFindings(
+        match.findings,
+        options.data,
+        waivers,
+        { digest: p.digest, repositories: [p.repository, p.target_repository] },
+        now,
+      );
       const fresh = judged.blocking.filter((f) => !before.has(findingKey(f)));
       await this.results.insert({
         digest: p.digest,
@@ -149,14 +166,26 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
         failOn: options.data.failOn,
         importId,
         dbImportedAt: new Date(current.imported_at).toISOString(),
-        findings: fresh.map((f) => ({ id: f.id, package: f.package, installedVersion: f.installedVersion, fixedVersion: f.fixedVersion, severity: f.severity, source: f.source })),
+        findings: fresh.map((f) => ({
+          id: f.id,
+          package: f.package,
+          installedVersion: f.installedVersion,
+          fixedVersion: f.fixedVersion,
+          severity: f.severity,
+          source: f.source,
+        })),
       };
-      await this.audit.transaction((m) => this.audit.append(m, WORKER, { action: 'scan.new_findings', subject: `promotion:${p.id}`, data: { ...data } }));
+      await this.audit.transaction((m) =>
+        this.audit.append(m, WORKER, { action: 'scan.new_findings', subject: `promotion:${p.id}`, data: { ...data } }),
+      );
       await this.notify
         .add(NEW_FINDINGS_JOB, data, { jobId: newFindingsJobId(p.id, importId), ...jobRetry(this.config.pipeline.worker.retries.notify) })
         .catch((err: Error) => this.logger.warn(`could not queue the new-findings notice for promotion ${p.id}: ${err.message}`));
     }
-    await this.dataSource.query('UPDATE scan_rematches SET finished_at = now(), report = $2 WHERE import_id = $1', [current.id, JSON.stringify(report)]);
+    await this.dataSource.query('UPDATE scan_rematches SET finished_at = now(), report = $2 WHERE import_id = $1', [
+      current.id,
+      JSON.stringify(report),
+    ]);
     return report;
   }
 
@@ -196,9 +225,19 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
         detail = { reason: 'no signing key is configured (signing.key)' };
       } else {
         try {
-          const a = (await this.attestations.attest({ repository: p.target_repository, digest: p.digest }, CYCLONEDX_PREDICATE_TYPE, p.sbom))!;
+          const a = (await this.attestations.attest(
+            { repository: p.target_repository, digest: p.digest },
+            CYCLONEDX_PREDICATE_TYPE,
+            p.sbom,
+          ))!;
           status = 'attested';
-          detail = { predicateType: a.predicateType, statementDigest: a.statementDigest, envelopeDigest: a.envelopeDigest, manifestDigest: a.manifestDigest, status: a.status };
+          detail = {
+            predicateType: a.predicateType,
+            statementDigest: a.statementDigest,
+            envelopeDigest: a.envelopeDigest,
+            manifestDigest: a.manifestDigest,
+            status: a.status,
+          };
         } catch (err) {
           // Unavailable for now: the next round tries again.
           if (isRegistryError(err) && err.retryable) return false;
@@ -210,7 +249,12 @@ export class ScanWatcher implements OnApplicationBootstrap, BeforeApplicationShu
         'INSERT INTO sbom_attestations (promotion_id, scan_id, status, detail) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING RETURNING promotion_id',
         [p.id, p.scan_id, status, JSON.stringify(detail)],
       );
-      if (rows.length > 0) await this.audit.append(m, WORKER, { action: `scan.sbom_${status}`, subject: `promotion:${p.id}`, data: { scanId: p.scan_id, ...detail } });
+      if (rows.length > 0)
+        await this.audit.append(m, WORKER, {
+          action: `scan.sbom_${status}`,
+          subject: `promotion:${p.id}`,
+          data: { scanId: p.scan_id, ...detail },
+        });
       return rows.length > 0;
     });
   }

@@ -1,11 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig, scanGateSchema, type ScanGateConfig } from '../../../../libs/config/index.js';
-import { canonicalJson, parseDuration, sha256Hex, SYSTEM_ACTORS } from '../../../../libs/domain/index.js';
-import { isImageFsError } from '../../../../libs/imagefs/index.js';
-import { isRegistryError, RegistryClient } from '../../../../libs/registry/index.js';
-import { judgeFindings, ScannerService, type Finding, type ScanSource } from '../../../../libs/scanning/index.js';
-import type { TrustedKey } from '../../../../libs/signing/index.js';
-import { ScanResultsService, WaiverService, type Gate, type GateContext, type GateVerdict, type ScanResultRow } from '../../../../libs/workflow/index.js';
+import { AppConfig, scanGateSchema, type ScanGateConfig } from '#libs/config/index.js';
+import { canonicalJson, parseDuration, sha256Hex, SYSTEM_ACTORS } from '#libs/domain/index.js';
+import { isImageFsError } from '#libs/imagefs/index.js';
+import { isRegistryError, RegistryClient } from '#libs/registry/index.js';
+import { judgeFindings, ScannerService, type Finding, type ScanSource } from '#libs/scanning/index.js';
+import type { TrustedKey } from '#libs/signing/index.js';
+import {
+  ScanResultsService,
+  WaiverService,
+  type Gate,
+  type GateContext,
+  type GateVerdict,
+  type ScanResultRow,
+} from '#libs/workflow/index.js';
 import { readAttachedVulnAttestations } from './attached-attestations.js';
 import { envelopeSigner, loadAttestationKeys } from './scan-trust.js';
 
@@ -46,14 +53,24 @@ export class ScanGate implements Gate {
   async evaluate(context: GateContext): Promise<GateVerdict> {
     const parsed = scanGateSchema.safeParse(context.options);
     if (!parsed.success) {
-      return { status: 'error', summary: `gates.scan of ${context.environment.name} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}`, evidence: { configured: false } };
+      return {
+        status: 'error',
+        summary: `gates.scan of ${context.environment.name} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+        evidence: { configured: false },
+      };
     }
     const options = parsed.data;
     const { promotion } = context;
     const now = new Date();
     const since = new Date(now.getTime() - parseDuration(options.maxAge));
     const { image } = context;
-    const base = { failOn: options.failOn, ignoreUnfixed: options.ignoreUnfixed, maxAge: options.maxAge, trusted: options.sources, image: `${promotion.repository}@${promotion.digest}` };
+    const base = {
+      failOn: options.failOn,
+      ignoreUnfixed: options.ignoreUnfixed,
+      maxAge: options.maxAge,
+      trusted: options.sources,
+      image: `${promotion.repository}@${promotion.digest}`,
+    };
 
     const used: SourceUsed[] = [];
     const missing: string[] = [];
@@ -71,7 +88,11 @@ export class ScanGate implements Gate {
         if (isImageFsError(err) || isRegistryError(err)) {
           const message = (err as Error).message;
           const code = (err as { code?: string }).code ?? null;
-          return { status: 'error', summary: `the built-in scanner cannot read ${base.image}: ${message}`, evidence: { ...base, source: 'builtin', error: message, code } };
+          return {
+            status: 'error',
+            summary: `the built-in scanner cannot read ${base.image}: ${message}`,
+            evidence: { ...base, source: 'builtin', error: message, code },
+          };
         }
         throw err;
       }
@@ -93,7 +114,12 @@ export class ScanGate implements Gate {
       });
       sbom = { scanId: row.id, packages: scan.packages.length, os: scan.os?.prettyName ?? scan.os?.id ?? null };
       if (!dbImportedAt) {
-        return { status: 'failed', summary: 'no vulnerability database has been imported (promoctl vulndb import); the built-in scan cannot judge the image: failing closed', evidence: { ...base, dbImportedAt: null, sbom } };
+        return {
+          status: 'failed',
+          summary:
+            'no vulnerability database has been imported (promoctl vulndb import); the built-in scan cannot judge the image: failing closed',
+          evidence: { ...base, dbImportedAt: null, sbom },
+        };
       }
       if (dbImportedAt < since) {
         return {
@@ -124,7 +150,8 @@ export class ScanGate implements Gate {
       for (const row of await this.results.fresh(promotion.digest, ['attestation'], since)) {
         const signer = row.envelope ? envelopeSigner(row.envelope, keys) : null;
         if (signer) candidates.push({ row, signer });
-        else if (row.origin === 'upload') missing.push(`uploaded attestation ${row.id} is not signed by a key in gates.scan.attestationKeys`);
+        else if (row.origin === 'upload')
+          missing.push(`uploaded attestation ${row.id} is not signed by a key in gates.scan.attestationKeys`);
       }
       const newest = candidates[0];
       if (!newest) missing.push(`no vulnerability attestation signed by a trusted key and scanned since ${since.toISOString()}`);
@@ -142,7 +169,10 @@ export class ScanGate implements Gate {
       };
     }
 
-    const waivers = await this.waivers.activeFor(findings.flatMap((f) => [f.id, ...f.aliases]), now);
+    const waivers = await this.waivers.activeFor(
+      findings.flatMap((f) => [f.id, ...f.aliases]),
+      now,
+    );
     const target = { digest: promotion.digest, repositories: [promotion.repository, promotion.targetRepository] };
     const verdict = judgeFindings(findings, options, waivers, target, now);
     const waiverById = new Map(waivers.map((w) => [w.id, w]));
@@ -158,7 +188,15 @@ export class ScanGate implements Gate {
       waivedCount: verdict.waived.length,
       waived: verdict.waived.slice(0, MAX_LISTED).map(({ finding, waiverId }) => {
         const w = waiverById.get(waiverId)!;
-        return { waiverId, vulnerabilityId: w.vulnerabilityId, scope: w.scope, expiresAt: w.expiresAt.toISOString(), vexStatus: w.vexStatus, justification: w.justification, finding: blockingEntry(finding) };
+        return {
+          waiverId,
+          vulnerabilityId: w.vulnerabilityId,
+          scope: w.scope,
+          expiresAt: w.expiresAt.toISOString(),
+          vexStatus: w.vexStatus,
+          justification: w.justification,
+          finding: blockingEntry(finding),
+        };
       }),
       ignoredUnfixed: verdict.ignoredUnfixed,
     };
@@ -168,7 +206,11 @@ export class ScanGate implements Gate {
       failOn: options.failOn,
       ignoreUnfixed: options.ignoreUnfixed,
       trusted: options.sources,
-      sources: used.map((u) => ({ source: u.source, scanner: { name: u.scanner.name, version: u.scanner.version, dbBuiltAt: u.scanner.dbBuiltAt }, signedBy: u.signedBy ?? null })),
+      sources: used.map((u) => ({
+        source: u.source,
+        scanner: { name: u.scanner.name, version: u.scanner.version, dbBuiltAt: u.scanner.dbBuiltAt },
+        signedBy: u.signedBy ?? null,
+      })),
       database: dbImportedAt?.toISOString() ?? null,
       findings: findingsDigest(findings),
       blocking: sortedKeys(verdict.blocking.map(findingKey)),
@@ -180,7 +222,15 @@ export class ScanGate implements Gate {
 }
 
 function findingKey(f: Finding): string {
-  return canonicalJson({ id: f.id, package: f.package, ecosystem: f.ecosystem, installedVersion: f.installedVersion, fixedVersion: f.fixedVersion, severity: f.severity, source: f.source });
+  return canonicalJson({
+    id: f.id,
+    package: f.package,
+    ecosystem: f.ecosystem,
+    installedVersion: f.installedVersion,
+    fixedVersion: f.fixedVersion,
+    severity: f.severity,
+    source: f.source,
+  });
 }
 
 function sortedKeys(keys: string[]): string[] {
@@ -193,17 +243,34 @@ function findingsDigest(findings: readonly Finding[]): string {
 }
 
 function sourceUsed(row: ScanResultRow): SourceUsed {
-  return { source: row.source, origin: row.origin, scanId: row.id, scanner: row.scanner, scannedAt: row.scannedAt.toISOString(), findings: row.findings.length };
+  return {
+    source: row.source,
+    origin: row.origin,
+    scanId: row.id,
+    scanner: row.scanner,
+    scannedAt: row.scannedAt.toISOString(),
+    findings: row.findings.length,
+  };
 }
 
 function blockingEntry(f: Finding) {
-  return { id: f.id, package: f.package, installedVersion: f.installedVersion, fixedVersion: f.fixedVersion, severity: f.severity, source: f.source };
+  return {
+    id: f.id,
+    package: f.package,
+    installedVersion: f.installedVersion,
+    fixedVersion: f.fixedVersion,
+    severity: f.severity,
+    source: f.source,
+  };
 }
 
 function summarise(options: ScanGateConfig, verdict: ReturnType<typeof judgeFindings>, used: SourceUsed[]): string {
   const from = `sources: ${used.map((u) => u.source).join(', ')}`;
   if (verdict.blocking.length === 0) {
-    const notes = [verdict.waived.length ? `${verdict.waived.length} waived` : '', verdict.ignoredUnfixed ? `${verdict.ignoredUnfixed} unfixed ignored` : ''].filter(Boolean);
+    const notes = [
+      verdict.waived.length ? `${verdict.waived.length} waived` : '',
+      verdict.ignoredUnfixed ? `${verdict.ignoredUnfixed} unfixed ignored` : '',
+    ].filter(Boolean);
     return `no finding at or above ${options.failOn} remains${notes.length ? ` (${notes.join(', ')})` : ''}; ${from}`;
   }
   const first = verdict.blocking.slice(0, 3).map((f) => `${f.id} in ${f.package} ${f.installedVersion} (${f.severity}, ${f.source})`);

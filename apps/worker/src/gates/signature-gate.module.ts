@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { WorkflowModule } from '../../../../libs/workflow/index.js';
+import { WorkflowModule } from '#libs/workflow/index.js';
 import { SignatureGate } from './signature.gate.js';
 
 @Module({ imports: [WorkflowModule], providers: [SignatureGate], exports: [SignatureGate] })

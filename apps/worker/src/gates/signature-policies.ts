@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
-import { ConfigError, signatureGateSchema, type AppConfig, type ConfigIssue } from '../../../../libs/config/index.js';
-import { loadVerificationPolicy, TrustConfigError, type VerificationPolicy } from '../../../../libs/signing/index.js';
+import { ConfigError, signatureGateSchema, type AppConfig, type ConfigIssue } from '#libs/config/index.js';
+import { loadVerificationPolicy, TrustConfigError, type VerificationPolicy } from '#libs/signing/index.js';
 
 /**
  * Reads the trust files of every environment's `gates.signature` (relative to the pipeline file).

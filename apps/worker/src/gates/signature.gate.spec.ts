@@ -7,11 +7,11 @@ import { pushImage } from '../../../../test/helpers/images.js';
 import { freePort } from '../../../../test/helpers/process.js';
 import { startRegistry, type TestRegistry } from '../../../../test/helpers/registry.js';
 import { pushCosignManifest } from '../../../../test/helpers/sigstore.js';
-import { AppConfig, loadProcessConfig, parsePipeline } from '../../../../libs/config/index.js';
-import type { PromotionEntity } from '../../../../libs/db/index.js';
-import { RegistryClient } from '../../../../libs/registry/index.js';
-import { Annotations, simpleSigningPayload } from '../../../../libs/signing/index.js';
-import type { GateContext } from '../../../../libs/workflow/index.js';
+import { AppConfig, loadProcessConfig, parsePipeline } from '#libs/config/index.js';
+import type { PromotionEntity } from '#libs/db/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
+import { Annotations, simpleSigningPayload } from '#libs/signing/index.js';
+import type { GateContext } from '#libs/workflow/index.js';
 import { SignatureGate } from './signature.gate.js';
 
 // The gate's verdicts around the verifier: passed/failed come from the report; registry trouble
@@ -46,7 +46,13 @@ describe('SignatureGate', () => {
 
   function context(config: AppConfig, host: string, repo: string, digest: string): GateContext {
     const promotion = { id: 'p', repository: `${host}/${repo}`, digest, image: `${host}/${repo}@${digest}` } as PromotionEntity;
-    return { promotion, image: { registry: host, repository: repo, digest }, environment: config.environment('staging')!, options: config.environment('staging')!.gates.signature!, signal: new AbortController().signal };
+    return {
+      promotion,
+      image: { registry: host, repository: repo, digest },
+      environment: config.environment('staging')!,
+      options: config.environment('staging')!.gates.signature!,
+      signal: new AbortController().signal,
+    };
   }
 
   it('passes an image signed with an Ed25519 or RSA key and fails an unsigned one', async () => {
@@ -59,7 +65,9 @@ describe('SignatureGate', () => {
     ]);
     const passed = await gate.evaluate(context(config, reg.host, 'dev/keys', signed.digest));
     expect(passed.status).toBe('passed');
-    expect(passed.evidence.signatures.items.map((i: { accepted: boolean; signer: { source: string } }) => i.accepted && i.signer.source)).toEqual(['ed.pub', 'rsa.pub']);
+    expect(
+      passed.evidence.signatures.items.map((i: { accepted: boolean; signer: { source: string } }) => i.accepted && i.signer.source),
+    ).toEqual(['ed.pub', 'rsa.pub']);
     expect(passed.summary).toMatch(/^verified: .*key ed\.pub/);
     expect(passed.summary).toContain('key rsa.pub');
 
@@ -77,13 +85,18 @@ describe('SignatureGate', () => {
 
     const port = await freePort();
     const down = await gateFor(`http://127.0.0.1:${port}`);
-    await expect(down.gate.evaluate(context(down.config, `127.0.0.1:${port}`, 'dev/x', 'sha256:' + 'b'.repeat(64)))).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(down.gate.evaluate(context(down.config, `127.0.0.1:${port}`, 'dev/x', 'sha256:' + 'b'.repeat(64)))).rejects.toMatchObject({
+      code: 'unavailable',
+    });
   });
 
   it('fails closed with error when a trust file disappeared before the worker started', async () => {
     writeFileSync(join(dir, 'gone.pub'), ed25519.publicKey.export({ type: 'spki', format: 'pem' }));
     const file = join(dir, 'gone.yaml');
-    writeFileSync(file, `registries: [{ name: src, url: ${reg.url} }]\nenvironments:\n  - name: dev\n    repository: src/dev/{app}\n  - name: staging\n    from: dev\n    repository: src/staging/{app}\n    gates: { signature: { keys: [gone.pub] } }\n`);
+    writeFileSync(
+      file,
+      `registries: [{ name: src, url: ${reg.url} }]\nenvironments:\n  - name: dev\n    repository: src/dev/{app}\n  - name: staging\n    from: dev\n    repository: src/staging/{app}\n    gates: { signature: { keys: [gone.pub] } }\n`,
+    );
     unlinkSync(join(dir, 'gone.pub'));
     const config = new AppConfig(loadProcessConfig({ PROMOTER_CONFIG: file }), parsePipeline(readFileSync(file, 'utf8'), file));
     const gate = new SignatureGate(config, new RegistryClient(config.pipeline.registries, { env: {} }));

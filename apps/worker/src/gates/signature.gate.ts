@@ -1,14 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig, ConfigError } from '../../../../libs/config/index.js';
-import { RegistryClient, isRegistryError } from '../../../../libs/registry/index.js';
-import {
-  signerLabel,
-  verifyImage,
-  type ManifestResult,
-  type VerificationPolicy,
-  type VerificationReport,
-} from '../../../../libs/signing/index.js';
-import type { Gate, GateContext, GateVerdict } from '../../../../libs/workflow/index.js';
+import { AppConfig, ConfigError } from '#libs/config/index.js';
+import { RegistryClient, isRegistryError } from '#libs/registry/index.js';
+import { signerLabel, verifyImage, type ManifestResult, type VerificationPolicy, type VerificationReport } from '#libs/signing/index.js';
+import type { Gate, GateContext, GateVerdict } from '#libs/workflow/index.js';
 import { loadSignaturePolicies } from './signature-policies.js';
 
 /**
@@ -38,10 +32,15 @@ export class SignatureGate implements Gate {
   }
 
   async evaluate(context: GateContext): Promise<GateVerdict> {
-    if (this.trustError) return { status: 'error', summary: `trust configuration unusable: ${this.trustError}`, evidence: { error: this.trustError } };
+    if (this.trustError)
+      return { status: 'error', summary: `trust configuration unusable: ${this.trustError}`, evidence: { error: this.trustError } };
     const policy = this.policies.get(context.environment.name);
     if (!policy) {
-      return { status: 'error', summary: `environment ${context.environment.name} has no gates.signature configuration`, evidence: { configured: false } };
+      return {
+        status: 'error',
+        summary: `environment ${context.environment.name} has no gates.signature configuration`,
+        evidence: { configured: false },
+      };
     }
     const { promotion } = context;
     const { image } = context;
@@ -52,7 +51,11 @@ export class SignatureGate implements Gate {
       // Transient registry trouble: throw, so the job is retried. Anything else is final.
       if (isRegistryError(err) && err.retryable) throw err;
       const message = err instanceof Error ? err.message : String(err);
-      return { status: 'error', summary: `cannot read the signatures of ${promotion.image}: ${message}`, evidence: { image: promotion.image, error: message } };
+      return {
+        status: 'error',
+        summary: `cannot read the signatures of ${promotion.image}: ${message}`,
+        evidence: { image: promotion.image, error: message },
+      };
     }
     // Who signed and which attestations hold: not the .sig manifest's digest, which any further signature changes.
     const basis = {

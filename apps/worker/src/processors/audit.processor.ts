@@ -1,11 +1,17 @@
 import { createHash } from 'node:crypto';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { AppConfig } from '../../../../libs/config/index.js';
-import { WEBHOOK_DELIVERY_HEADER, WEBHOOK_EVENT_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, webhookSignature } from '../../../../libs/notify/index.js';
-import { JOBS, QUEUES, type AuditPublishJobData } from '../../../../libs/queue/index.js';
-import { RegistryClient } from '../../../../libs/registry/index.js';
-import { AuditIntegrator, AuditTreeStore, type StoredCheckpoint } from '../../../../libs/workflow/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import {
+  WEBHOOK_DELIVERY_HEADER,
+  WEBHOOK_EVENT_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  webhookSignature,
+} from '#libs/notify/index.js';
+import { JOBS, QUEUES, type AuditPublishJobData } from '#libs/queue/index.js';
+import { RegistryClient } from '#libs/registry/index.js';
+import { AuditIntegrator, AuditTreeStore, type StoredCheckpoint } from '#libs/workflow/index.js';
 
 /** The OCI artifact a checkpoint is copied as: its signed note is the one layer. */
 export const CHECKPOINT_ARTIFACT_TYPE = 'application/vnd.image-promoter.audit.checkpoint.v1';
@@ -40,9 +46,15 @@ export class AuditProcessor extends WorkerHost {
   private async toWebhook(index: number, checkpoint: StoredCheckpoint): Promise<string> {
     const hook = this.config.pipeline.webhooks[index];
     const secret = this.config.notifySecrets.webhooks[index];
-    if (!hook || secret === undefined || !hook.events.includes('audit.checkpoint')) return `webhook ${index} no longer wants audit.checkpoint`;
+    if (!hook || secret === undefined || !hook.events.includes('audit.checkpoint'))
+      return `webhook ${index} no longer wants audit.checkpoint`;
     const deliveryId = `checkpoint-${checkpoint.size}`;
-    const body = JSON.stringify({ event: 'audit.checkpoint', deliveryId, at: checkpoint.createdAt, checkpoint: { size: checkpoint.size, rootHash: checkpoint.rootHash, note: checkpoint.note } });
+    const body = JSON.stringify({
+      event: 'audit.checkpoint',
+      deliveryId,
+      at: checkpoint.createdAt,
+      checkpoint: { size: checkpoint.size, rootHash: checkpoint.rootHash, note: checkpoint.note },
+    });
     const timestamp = String(Math.floor(Date.now() / 1000));
     const res = await fetch(hook.url, {
       method: 'POST',
@@ -77,8 +89,19 @@ export class AuditProcessor extends WorkerHost {
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       artifactType: CHECKPOINT_ARTIFACT_TYPE,
       config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: config.digest, size: EMPTY_CONFIG.length },
-      layers: [{ mediaType: CHECKPOINT_NOTE_MEDIA_TYPE, digest: layer.digest, size: note.length, annotations: { 'org.opencontainers.image.title': 'checkpoint' } }],
-      annotations: { 'dev.image-promoter.audit.size': String(checkpoint.size), 'dev.image-promoter.audit.root': checkpoint.rootHash, 'org.opencontainers.image.created': checkpoint.createdAt },
+      layers: [
+        {
+          mediaType: CHECKPOINT_NOTE_MEDIA_TYPE,
+          digest: layer.digest,
+          size: note.length,
+          annotations: { 'org.opencontainers.image.title': 'checkpoint' },
+        },
+      ],
+      annotations: {
+        'dev.image-promoter.audit.size': String(checkpoint.size),
+        'dev.image-promoter.audit.root': checkpoint.rootHash,
+        'org.opencontainers.image.created': checkpoint.createdAt,
+      },
     };
     const bytes = Buffer.from(JSON.stringify(manifest));
     const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
@@ -86,7 +109,9 @@ export class AuditProcessor extends WorkerHost {
     let current = -1;
     try {
       const latest = await this.registry.getManifest(location, 'latest');
-      current = Number((JSON.parse(Buffer.from(latest.bytes).toString('utf8')) as typeof manifest).annotations?.['dev.image-promoter.audit.size'] ?? -1);
+      current = Number(
+        (JSON.parse(Buffer.from(latest.bytes).toString('utf8')) as typeof manifest).annotations?.['dev.image-promoter.audit.size'] ?? -1,
+      );
     } catch {
       // No `latest` yet (or not one of ours): this copy becomes it.
     }

@@ -2,9 +2,9 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { z } from 'zod';
-import { AppConfig, GATE_TYPES, type GateType } from '../../../../libs/config/index.js';
-import { JOBS, QUEUES, type GateJobData } from '../../../../libs/queue/index.js';
-import { GateService } from '../../../../libs/workflow/index.js';
+import { AppConfig, GATE_TYPES, type GateType } from '#libs/config/index.js';
+import { JOBS, QUEUES, type GateJobData } from '#libs/queue/index.js';
+import { GateService } from '#libs/workflow/index.js';
 import { InFlight } from './in-flight.js';
 
 const gateJobSchema = z.strictObject({
@@ -37,7 +37,9 @@ abstract class GateProcessor extends WorkerHost implements OnApplicationBootstra
     if (!parsed.success || parsed.data.gate !== this.gate) {
       throw new UnrecoverableError(`malformed ${this.gate} job ${job.id}: ${parsed.error?.message ?? 'wrong gate'}`);
     }
-    return this.inFlight.track(`the ${this.gate} gate of promotion ${parsed.data.promotionId}`, () => this.gates.evaluate(parsed.data, job.attemptsMade + 1));
+    return this.inFlight.track(`the ${this.gate} gate of promotion ${parsed.data.promotionId}`, () =>
+      this.gates.evaluate(parsed.data, job.attemptsMade + 1),
+    );
   }
 
   /** Retrying cannot help any more: the gate reports an error instead of leaving the promotion waiting. */
@@ -45,15 +47,21 @@ abstract class GateProcessor extends WorkerHost implements OnApplicationBootstra
   async onFailed(job: Job<GateJobData> | undefined, err: Error): Promise<void> {
     if (!job || err instanceof UnrecoverableError) return;
     if (job.attemptsMade < (job.opts.attempts ?? 1)) {
-      await this.gates.noteError(job.data, err, job.attemptsMade).catch((e: Error) => this.logger.error(`could not record the ${this.gate} gate's error: ${e.message}`));
+      await this.gates
+        .noteError(job.data, err, job.attemptsMade)
+        .catch((e: Error) => this.logger.error(`could not record the ${this.gate} gate's error: ${e.message}`));
       return;
     }
     await this.gates
-      .record(job.data, {
-        status: 'error',
-        summary: `the ${this.gate} gate gave up after ${job.attemptsMade} attempts: ${err.message}`,
-        evidence: { error: err.message, attempts: job.attemptsMade },
-      }, job.attemptsMade)
+      .record(
+        job.data,
+        {
+          status: 'error',
+          summary: `the ${this.gate} gate gave up after ${job.attemptsMade} attempts: ${err.message}`,
+          evidence: { error: err.message, attempts: job.attemptsMade },
+        },
+        job.attemptsMade,
+      )
       .catch((e: Error) => this.logger.error(`could not record the ${this.gate} gate's failure: ${e.message}`));
   }
 }

@@ -1,9 +1,17 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { AppConfig } from '../../../../libs/config/index.js';
-import { newFindingsJobSchema, NOTIFY_JOBS, NotifyService, SlackApiError, slackJobSchema, WebhookRefused, webhookJobSchema } from '../../../../libs/notify/index.js';
-import { QUEUES } from '../../../../libs/queue/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import {
+  newFindingsJobSchema,
+  NOTIFY_JOBS,
+  NotifyService,
+  SlackApiError,
+  slackJobSchema,
+  WebhookRefused,
+  webhookJobSchema,
+} from '#libs/notify/index.js';
+import { QUEUES } from '#libs/queue/index.js';
 import { Schedules } from './schedules.js';
 
 /**

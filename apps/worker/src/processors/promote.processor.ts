@@ -2,10 +2,10 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { z } from 'zod';
-import { AppConfig } from '../../../../libs/config/index.js';
-import { JOBS, QUEUES } from '../../../../libs/queue/index.js';
-import { isRegistryError } from '../../../../libs/registry/index.js';
-import { keepPromoteStep, PromoteService } from '../../../../libs/workflow/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { JOBS, QUEUES } from '#libs/queue/index.js';
+import { isRegistryError } from '#libs/registry/index.js';
+import { keepPromoteStep, PromoteService } from '#libs/workflow/index.js';
 import { InFlight } from './in-flight.js';
 
 const promoteJobSchema = z.strictObject({ promotionId: z.uuid() });
@@ -49,10 +49,14 @@ export class PromoteProcessor extends WorkerHost implements OnApplicationBootstr
     const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     const attempt = Math.max(1, job.attemptsMade);
     if (!final) {
-      await this.promote.noteError(parsed.data.promotionId, err, attempt).catch((e: Error) => this.logger.error(`could not record the error: ${e.message}`));
+      await this.promote
+        .noteError(parsed.data.promotionId, err, attempt)
+        .catch((e: Error) => this.logger.error(`could not record the error: ${e.message}`));
       return;
     }
     // The failure is logged with its reason once recorded (LifecycleLog), like every other step.
-    await this.promote.fail(parsed.data.promotionId, err, attempt).catch((e: Error) => this.logger.error(`could not record the failure: ${e.message}`));
+    await this.promote
+      .fail(parsed.data.promotionId, err, attempt)
+      .catch((e: Error) => this.logger.error(`could not record the failure: ${e.message}`));
   }
 }

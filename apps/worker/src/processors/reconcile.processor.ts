@@ -1,9 +1,9 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { AppConfig } from '../../../../libs/config/index.js';
-import { JobQueues, JOBS, QUEUES } from '../../../../libs/queue/index.js';
-import { ReconcilerService, type ReconcileReport } from '../../../../libs/workflow/index.js';
+import { AppConfig } from '#libs/config/index.js';
+import { JobQueues, JOBS, QUEUES } from '#libs/queue/index.js';
+import { ReconcilerService, type ReconcileReport } from '#libs/workflow/index.js';
 import { Schedules } from './schedules.js';
 
 @Processor(QUEUES.reconcile)
