@@ -76,6 +76,21 @@ describe('parsePipeline', () => {
       BASE.replace('local/staging', 'remote/staging'),
       "environments[1].repository: unknown registry 'remote'",
     ],
+    [
+      'a mistyped repository placeholder',
+      BASE.replace('local/staging/{app}', 'local/staging/{application}'),
+      'environments[1].repository: unknown placeholder {application} (known: {app})',
+    ],
+    [
+      'an unmatched brace in a repository',
+      BASE.replace('local/staging/{app}', 'local/staging/{app'),
+      "environments[1].repository: has an unmatched '{' or '}'",
+    ],
+    [
+      'a repeated {app}',
+      BASE.replace('local/staging/{app}', 'local/staging/{app}/{app}'),
+      'environments[1].repository: may contain {app} at most once',
+    ],
     ['an unknown from', BASE.replace('from: dev', 'from: dve'), "environments[1].from: unknown environment 'dve'"],
     ['two entries', BASE.replace('    from: dev\n', ''), 'exactly one environment must have no'],
     ['a duplicate environment', BASE.replace('name: staging', 'name: dev'), "duplicate environment name 'dev'"],

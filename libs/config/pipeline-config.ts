@@ -117,10 +117,36 @@ const registrySchema = z.strictObject({
   tokenRealms: z.array(hostName).default([]),
 });
 
+/** What `{...}` may stand for in an environment's `repository` (expanded in libs/workflow/environment-resolver.ts). */
+export const REPOSITORY_PLACEHOLDERS = ['app'] as const;
+
+/**
+ * Checked at start-up because the template is expanded only when an image is copied, that is after
+ * approval: a mistyped `{application}` would otherwise surface days later as a failed copy.
+ */
+function repositoryPlaceholderProblem(template: string): string | null {
+  const known = REPOSITORY_PLACEHOLDERS.map((p) => `{${p}}`).join(', ');
+  const placeholders = [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]!);
+  const unknown = placeholders.filter((p) => !(REPOSITORY_PLACEHOLDERS as readonly string[]).includes(p));
+  if (unknown.length > 0) {
+    return `unknown placeholder ${unknown.map((p) => `{${p}}`).join(', ')} (known: ${known})`;
+  }
+  if (/[{}]/.test(template.replace(/\{[^{}]*\}/g, ''))) return `has an unmatched '{' or '}' (placeholders: ${known})`;
+  // The resolver captures {app} as one named group, so a second one cannot be matched back to an app.
+  if (placeholders.length > 1) return `may contain {app} at most once`;
+  return null;
+}
+
 const environmentSchema = z.strictObject({
   name,
   from: name.optional(),
-  repository: z.string().regex(/^[a-z0-9-]+\/[a-z0-9{}._/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}'),
+  repository: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9{}._/-]+$/, 'must be "<registry name>/<path>", e.g. local/staging/{app}')
+    .superRefine((template, ctx) => {
+      const problem = repositoryPlaceholderProblem(template);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   gates: z
     .strictObject({ signature: signatureGateSchema.optional(), scan: scanGateSchema.optional(), policy: policyGateSchema.optional() })
     .default({}),
