@@ -103,9 +103,9 @@ describe('DSSE and in-toto', () => {
     );
     expect(out.trim()).toBe('Verified OK');
 
-    const bundle = keyBundle(parsed, signer.keyId);
+    const bundle = keyBundle(parsed, signer.hint);
     expect(bundle.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
-    expect(bundle.verificationMaterial.publicKey).toEqual({ hint: signer.keyId });
+    expect(bundle.verificationMaterial.publicKey).toEqual({ hint: signer.hint });
     expect(bundle.dsseEnvelope).toEqual(parsed);
   });
 

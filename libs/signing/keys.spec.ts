@@ -179,13 +179,15 @@ describe('signing round trips for every key format', () => {
     expect(json).not.toMatch(/PRIVATE|"d"|privateKey/);
   });
 
-  it("keyId is cosign's hint: base64(sha256(SPKI DER))", () => {
+  it("keyId is sha256:<hex> of the SPKI DER; the bundle hint is cosign's base64 of the same hash", () => {
     const info = readPublicKey(ecPair.publicKey.export({ type: 'spki', format: 'pem' }));
-    const expected = execFileSync('sh', ['-c', 'openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64'], {
-      input: ecPair.publicKey.export({ type: 'spki', format: 'pem' }),
-      encoding: 'utf8',
-    }).trim();
-    expect(info.keyId).toBe(expected);
+    const openssl = (tail: string) =>
+      execFileSync('sh', ['-c', `openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | ${tail}`], {
+        input: ecPair.publicKey.export({ type: 'spki', format: 'pem' }),
+        encoding: 'utf8',
+      }).trim();
+    expect(info.keyId).toBe('sha256:' + openssl('od -An -tx1 | tr -d " \\n"'));
+    expect(info.hint).toBe(openssl('base64'));
     expect(() => readPublicKey('not a key', 'keys/ci.pub')).toThrow('keys/ci.pub: no PEM "PUBLIC KEY" block');
   });
 });

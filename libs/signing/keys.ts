@@ -6,10 +6,10 @@ export class KeyError extends Error {
 
 export interface PublicKeyInfo {
   key: KeyObject;
-  /** cosign's key hint: standard base64 of sha256 over the SPKI DER. */
+  /** The key's id wherever one is shown (keyIdOf): `sha256:<lowercase hex>` over the SPKI DER. */
   keyId: string;
-  /** `sha256:<hex>` over the SPKI DER, for logs and evidence. */
-  fingerprint: string;
+  /** cosign's wire hint (cosignKeyHint), for sigstore bundles only: never shown. */
+  hint: string;
   /** `ec-p256`, `ed25519`, `rsa`, ... */
   algorithm: string;
 }
@@ -31,9 +31,29 @@ export function readPublicKey(pem: string | Buffer, source = 'public key'): Publ
 }
 
 export function publicKeyInfo(key: KeyObject): PublicKeyInfo {
-  const spki = key.export({ type: 'spki', format: 'der' });
-  const sha = createHash('sha256').update(spki).digest();
-  return { key, keyId: sha.toString('base64'), fingerprint: 'sha256:' + sha.toString('hex'), algorithm: keyAlgorithm(key) };
+  return { key, keyId: keyIdOf(key), hint: cosignKeyHint(key), algorithm: keyAlgorithm(key) };
+}
+
+function spkiSha256(key: KeyObject): Buffer {
+  return createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest();
+}
+
+/**
+ * The one form a key id is shown in (gate evidence, policy facts, `promoctl keygen` and `verify`,
+ * logs, the API's `signing.keyId`): `sha256:` and the lowercase hex SHA-256 of the SPKI DER public
+ * key. Hex because it is the form of every digest in the project and of Rekor's log id (the same
+ * hash), and it survives URLs, file names and grep, which base64's `+`, `/` and `=` do not.
+ * Reproduce it with `openssl pkey -pubin -in cosign.pub -outform DER | sha256sum`.
+ */
+export function keyIdOf(key: KeyObject): string {
+  return 'sha256:' + spkiSha256(key).toString('hex');
+}
+
+/** cosign's `publicKey.hint` in a sigstore bundle: the same hash in standard base64 (a wire format, FORMATS.md). */
+export function cosignKeyHint(key: KeyObject): string {
+  return spkiSha256(key).toString('base64');
 }
 
 export function publicKeyPem(key: KeyObject): string {

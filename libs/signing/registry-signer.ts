@@ -121,7 +121,7 @@ export class RegistrySigner {
     const envelopes = await Promise.all(
       statements.map(async (statement, k) => found[k] ?? Buffer.from(JSON.stringify(await signEnvelope(this.signer, statement)), 'utf8')),
     );
-    const bundles = envelopes.map((e) => Buffer.from(JSON.stringify(keyBundle(parseDsseEnvelope(e), this.signer.keyId)), 'utf8'));
+    const bundles = envelopes.map((e) => Buffer.from(JSON.stringify(keyBundle(parseDsseEnvelope(e), this.signer.hint)), 'utf8'));
     const newLayers: Descriptor[] = envelopes.flatMap((e, k) =>
       found[k]
         ? []

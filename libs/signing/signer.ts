@@ -8,8 +8,10 @@ import { readPrivateKey } from './private-key.js';
  * signer would implement the same interface.
  */
 export interface Signer {
-  /** cosign's key hint: base64(sha256(SPKI DER)). */
+  /** The key's id as shown everywhere (keyIdOf): `sha256:<hex>`. */
   readonly keyId: string;
+  /** cosign's base64 hint, written only into sigstore bundles. */
+  readonly hint: string;
   readonly publicKey: KeyObject;
   /** `ec-p256`, `ed25519`, `rsa`, ... */
   readonly algorithm: string;
@@ -30,7 +32,7 @@ export class KeySigner implements Signer {
   readonly keyId: string;
   readonly publicKey: KeyObject;
   readonly algorithm: string;
-  readonly fingerprint: string;
+  readonly hint: string;
 
   constructor(private readonly privateKey: KeyObject) {
     if (privateKey.type !== 'private') throw new KeyError('a signer needs a private key');
@@ -38,7 +40,7 @@ export class KeySigner implements Signer {
     this.publicKey = info.key;
     this.keyId = info.keyId;
     this.algorithm = info.algorithm;
-    this.fingerprint = info.fingerprint;
+    this.hint = info.hint;
   }
 
   async sign(data: Uint8Array): Promise<Buffer> {

@@ -25,7 +25,7 @@ export function verifyWithKeys(item: SignedItem, keys: TrustedKey[]): Outcome {
   if (keys.length === 0) return reject('unknown-key', 'no trusted key is configured for this, and the item has no certificate');
   for (const key of keys) {
     if (verifies(key.key, item.signed, item.signature)) {
-      return { ok: true, signer: { kind: 'key', keyId: key.keyId, fingerprint: key.fingerprint, source: key.source } };
+      return { ok: true, signer: { kind: 'key', keyId: key.keyId, fingerprint: key.keyId, source: key.source } };
     }
   }
   if (!keys.some((k) => plausibleSignature(k, item.signature))) {

@@ -52,7 +52,7 @@ export function setSignedBytes(payload: RekorBundle['Payload']): Buffer {
  * then that the entry is about this very signature: a SET over some other entry proves nothing.
  */
 export function verifyRekorBundle(bundle: RekorBundle, rekorKeys: PublicKeyInfo[], expected: RekorExpectation): SetCheck {
-  const key = rekorKeys.find((k) => k.fingerprint === `sha256:${bundle.Payload.logID.toLowerCase()}`);
+  const key = rekorKeys.find((k) => k.keyId === `sha256:${bundle.Payload.logID.toLowerCase()}`);
   if (!key) return { ok: false, problem: `the bundle's log ID ${bundle.Payload.logID.slice(0, 16)}… is not a trusted Rekor key` };
   const set = Buffer.from(bundle.SignedEntryTimestamp, 'base64');
   let valid: boolean;

@@ -13,6 +13,7 @@ export type RejectReason =
   | 'not-examined'; // past the number of layers one verification examines
 
 export type VerifiedSigner =
+  /** `fingerprint` repeats keyId (same form, keyIdOf) for policies written when the two differed. */
   | { kind: 'key'; keyId: string; fingerprint: string; source: string }
   | { kind: 'keyless'; issuer: string; subject: string; integratedTime: string; logIndex: number };
 
@@ -73,10 +74,10 @@ export const reject = (reason: RejectReason, detail: string): Outcome => ({ ok: 
 
 export function signerLabel(s: VerifiedSigner): string {
   return s.kind === 'key'
-    ? `key ${s.source} (${s.fingerprint})`
+    ? `key ${s.source} (${s.keyId})`
     : `${s.subject} via ${s.issuer} (Rekor entry ${s.logIndex}, ${s.integratedTime})`;
 }
 
 export function signerKey(s: VerifiedSigner): string {
-  return s.kind === 'key' ? `key:${s.fingerprint}` : `keyless:${s.issuer}\n${s.subject}`;
+  return s.kind === 'key' ? `key:${s.keyId}` : `keyless:${s.issuer}\n${s.subject}`;
 }
