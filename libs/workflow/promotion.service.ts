@@ -145,19 +145,26 @@ export class PromotionService {
    * The policy dry run resolves its image the same way.
    */
   async pinned(ref: ImageReference): Promise<ImageReference & { digest: string }> {
-    if (ref.digest !== null) return { ...ref, digest: ref.digest };
     // Docker's rule: a reference with neither tag nor digest means `latest`.
-    const tag = ref.tag ?? 'latest';
-    const name = `${ref.registry}/${ref.repository}:${tag}`;
+    const tag = ref.digest === null ? (ref.tag ?? 'latest') : null;
+    const name = tag === null ? `${ref.registry}/${ref.repository}@${ref.digest}` : `${ref.registry}/${ref.repository}:${tag}`;
     if (!this.registry.knows(ref.registry)) {
       throw new ServiceError('unprocessable', `registry '${ref.registry}' is not one of the registries named in the pipeline file`, {
         field: 'image',
       });
     }
     try {
+      if (tag === null) {
+        // A digest is checked as a tag is resolved: accepting one the registry does not hold would
+        // leave a promotion that can only fail, days later, at the copy.
+        const found = await this.registry.headManifest(ref, ref.digest!, AbortSignal.timeout(RESOLVE_TIMEOUT_MS));
+        if (found === null) throw new ServiceError('unprocessable', `image: '${name}' does not exist in the registry`, { field: 'image' });
+        return { ...ref, digest: ref.digest! };
+      }
       const { digest } = await this.registry.resolve({ ...ref, tag }, AbortSignal.timeout(RESOLVE_TIMEOUT_MS));
       return { ...ref, tag, digest };
     } catch (err) {
+      if (err instanceof ServiceError) throw err;
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       if (timedOut)
         throw new ServiceError('unavailable', `image: could not resolve '${name}': the registry did not answer in time`, {

@@ -46,7 +46,7 @@ beforeAll(async () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage(`x${i}`), target: 'staging', reason: `r${i}` });
+      .send({ image: await devImage(`x${i}`), target: 'staging', reason: `r${i}` });
     await t
       .api()
       .post(`/api/v1/promotions/${p.body.id}/approvals`)
@@ -186,7 +186,7 @@ describe('promoctl audit', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ciToken))
-      .send({ image: devImage('after'), target: 'staging' });
+      .send({ image: await devImage('after'), target: 'staging' });
     await integrated(t.db);
     const resigned = await t.api().post('/api/v1/audit/checkpoints').set(auth(admin)).expect(201);
     expect(resigned.body.size).toBeGreaterThan(savedSize);

@@ -44,7 +44,7 @@ describe('checkpoints leave the database', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('pub'), target: 'staging' });
+      .send({ image: await devImage('pub'), target: 'staging' });
     await integrated(t.db);
     const made = (await t.api().post('/api/v1/audit/checkpoints').set(auth(admin)).expect(201)).body;
 

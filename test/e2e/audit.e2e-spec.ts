@@ -31,7 +31,7 @@ beforeAll(async () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage(`a${i}`), target: 'staging', reason: `r${i}` });
+      .send({ image: await devImage(`a${i}`), target: 'staging', reason: `r${i}` });
     await t
       .api()
       .post(`/api/v1/promotions/${p.body.id}/approvals`)
@@ -202,12 +202,12 @@ describe('the audit log', () => {
 
   it('stays one tree under concurrent writes', async () => {
     await Promise.all(
-      Array.from({ length: 30 }, (_, i) =>
+      Array.from({ length: 30 }, async (_, i) =>
         t
           .api()
           .post('/api/v1/promotions')
           .set(auth(ci))
-          .send({ image: devImage(`c${i}`), target: 'staging' }),
+          .send({ image: await devImage(`c${i}`), target: 'staging' }),
       ),
     );
     await integrated(t.db);
@@ -380,7 +380,7 @@ describe('appends survive the integrator being away', () => {
               .api()
               .post('/api/v1/promotions')
               .set(auth(token))
-              .send({ image: devImage(`k${i}`), target: 'staging' })
+              .send({ image: await devImage(`k${i}`), target: 'staging' })
           ).status,
         );
       }

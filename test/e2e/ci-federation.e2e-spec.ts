@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
 import { githubClaims, gitlabClaims, startCiIssuer, type CiIssuer } from '../helpers/oidc-issuer.js';
-import { devImage, digest, localPipeline, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, digest, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 // CI proves who it is with its OIDC token: verified against the issuer's published keys, mapped
 // to a principal by the first matching identity.ci rule, limited to its apps and environments.
@@ -61,12 +61,12 @@ afterAll(async () => {
   await Promise.all([github?.close(), gitlab?.close(), silent?.close()]);
 });
 
-const request = (token: string, app = 'web', target = 'staging') =>
+const request = async (token: string, app = 'web', target = 'staging') =>
   t
     .api()
     .post('/api/v1/promotions')
     .set(auth(token))
-    .send({ image: devImage(app, digest()), target, reason: 'release from CI' });
+    .send({ image: await devImage(app), target, reason: 'release from CI' });
 
 describe('federated CI identity', () => {
   it('a GitHub Actions token requests a promotion as github:acme/web, with no stored secret', async () => {
@@ -102,7 +102,7 @@ describe('federated CI identity', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(token))
-      .send({ image: `${devImage('web', digest()).replace('/dev/', '/staging/')}`, target: 'prod', reason: 'r' });
+      .send({ image: `${registryHost()}/staging/web@${digest()}`, target: 'prod', reason: 'r' });
     expect(other.status).toBe(403);
     expect(other.body.message).toMatch(/^environment not allowed/);
     // Its role is ci: it cannot approve.
@@ -224,7 +224,7 @@ describe('promoctl promote --oidc', () => {
     await new Promise<void>((r) => runtime.listen(0, '127.0.0.1', r));
     try {
       const runtimeUrl = `http://127.0.0.1:${(runtime.address() as AddressInfo).port}/token?api-version=2.0`;
-      const gh = await promoctl(['promote', '--image', devImage('web', digest()), '--to', 'staging', '--oidc', 'github', '--json'], {
+      const gh = await promoctl(['promote', '--image', await devImage('web'), '--to', 'staging', '--oidc', 'github', '--json'], {
         ACTIONS_ID_TOKEN_REQUEST_URL: runtimeUrl,
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token',
       });
@@ -232,24 +232,21 @@ describe('promoctl promote --oidc', () => {
       expect(JSON.parse(gh.stdout).requestedBy.name).toBe('github:acme/web');
       expect(asked).toEqual(['bearer runner-request-token image-promoter']);
 
-      const gl = await promoctl(['promote', '--image', devImage('api', digest()), '--to', 'staging', '--oidc', 'gitlab', '--json'], {
+      const gl = await promoctl(['promote', '--image', await devImage('api'), '--to', 'staging', '--oidc', 'gitlab', '--json'], {
         PROMOTER_ID_TOKEN: await gitlab.sign(gitlabClaims(gitlab.issuer)),
       });
       expect(gl.code, gl.stderr).toBe(0);
       expect(JSON.parse(gl.stdout).requestedBy.name).toBe('gitlab:acme/api');
 
-      const viaEnv = await promoctl(
-        ['promote', '--image', devImage('web', digest()), '--to', 'staging', '--oidc', 'env:MY_TOKEN', '--json'],
-        {
-          MY_TOKEN: await github.sign(githubClaims(github.issuer)),
-        },
-      );
+      const viaEnv = await promoctl(['promote', '--image', await devImage('web'), '--to', 'staging', '--oidc', 'env:MY_TOKEN', '--json'], {
+        MY_TOKEN: await github.sign(githubClaims(github.issuer)),
+      });
       expect(viaEnv.code, viaEnv.stderr).toBe(0);
 
-      const missing = await promoctl(['promote', '--image', devImage('web', digest()), '--to', 'staging', '--oidc', 'github'], {});
+      const missing = await promoctl(['promote', '--image', await devImage('web'), '--to', 'staging', '--oidc', 'github'], {});
       expect(missing.code).not.toBe(0);
       expect(missing.stderr).toContain('id-token: write');
-      const refused = await promoctl(['promote', '--image', devImage('web', digest()), '--to', 'staging', '--oidc', 'env:MY_TOKEN'], {
+      const refused = await promoctl(['promote', '--image', await devImage('web'), '--to', 'staging', '--oidc', 'env:MY_TOKEN'], {
         MY_TOKEN: await github.sign(githubClaims(github.issuer, { aud: 'other' })),
       });
       expect(refused.code).not.toBe(0);

@@ -43,7 +43,7 @@ describe('promoctl review', () => {
       .api()
       .post('/api/v1/promotions')
       .set('Authorization', `Bearer ${ci}`)
-      .send({ image: devImage('reviewed'), target: 'reviewed' });
+      .send({ image: await devImage('reviewed'), target: 'reviewed' });
     const id = created.body.id;
 
     const usage = await promoctl(['review', id, '--kind', 'security', '--verdict', 'maybe'], sam);

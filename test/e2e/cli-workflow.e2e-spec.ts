@@ -58,15 +58,15 @@ beforeAll(async () => {
   ] as const) {
     tokens[name] = await t.token(name, [...roles]);
   }
-  ids.a = await request(tokens.ci1!, devImage('web'), 'staging');
-  ids.b = await request(tokens.ci1!, devImage('api'), 'staging');
-  ids.c = await request(tokens.ci1!, devImage('web'), 'reviewed');
+  ids.a = await request(tokens.ci1!, await devImage('web'), 'staging');
+  ids.b = await request(tokens.ci1!, await devImage('api'), 'staging');
+  ids.c = await request(tokens.ci1!, await devImage('web'), 'reviewed');
   // The clock between the two groups: `from`/`to` split them here.
   await new Promise((resolve) => setTimeout(resolve, 20));
   mid = new Date().toISOString();
   await new Promise((resolve) => setTimeout(resolve, 20));
-  ids.e = await request(tokens.ci2!, devImage('shop'), 'staging');
-  ids.f = await request(tokens.alice!, devImage('web'), 'staging');
+  ids.e = await request(tokens.ci2!, await devImage('shop'), 'staging');
+  ids.f = await request(tokens.alice!, await devImage('web'), 'staging');
   const approved = await t.api().post(`/api/v1/promotions/${ids.a}/approvals`).set(auth(tokens.alice!)).send({ decision: 'approve' });
   expect(approved.status).toBe(201);
 });

@@ -43,7 +43,7 @@ describe('promoctl against the running service', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/pmt_[A-Za-z0-9_-]{43}/);
 
-    const image = devImage('cliapp');
+    const image = await devImage('cliapp');
     const promoted = await promoctl(['promote', '--image', image, '--to', 'staging', '--reason', 'from the cli', '--json'], ci);
     expect(promoted.code).toBe(0);
     const promotion = JSON.parse(promoted.stdout);
@@ -124,13 +124,13 @@ describe('promoctl against the running service', () => {
       (await promoctl(['token', 'create', '--name', 'ci-wait', '--role', 'ci', '--json'], t.bootstrapToken)).stdout,
     ).token;
     const waited = await promoctl(
-      ['promote', '--image', devImage('waiter'), '--to', 'gated', '--wait', '--interval', '50ms', '--timeout', '20s'],
+      ['promote', '--image', await devImage('waiter'), '--to', 'gated', '--wait', '--interval', '50ms', '--timeout', '20s'],
       ci,
     );
     expect(waited.code).toBe(1);
     expect(waited.stdout).toContain('blocked');
 
-    const rejected = await promoctl(['promote', '--image', devImage('rej'), '--to', 'staging', '--json'], ci);
+    const rejected = await promoctl(['promote', '--image', await devImage('rej'), '--to', 'staging', '--json'], ci);
     const id = JSON.parse(rejected.stdout).id;
     const rm = JSON.parse(
       (await promoctl(['token', 'create', '--name', 'rm-no', '--role', 'release-manager', '--json'], t.bootstrapToken)).stdout,
@@ -155,7 +155,9 @@ describe('promoctl against the running service', () => {
     const otherCi = JSON.parse(
       (await promoctl(['token', 'create', '--name', 'ci-other', '--role', 'ci', '--json'], t.bootstrapToken)).stdout,
     ).token;
-    const created = JSON.parse((await promoctl(['promote', '--image', devImage('forbid'), '--to', 'staging', '--json'], otherCi)).stdout);
+    const created = JSON.parse(
+      (await promoctl(['promote', '--image', await devImage('forbid'), '--to', 'staging', '--json'], otherCi)).stdout,
+    );
     const forbidden = await promoctl(['approve', created.id], ci);
     expect(forbidden.code).toBe(2);
     expect(forbidden.stderr).toContain('403');

@@ -20,7 +20,7 @@ describe('50 concurrent approvals', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('hot'), target: 'staging' });
+      .send({ image: await devImage('hot'), target: 'staging' });
     const id = created.body.id;
     const answers = await Promise.all(
       managers.map((m) => t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(m)).send({ decision: 'approve' })),
@@ -36,8 +36,10 @@ describe('50 concurrent approvals', () => {
       [`promotion:${id}`],
     );
     expect(moves[0].n).toBe(1);
-    // Approved once; the copy that follows (of an image no registry holds) is not this test's concern.
-    expect(['approved', 'promoting', 'failed']).toContain((await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci))).body.status);
+    // Approved once; the copy that follows is not this test's concern.
+    expect(['approved', 'promoting', 'promoted', 'failed']).toContain(
+      (await t.api().get(`/api/v1/promotions/${id}`).set(auth(ci))).body.status,
+    );
   });
 
   it('from one manager 50 times: counted once, the promotion keeps waiting', async () => {
@@ -45,7 +47,7 @@ describe('50 concurrent approvals', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('same'), target: 'staging' });
+      .send({ image: await devImage('same'), target: 'staging' });
     const id = created.body.id;
     const answers = await Promise.all(
       Array.from({ length: 50 }, () =>
@@ -78,7 +80,7 @@ describe('expiry', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('slow'), target: 'quick' });
+      .send({ image: await devImage('slow'), target: 'quick' });
     expect(created.body.targetRepository).toBe('registry.example.com/quick/slow');
     const id = created.body.id;
     await t.api().post(`/api/v1/promotions/${id}/approvals`).set(auth(rm1)).send({ decision: 'approve' }).expect(201);
@@ -96,7 +98,7 @@ describe('expiry', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('stale'), target: 'quick' });
+      .send({ image: await devImage('stale'), target: 'quick' });
     expect(created.body.expiresAt).not.toBeNull();
     const reconciler = t.app.get(ReconcilerService);
     expect((await reconciler.run()).expired).toBe(0);
@@ -119,7 +121,7 @@ describe('a flushed Redis', () => {
         .api()
         .post('/api/v1/promotions')
         .set(auth(ci))
-        .send({ image: devImage('lost'), target: 'gated' });
+        .send({ image: await devImage('lost'), target: 'gated' });
       expect(created.status).toBe(202);
       const prefix = api.config.process.redisPrefix;
       const wipe = async () => {
@@ -142,9 +144,10 @@ describe('a flushed Redis', () => {
       try {
         const blocked = await eventually(async () => {
           const res = await api.api().get(`/api/v1/promotions/${created.body.id}`).set(auth(ci));
-          return res.body.status === 'blocked' && res.body;
+          return res.body.gates.every((g: { status: string }) => ['passed', 'failed', 'error'].includes(g.status)) && res.body;
         });
-        expect(blocked.gates.map((g: { status: string }) => g.status)).toEqual(['error', 'error']);
+        // Both owed gates ran to a verdict (what it is depends on the tiny image, not on this test).
+        expect(blocked.gates).toHaveLength(2);
         expect((await worker.app.get(ReconcilerService).run()).requeued).toBe(0);
       } finally {
         await worker.close();
@@ -170,7 +173,7 @@ describe('a promotion left blocked', () => {
     const t = await startTestApp({ pipeline, gateHandlers: { policy: failing } });
     try {
       const ci = await t.token('ci', ['ci']);
-      const image = devImage('leftover');
+      const image = await devImage('leftover');
       const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image, target: 'fragile' });
       const id = created.body.id;
       const blocked = await eventually(async () => {

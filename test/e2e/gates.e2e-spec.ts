@@ -1,6 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateContext, GateVerdict } from '#libs/workflow/index.js';
-import { devImage, eventually, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { pushImage } from '../helpers/images.js';
+
+/** An image whose manifest the registry holds (the request is accepted) but whose blobs it lost. */
+async function unreadableImage(app: string): Promise<string> {
+  const url = `http://${registryHost()}`;
+  const pushed = await pushImage({ url }, `dev/${app}`, { layers: 1, layerSize: 64 });
+  for (const blob of [pushed.config, ...pushed.layers]) {
+    const res = await fetch(`${url}/v2/dev/${app}/blobs/${blob.digest}`, { method: 'DELETE' });
+    expect(res.status).toBe(202);
+  }
+  return `${registryHost()}/dev/${app}@${pushed.digest}`;
+}
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -20,7 +32,7 @@ describe('gates that cannot read the image', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('gated'), target: 'gated' });
+      .send({ image: await unreadableImage('gated'), target: 'gated' });
     expect(created.status).toBe(202);
     expect(created.body.gates.map((g: { gate: string; status: string }) => [g.gate, g.status])).toEqual([
       ['policy', 'pending'],
@@ -33,7 +45,7 @@ describe('gates that cannot read the image', () => {
     });
     for (const gate of blocked.gates) {
       expect(gate.status).toBe('error');
-      // Both gates are implemented: they fail closed because the registry does not hold this digest.
+      // Both gates are implemented: they fail closed because the registry lost the image's blobs.
       expect(gate.summary).toContain(gate.gate === 'policy' ? "the image's facts could not be read" : 'the built-in scanner cannot read');
     }
     // The gate that could not run is the promotion's last error, for every reader.
@@ -89,7 +101,7 @@ describe('approvals bound to the gate evidence', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('bound'), target: 'gated' });
+      .send({ image: await devImage('bound'), target: 'gated' });
     const id = created.body.id;
     const ready = await settled(id, 'awaiting_approval', 1);
     expect(ready.evidenceDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -146,7 +158,7 @@ describe('approvals bound to the gate evidence', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('vuln'), target: 'gated' });
+      .send({ image: await devImage('vuln'), target: 'gated' });
     verdicts.set(created.body.id, { status: 'failed', summary: '1 critical', evidence: { critical: ['CVE-2026-0001'] } });
     // The first round may have been evaluated before the verdict was set; a re-evaluation settles it.
     const first = await eventually(async () => {
@@ -189,7 +201,7 @@ describe('the policy gate', () => {
         .api()
         .post('/api/v1/promotions')
         .set(auth(ci))
-        .send({ image: devImage('ordered'), target: 'gated' });
+        .send({ image: await devImage('ordered'), target: 'gated' });
       await eventually(async () => order.includes('scan started'));
       // However long the scan takes, the policy gate waits for it.
       await new Promise((r) => setTimeout(r, 500));

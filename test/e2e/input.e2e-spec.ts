@@ -23,10 +23,12 @@ afterAll(() => t?.close());
 
 describe('malformed requests for a promotion', () => {
   const D = digest();
+  // Refused before the registry is asked, so the digest need not exist.
+  const IMAGE = `${registryHost()}/dev/web@${D}`;
   const cases: [string, unknown, number, string][] = [
     ['missing image', { target: 'staging' }, 400, 'image'],
     ['image not a string', { image: 42, target: 'staging' }, 400, 'image'],
-    ['unknown field', { image: devImage(), target: 'staging', force: true }, 400, 'unknown field(s): force'],
+    ['unknown field', { image: IMAGE, target: 'staging', force: true }, 400, 'unknown field(s): force'],
     [
       'a tag the registry does not have',
       { image: `${registryHost()}/dev/web:1.0`, target: 'staging' },
@@ -35,8 +37,8 @@ describe('malformed requests for a promotion', () => {
     ],
     ['a digest of the wrong length', { image: `${registryHost()}/dev/web@sha256:abc`, target: 'staging' }, 400, '64 lowercase hex'],
     ['uppercase repository', { image: `${registryHost()}/dev/Web@${D}`, target: 'staging' }, 400, 'lowercase'],
-    ['reason too long', { image: devImage(), target: 'staging', reason: 'x'.repeat(5000) }, 400, 'reason'],
-    ['unknown environment', { image: devImage(), target: 'qa' }, 422, "unknown environment 'qa'"],
+    ['reason too long', { image: IMAGE, target: 'staging', reason: 'x'.repeat(5000) }, 400, 'reason'],
+    ['unknown environment', { image: IMAGE, target: 'qa' }, 422, "unknown environment 'qa'"],
     ['a registry not in the pipeline', { image: `evil.example.com/dev/web@${D}`, target: 'staging' }, 422, 'not one of the registries'],
     [
       'a repository of no environment',
@@ -72,7 +74,7 @@ describe('malformed requests for a promotion', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage(), target: 'staging', reason: 'x'.repeat(1024 * 1024) });
+      .send({ image: await devImage(), target: 'staging', reason: 'x'.repeat(1024 * 1024) });
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
     expect(res.body.message).toContain('1 MiB');
@@ -85,7 +87,7 @@ describe('malformed requests for a promotion', () => {
       .post('/api/v1/promotions')
       .set(auth(ci))
       .set('Idempotency-Key', 'x'.repeat(201))
-      .send({ image: devImage(), target: 'staging' });
+      .send({ image: await devImage(), target: 'staging' });
     expect(res.status).toBe(400);
     expect(res.body.message).toContain('Idempotency-Key');
   });
@@ -103,7 +105,11 @@ describe('malformed requests elsewhere', () => {
     await bad(await t.api().get('/api/v1/promotions?cursor=zzz').set(auth(ci)), 400, 'cursor');
     await bad(await t.api().get('/api/v1/promotions?limit=0').set(auth(ci)), 400, 'limit');
     await bad(await t.api().get('/api/v1/promotions?colour=red').set(auth(ci)), 400, 'colour');
-    const created = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging' });
+    const created = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: await devImage(), target: 'staging' });
     const before = await counts();
     await bad(
       await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(rm)).send({ decision: 'maybe' }),
@@ -165,7 +171,7 @@ describe('a NUL character', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage(), target: 'staging', reason: 'a\u0000b' });
+      .send({ image: await devImage(), target: 'staging', reason: 'a\u0000b' });
     expect(promotion.status).toBe(400);
     expect(promotion.body.message).toBe('reason: must not contain a NUL character');
     const { rows } = await t.db.query('SELECT count(*)::int AS n FROM waivers');
@@ -194,7 +200,7 @@ describe('bodies no handler should see', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage(), target: 'staging', reason: '['.repeat(3000) });
+      .send({ image: await devImage(), target: 'staging', reason: '['.repeat(3000) });
     expect(text.status).toBe(202);
     const scan = await t
       .api()
@@ -209,7 +215,11 @@ describe('bodies no handler should see', () => {
 
   it('a lone UTF-16 surrogate in any string is a 400 naming the field (it was a 500 from PostgreSQL)', async () => {
     const before = await counts();
-    const res = await t.api().post('/api/v1/promotions').set(auth(ci)).send({ image: devImage(), target: 'staging', reason: 'x\ud800y' });
+    const res = await t
+      .api()
+      .post('/api/v1/promotions')
+      .set(auth(ci))
+      .send({ image: await devImage(), target: 'staging', reason: 'x\ud800y' });
     expect(res.status).toBe(400);
     expect(res.body.message).toBe('reason: must not contain a lone UTF-16 surrogate (invalid Unicode)');
     // As JSON escapes on the wire, a low surrogate alone, and in a key.
@@ -218,7 +228,7 @@ describe('bodies no handler should see', () => {
       .post('/api/v1/promotions')
       .set(auth(ci))
       .set('Content-Type', 'application/json')
-      .send(`{"image":"${devImage()}","target":"staging","reason":"a\\udc00"}`);
+      .send(`{"image":"${await devImage()}","target":"staging","reason":"a\\udc00"}`);
     expect(raw.status).toBe(400);
     expect(raw.body.message).toContain('reason: must not contain a lone UTF-16 surrogate');
     const sec = await t.token('surrogate-sec', ['security-reviewer']);
@@ -239,7 +249,7 @@ describe('bodies no handler should see', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage(), target: 'staging', reason: 'ship it 😀' });
+      .send({ image: await devImage(), target: 'staging', reason: 'ship it 😀' });
     expect(pair.status).toBe(202);
     expect((await counts()).promotions).toBe(before.promotions + 1);
   });
@@ -251,7 +261,7 @@ describe('bodies no handler should see', () => {
       .post('/api/v1/promotions')
       .set(auth(ci))
       .set('Content-Type', 'application/x-www-form-urlencoded')
-      .send(`image=${encodeURIComponent(devImage())}&target=staging`);
+      .send(`image=${encodeURIComponent(await devImage())}&target=staging`);
     expect(form.status).toBe(415);
     expect(form.body).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
     expect(form.body.message).toContain('send application/json');

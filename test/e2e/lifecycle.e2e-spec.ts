@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getManifest, pushImage } from '../helpers/images.js';
-import { devImage, digest, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, digest, pushTestImage, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let ci: string;
@@ -37,7 +37,7 @@ afterAll(() => t?.close());
 describe('a promotion from request to approval', () => {
   it('waits for two distinct release managers, is approved, then copied into staging; every step audited', async () => {
     const pushed = await pushImage({ url: `http://${registryHost()}` }, 'dev/web', { tag: '1.2.0' });
-    const image = devImage('web', pushed.digest);
+    const image = await devImage('web', pushed.digest);
     const created = await request(ci, { image, target: 'staging', reason: 'release 1.2' });
     expect(created.status).toBe(202);
     expect(created.body).toMatchObject({
@@ -96,7 +96,7 @@ describe('a promotion from request to approval', () => {
   });
 
   it('is rejected by any allowed approver, and takes no decision after that', async () => {
-    const created = await request(ci, { image: devImage('api'), target: 'staging' });
+    const created = await request(ci, { image: await devImage('api'), target: 'staging' });
     const id = created.body.id;
     const rejected = await t
       .api()
@@ -113,7 +113,7 @@ describe('a promotion from request to approval', () => {
   });
 
   it('refuses the requester approving their own promotion', async () => {
-    const created = await request(ciManager, { image: devImage('self'), target: 'staging' });
+    const created = await request(ciManager, { image: await devImage('self'), target: 'staging' });
     expect(created.status).toBe(202);
     const own = await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(ciManager)).send({ decision: 'approve' });
     expect(own.status).toBe(403);
@@ -123,8 +123,8 @@ describe('a promotion from request to approval', () => {
   });
 
   it('needs the security review as well as the approval where the environment demands it', async () => {
-    const d = digest();
-    const staging = await request(ci, { image: devImage('pay', d), target: 'staging' });
+    const d = await pushTestImage('dev/pay', 'staging/pay');
+    const staging = await request(ci, { image: await devImage('pay', d), target: 'staging' });
     // The copy into staging comes with the registry engine; stand in for it here.
     await t.db.query(`UPDATE promotions SET status = 'promoted' WHERE id = $1`, [staging.body.id]);
     const created = await request(ci, { image: `${registryHost()}/staging/pay@${d}`, target: 'prod' });
@@ -154,20 +154,37 @@ describe('a promotion from request to approval', () => {
 
 describe('the pipeline order', () => {
   it('refuses skipping an environment and images not yet promoted into the source', async () => {
-    const d = digest();
-    const skip = await request(ci, { image: devImage('web', d), target: 'prod' });
+    // In the registry's staging repository, but never promoted there by the service.
+    const d = await pushTestImage('dev/web', 'staging/web');
+    const skip = await request(ci, { image: await devImage('web', d), target: 'prod' });
     expect(skip.status).toBe(422);
     expect(skip.body.message).toContain("'prod' is promoted from 'staging'");
     const notThere = await request(ci, { image: `${registryHost()}/staging/web@${d}`, target: 'prod' });
     expect(notThere.status).toBe(422);
     expect(notThere.body.message).toContain("has not been promoted into 'staging'");
-    const intoEntry = await request(ci, { image: devImage('web', d), target: 'dev' });
+    const intoEntry = await request(ci, { image: await devImage('web', d), target: 'dev' });
     expect(intoEntry.status).toBe(422);
     expect(intoEntry.body.message).toContain('entry');
   });
 
+  it('refuses a digest the source repository does not hold, naming it, and leaves nothing behind; accepts one it holds', async () => {
+    const missing = `${registryHost()}/dev/ghost@${digest()}`;
+    const refused = await request(ci, { image: missing, target: 'staging' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toBe(`image: '${missing}' does not exist in the registry`);
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM promotions WHERE app = $1', ['ghost']);
+    expect(rows[0].n).toBe(0);
+    // The same digest in another repository of the registry is still not in this one.
+    const elsewhere = await pushTestImage('dev/other');
+    const wrongRepo = await request(ci, { image: `${registryHost()}/dev/ghost@${elsewhere}`, target: 'staging' });
+    expect(wrongRepo.status).toBe(422);
+    expect(wrongRepo.body.message).toContain(`dev/ghost@${elsewhere}' does not exist`);
+    const held = await request(ci, { image: await devImage('ghost'), target: 'staging' });
+    expect(held.status).toBe(202);
+  });
+
   it('keeps one live promotion per digest and environment', async () => {
-    const image = devImage('once');
+    const image = await devImage('once');
     expect((await request(ci, { image, target: 'staging' })).status).toBe(202);
     const twice = await request(ci, { image, target: 'staging' });
     expect(twice.status).toBe(409);
@@ -178,7 +195,7 @@ describe('the pipeline order', () => {
 
 describe('idempotency', () => {
   it('answers the same promotion for the same key and body, and 409 for another body', async () => {
-    const body = { image: devImage('idem'), target: 'staging', reason: 'r' };
+    const body = { image: await devImage('idem'), target: 'staging', reason: 'r' };
     const first = await request(ci, body, 'build-42');
     const second = await request(ci, body, 'build-42');
     expect(first.status).toBe(202);
@@ -192,7 +209,7 @@ describe('idempotency', () => {
   });
 
   it('gives one promotion to concurrent requests with the same key', async () => {
-    const body = { image: devImage('race'), target: 'staging' };
+    const body = { image: await devImage('race'), target: 'staging' };
     const answers = await Promise.all(Array.from({ length: 10 }, () => request(ci, body, 'race-1')));
     expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 200)).toHaveLength(9);
@@ -202,7 +219,7 @@ describe('idempotency', () => {
 
 describe('cancel', () => {
   it('lets the requester cancel, refuses other CI principals, and refuses cancelling twice', async () => {
-    const created = await request(ci, { image: devImage('cx'), target: 'staging' });
+    const created = await request(ci, { image: await devImage('cx'), target: 'staging' });
     const otherCi = await t.token('ci-other', ['ci']);
     const foreign = await t.api().post(`/api/v1/promotions/${created.body.id}/cancel`).set(auth(otherCi));
     expect(foreign.status).toBe(403);
@@ -221,10 +238,10 @@ describe('roles', () => {
   it('answers 401 without a valid token and 403 without the role', async () => {
     expect((await t.api().get('/api/v1/environments')).status).toBe(401);
     expect((await t.api().get('/api/v1/environments').set(auth('pmt_nope'))).status).toBe(401);
-    const asAuditor = await request(auditor, { image: devImage(), target: 'staging' });
+    const asAuditor = await request(auditor, { image: await devImage(), target: 'staging' });
     expect(asAuditor.status).toBe(403);
     expect(asAuditor.body).toMatchObject({ statusCode: 403, error: 'Forbidden' });
-    const created = await request(ciManager, { image: devImage('roles'), target: 'staging' });
+    const created = await request(ciManager, { image: await devImage('roles'), target: 'staging' });
     // Any role may ask; the environment's approvals.roles decide.
     const byCi = await t.api().post(`/api/v1/promotions/${created.body.id}/approvals`).set(auth(ci)).send({ decision: 'approve' });
     expect(byCi.status).toBe(403);

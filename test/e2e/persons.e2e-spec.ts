@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devImage, digest, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 // Approvals count persons, not credentials: the security review's alice/alice2 case, token owners,
 // expiry and last use, and the audit log naming the person behind every actor.
@@ -39,7 +39,7 @@ describe('approvals counted per person', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(alice.token))
-      .send({ image: devImage('web', digest()), target: 'staging', reason: 'r' });
+      .send({ image: await devImage('web'), target: 'staging', reason: 'r' });
     expect(requested.status).toBe(202);
     const id = requested.body.id as string;
     expect(requested.body.requestedBy).toEqual({ id: `token:${alice.id}`, name: 'alice', person: 'alice@example.com' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyOf } from '#libs/config/index.js';
 import { layer, pushIndexOf, pushLayers, type TarEntry } from '../helpers/layers.js';
+import { pushImage } from '../helpers/images.js';
 import { eventually, localPipeline, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -173,9 +174,14 @@ describe('the policy gate', () => {
     ]);
   });
 
-  it('reports error, not a crash, for an image that is not in the registry', async () => {
-    const missing = 'sha256:' + '0'.repeat(64);
-    const { promotion, gate } = await promote(`${registryHost()}/dev/ghost@${missing}`);
+  it('reports error, not a crash, for an image whose blobs the registry lost', async () => {
+    // The manifest is there (the request is accepted), its config and layer are gone.
+    const url = `http://${registryHost()}`;
+    const lost = await pushImage({ url }, 'dev/ghost', { layers: 1, layerSize: 64 });
+    for (const blob of [lost.config, ...lost.layers]) {
+      expect((await fetch(`${url}/v2/dev/ghost/blobs/${blob.digest}`, { method: 'DELETE' })).status).toBe(202);
+    }
+    const { promotion, gate } = await promote(`${registryHost()}/dev/ghost@${lost.digest}`);
     expect(promotion.status).toBe('blocked');
     expect(gate.status).toBe('error');
     expect(gate.summary).toMatch(/^the image's facts could not be read: registry: /);

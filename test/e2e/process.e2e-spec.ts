@@ -77,7 +77,10 @@ describe('starting the service', () => {
     await waitReady(base, first, 60_000);
     const token = await call(base, 'POST', '/api/v1/tokens', bootstrap, { name: 'ci', roles: ['ci'] });
     expect(token.status).toBe(201);
-    const created = await call(base, 'POST', '/api/v1/promotions', token.body.token, { image: devImage('embedded'), target: 'staging' });
+    const created = await call(base, 'POST', '/api/v1/promotions', token.body.token, {
+      image: await devImage('embedded'),
+      target: 'staging',
+    });
     expect(created.status).toBe(202);
     expect(await first.stop()).toBe(0);
 
@@ -147,7 +150,7 @@ describe('starting the service', () => {
       await waitReady(base, api);
       await waitReady(workerBase, worker);
       const token = await call(base, 'POST', '/api/v1/tokens', bootstrap, { name: 'ci', roles: ['ci'] });
-      const created = await call(base, 'POST', '/api/v1/promotions', token.body.token, { image: devImage('split'), target: 'gated' });
+      const created = await call(base, 'POST', '/api/v1/promotions', token.body.token, { image: await devImage('split'), target: 'gated' });
       expect(created.status).toBe(202);
       let status = created.body.status;
       for (let i = 0; i < 100 && status !== 'blocked'; i++) {

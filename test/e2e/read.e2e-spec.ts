@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushImage } from '../helpers/images.js';
-import { devImage, digest, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { devImage, digest, pushTestImage, eventually, registryHost, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let ci: string;
@@ -20,12 +20,12 @@ afterAll(() => t?.close());
 
 describe('GET /environments', () => {
   it('lists the pipeline and the digest now current in each environment', async () => {
-    const d = digest();
+    const d = await pushTestImage('dev/shop');
     const p = await t
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('shop', d), target: 'staging' });
+      .send({ image: await devImage('shop', d), target: 'staging' });
     await t.db.query(`UPDATE promotions SET status = 'promoted' WHERE id = $1`, [p.body.id]);
     const res = await t.api().get('/api/v1/environments').set(auth(ci));
     expect(res.status).toBe(200);
@@ -50,7 +50,7 @@ describe('GET /environments', () => {
 
 describe('GET /promotions', () => {
   it('filters by status, target and image, newest first, with cursor pages', async () => {
-    const d = digest();
+    const d = await pushTestImage('dev/listq');
     const made = [];
     for (let i = 0; i < 5; i++) {
       made.push(
@@ -59,7 +59,7 @@ describe('GET /promotions', () => {
             .api()
             .post('/api/v1/promotions')
             .set(auth(ci))
-            .send({ image: devImage(`list${i}`), target: 'open' })
+            .send({ image: await devImage(`list${i}`), target: 'open' })
         ).body,
       );
     }
@@ -68,7 +68,7 @@ describe('GET /promotions', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('listq', d), target: 'quick' });
+      .send({ image: await devImage('listq', d), target: 'quick' });
 
     const open = await t.api().get('/api/v1/promotions').query({ target: 'open', limit: 2 }).set(auth(auditor));
     expect(open.status).toBe(200);
@@ -92,7 +92,7 @@ describe('GET /promotions', () => {
     const byRef = await t
       .api()
       .get('/api/v1/promotions')
-      .query({ image: devImage('listq', d) })
+      .query({ image: await devImage('listq', d) })
       .set(auth(ci));
     expect(byRef.body.items.map((p: { id: string }) => p.id)).toEqual([q.body.id]);
     const byStatus = await t.api().get('/api/v1/promotions').query({ status: 'awaiting_approval,approved', target: 'quick' }).set(auth(ci));
@@ -109,7 +109,7 @@ describe('GET /images/:digest/provenance', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('prov', d), target: 'staging', reason: 'ship it' });
+      .send({ image: await devImage('prov', d), target: 'staging', reason: 'ship it' });
     await t.api().post(`/api/v1/promotions/${staging.body.id}/approvals`).set(auth(rm1)).send({ decision: 'approve', comment: 'ok' });
     await t.api().post(`/api/v1/promotions/${staging.body.id}/approvals`).set(auth(rm2)).send({ decision: 'approve' });
     await eventually(async () => (await t.api().get(`/api/v1/promotions/${staging.body.id}`).set(auth(ci))).body.status === 'promoted');
@@ -117,7 +117,7 @@ describe('GET /images/:digest/provenance', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('prov', d), target: 'quick' });
+      .send({ image: await devImage('prov', d), target: 'quick' });
     await t.api().post(`/api/v1/promotions/${quick.body.id}/cancel`).set(auth(ci)).send({ reason: 'wrong target' });
 
     const res = await t.api().get(`/api/v1/images/${d}/provenance`).set(auth(auditor));

@@ -52,7 +52,7 @@ describe('Redis loses its state', () => {
         .api()
         .post('/api/v1/promotions')
         .set(auth(ci))
-        .send({ image: devImage('failed-job'), target: 'gated' });
+        .send({ image: await devImage('failed-job'), target: 'gated' });
       expect(created.status).toBe(202);
       const scan = api.app.get<Queue>(getQueueToken(QUEUES.scan));
       const jobId = `scan-${created.body.id}-r1`;
@@ -99,7 +99,7 @@ describe('PostgreSQL down', () => {
           .api()
           .post('/api/v1/promotions')
           .set(auth(ci))
-          .send({ image: devImage('outage'), target: 'staging' }),
+          .send({ image: await devImage('outage'), target: 'staging' }),
       ]) {
         expect(res.status).toBe(503);
         expect(res.headers['retry-after']).toBe('5');

@@ -91,7 +91,8 @@ afterAll(async () => {
   await new Promise((r) => hooks?.server.close(r));
 });
 
-async function requestPromotion(target: string, image = devImage('web', digest())) {
+async function requestPromotion(target: string, given?: string) {
+  const image = given ?? (await devImage('web'));
   const res = await t
     .api()
     .post('/api/v1/promotions')
@@ -212,7 +213,7 @@ describe('the approval message', () => {
 describe('approving from Slack', () => {
   it('records approvals to quorum through the same rule as the API, updates the message and drops the buttons', async () => {
     const pushed = await pushImage({ url: `http://${registryHost()}` }, 'dev/slackapp', { tag: '1.0.0' });
-    const p = await requestPromotion('staging', devImage('slackapp', pushed.digest));
+    const p = await requestPromotion('staging', await devImage('slackapp', pushed.digest));
     const value = await buttonValue(p.id);
 
     const first = click('U0ALICE', value);
@@ -444,7 +445,7 @@ describe('Slack being down', () => {
   it('errors and 429s never hold up a promotion; the message is posted once Slack answers', async () => {
     slack.failNext('chat.postMessage', { error: 'internal_error' }, { rateLimited: { retryAfter: 1 } });
     const pushed = await pushImage({ url: `http://${registryHost()}` }, 'dev/flaky', { tag: '1.0.0' });
-    const p = await requestPromotion('hotfix', devImage('flaky', pushed.digest));
+    const p = await requestPromotion('hotfix', await devImage('flaky', pushed.digest));
     expect(p.status).toBe('awaiting_approval');
     const approved = await t.api().post(`/api/v1/promotions/${p.id}/approvals`).set(auth(rm)).send({ decision: 'approve' });
     expect(approved.status).toBe(201);
@@ -496,7 +497,7 @@ describe('gate failures and webhooks', () => {
       .api()
       .post('/api/v1/promotions')
       .set(auth(ci))
-      .send({ image: devImage('vuln', digest()), target: 'gated' });
+      .send({ image: await devImage('vuln'), target: 'gated' });
     expect(res.status).toBe(202);
     const id = res.body.id;
     await eventually(async () => (await status(id)) === 'blocked');

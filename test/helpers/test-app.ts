@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { createHttpApp, createWorkerContext } from '../../apps/api/src/app.js';
 import { loadConfig, type AppConfig } from '#libs/config/index.js';
 import type { Role } from '#libs/domain/index.js';
 import type { GateHandlers } from '#libs/workflow/index.js';
+import { pushBlob, pushManifest, randomLayer } from './images.js';
 
 /** The e2e run's registry (a real docker-registry started by the global setup): host:port. */
 export function registryHost(): string {
@@ -101,8 +102,38 @@ export function digest(): string {
   return 'sha256:' + randomBytes(32).toString('hex');
 }
 
-export function devImage(app = 'web', d = digest()): string {
-  return `${registryHost()}/dev/${app}@${d}`;
+/**
+ * Pushes a tiny image of its own (one random 64-byte layer, so never the same digest twice) into
+ * each of `repositories` of the run's registry and answers its digest: requests name images that exist.
+ */
+export async function pushTestImage(...repositories: string[]): Promise<string> {
+  const reg = { url: `http://${registryHost()}` };
+  const layer = randomLayer({ size: 64 });
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.diffId] } }));
+  const configDigest = 'sha256:' + createHash('sha256').update(config).digest('hex');
+  const mediaType = 'application/vnd.oci.image.manifest.v1+json';
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: [layer.descriptor],
+    }),
+  );
+  let d = '';
+  // The same bytes in each repository: one digest, as a promoted image has in every environment.
+  for (const repository of repositories) {
+    await pushBlob(reg, repository, layer.bytes);
+    await pushBlob(reg, repository, config);
+    d = 'sha256:' + createHash('sha256').update(manifest).digest('hex');
+    await pushManifest(reg, repository, d, manifest, mediaType);
+  }
+  return d;
+}
+
+/** A reference in `local/dev/{app}` to an image the registry holds: `d` if given, else a new one. */
+export async function devImage(app = 'web', d?: string): Promise<string> {
+  return `${registryHost()}/dev/${app}@${d ?? (await pushTestImage(`dev/${app}`))}`;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
