@@ -8,4 +8,5 @@ export * from './slack-api.js';
 export * from './slack-interactions.service.js';
 export * from './slack-message.js';
 export * from './slack-signature.js';
+export * from './webhook-delivery.js';
 export * from './webhook-signature.js';

@@ -10,20 +10,9 @@ import { newFindingsMessage } from './new-findings-message.js';
 import { newFindingsJobSchema, notifyJobOptions, NOTIFY_JOBS, type SlackJobData, type WebhookJobData } from './notify-jobs.js';
 import { SlackApi } from './slack-api.js';
 import { approvalMessage, eventMessage } from './slack-message.js';
-import {
-  WEBHOOK_DELIVERY_HEADER,
-  WEBHOOK_EVENT_HEADER,
-  WEBHOOK_SIGNATURE_HEADER,
-  WEBHOOK_TIMESTAMP_HEADER,
-  webhookSignature,
-} from './webhook-signature.js';
+import { postSignedWebhook } from './webhook-delivery.js';
 
 /** A webhook answered with something a retry cannot change (a 4xx other than 408 and 429). */
-export class WebhookRefused extends Error {
-  readonly permanent = true;
-}
-
-const WEBHOOK_TIMEOUT_MS = 10_000;
 const NEW_FINDINGS_EVENT = 'scan.new_findings';
 /** A change younger than this may still have its own job on the way; catch-up leaves it alone. */
 const CATCH_UP_GRACE = '30 seconds';
@@ -186,27 +175,7 @@ export class NotifyService {
       promotion: webhookPromotion(view),
       ...(newFindings ? { newFindings } : {}),
     });
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const res = await fetch(hook.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'image-promoter',
-        [WEBHOOK_EVENT_HEADER]: job.event,
-        [WEBHOOK_DELIVERY_HEADER]: job.eventId,
-        [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
-        [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(secret, timestamp, body),
-      },
-      body,
-      // A redirect could point anywhere; the config names the one URL we deliver to.
-      redirect: 'error',
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-    });
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.ok) return `delivered (${res.status})`;
-    const message = `webhook ${new URL(hook.url).origin} answered ${res.status}`;
-    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new WebhookRefused(message);
-    throw new Error(message);
+    return postSignedWebhook({ url: hook.url, secret, event: job.event, deliveryId: job.eventId, body });
   }
 
   /** What a `scan.new_findings` delivery reports, from the audit record rather than from Redis. */

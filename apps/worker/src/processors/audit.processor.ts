@@ -2,13 +2,7 @@ import { createHash } from 'node:crypto';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { AppConfig } from '#libs/config/index.js';
-import {
-  WEBHOOK_DELIVERY_HEADER,
-  WEBHOOK_EVENT_HEADER,
-  WEBHOOK_SIGNATURE_HEADER,
-  WEBHOOK_TIMESTAMP_HEADER,
-  webhookSignature,
-} from '#libs/notify/index.js';
+import { postSignedWebhook, WebhookRefused } from '#libs/notify/index.js';
 import { JOBS, QUEUES, type AuditPublishJobData } from '#libs/queue/index.js';
 import { RegistryClient } from '#libs/registry/index.js';
 import { AuditIntegrator, AuditTreeStore, type StoredCheckpoint } from '#libs/workflow/index.js';
@@ -17,7 +11,6 @@ import { AuditIntegrator, AuditTreeStore, type StoredCheckpoint } from '#libs/wo
 export const CHECKPOINT_ARTIFACT_TYPE = 'application/vnd.image-promoter.audit.checkpoint.v1';
 export const CHECKPOINT_NOTE_MEDIA_TYPE = 'application/vnd.image-promoter.audit.checkpoint.v1+note';
 const EMPTY_CONFIG = Buffer.from('{}');
-const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** The audit queue: checkpoints the API asks for (it holds no key), and copies of each checkpoint outside the database. */
 @Processor(QUEUES.audit)
@@ -55,26 +48,11 @@ export class AuditProcessor extends WorkerHost {
       at: checkpoint.createdAt,
       checkpoint: { size: checkpoint.size, rootHash: checkpoint.rootHash, note: checkpoint.note },
     });
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const res = await fetch(hook.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'image-promoter',
-        [WEBHOOK_EVENT_HEADER]: 'audit.checkpoint',
-        [WEBHOOK_DELIVERY_HEADER]: deliveryId,
-        [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
-        [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(secret, timestamp, body),
-      },
-      body,
-      redirect: 'error',
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-    });
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.ok) return `delivered (${res.status})`;
-    const message = `webhook ${new URL(hook.url).origin} answered ${res.status}`;
-    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new UnrecoverableError(message);
-    throw new Error(message);
+    try {
+      return await postSignedWebhook({ url: hook.url, secret, event: 'audit.checkpoint', deliveryId, body });
+    } catch (err) {
+      throw err instanceof WebhookRefused ? new UnrecoverableError(err.message) : err;
+    }
   }
 
   /** Tags `size-<n>`, then moves `latest` forward (never back: copies may be retried out of order). */
